@@ -1,0 +1,37 @@
+"""Domain errors. The API turns them into HTTP responses at its edge (``chronoflow.api.errors``).
+
+::
+
+    ChronoflowError
+    ├── InvalidInput      a field of a request is wrong (422)
+    ├── NotFound          an id names nothing (404)
+    └── Conflict          the request clashes with the current state (409)
+"""
+
+from __future__ import annotations
+
+
+class ChronoflowError(Exception):
+    """Root of every error ChronoFlow raises on purpose."""
+
+
+class InvalidInput(ChronoflowError, ValueError):
+    """A field of the input is wrong; ``field`` names it in camelCase."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
+class NotFound(ChronoflowError, LookupError):
+    """An id names no stored object."""
+
+    def __init__(self, kind: str, ident: object) -> None:
+        self.kind = kind
+        self.ident = ident
+        super().__init__(f"{kind} {ident} not found")
+
+
+class Conflict(ChronoflowError):
+    """The request is well-formed but clashes with the current state."""
