@@ -1,0 +1,229 @@
+"""When a schedule fires: cron matching in wall-clock time, then a careful step to UTC.
+
+Cron fields describe wall-clock times, so candidates are found on *naive local* times (croniter
+never sees a time zone) and only then turned into instants. Two days a year that step is not
+one-to-one, and the rule depends on whether the cron names particular hours:
+
+* **Fixed hours** (``30 2 * * *``, ``0 9 * * 1-5``): the schedule means "at this time of day".
+  A time the clock skips (spring forward) fires once, at the instant the clock jumps past it;
+  a time the clock repeats (fall back) fires once, at its first occurrence.
+* **Every hour** (hour field ``*``, e.g. ``*/5 * * * *``, ``0 * * * *``): the schedule means
+  "this often". Skipped times do not exist and are not made up; repeated times are real,
+  distinct instants and each fires, so an interval keeps its rhythm through the change.
+
+The engine is croniter on naive datetimes; croniter instances are cached per thread (they are
+stateful and not thread-safe) because ``next_fire_after`` runs after every single run.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import CroniterBadDateError, croniter
+
+from chronoflow.nlcron.cronexpr import compile_cron
+from chronoflow.nlcron.errors import ScheduleError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from chronoflow.nlcron.schedule import Schedule
+
+_MAX_CANDIDATES = 100_000
+"""Safety stop for one search; a valid cron finds its next time in a handful of steps."""
+
+_local = threading.local()
+
+
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    """Load an IANA zone, turning "no such zone" into a ``ScheduleError`` that names it.
+
+    Args:
+        name: IANA name such as ``America/Sao_Paulo``.
+
+    Returns:
+        The zone.
+
+    Raises:
+        ScheduleError: The name is not a known IANA zone.
+    """
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+        raise ScheduleError(f'unknown time zone "{name}"', str(name), "America/Sao_Paulo") from exc
+
+
+def _iterator(cron: str) -> croniter:
+    cache: dict[str, croniter] | None = getattr(_local, "iterators", None)
+    if cache is None:
+        cache = _local.iterators = {}
+    iterator = cache.get(cron)
+    if iterator is None:
+        if len(cache) > 1024:
+            cache.clear()
+        expr = compile_cron(cron)
+        iterator = croniter(
+            expr.text, datetime(2000, 1, 1), ret_type=datetime, second_at_beginning=expr.has_seconds
+        )
+        cache[cron] = iterator
+    return iterator
+
+
+def _wall_times(cron: str, start: datetime) -> Iterator[datetime]:
+    """Naive local times matching ``cron``, strictly after the naive ``start``."""
+    iterator = _iterator(cron)
+    current = start
+    for _ in range(_MAX_CANDIDATES):
+        iterator.set_current(current, force=True)
+        try:
+            current = iterator.get_next(datetime)
+        except CroniterBadDateError:
+            return
+        yield current
+
+
+def _offset_at(instant: datetime, tz: ZoneInfo) -> timedelta:
+    offset = instant.replace(tzinfo=UTC).astimezone(tz).utcoffset()
+    assert offset is not None
+    return offset
+
+
+def _gap_end(before: datetime, after: datetime, tz: ZoneInfo) -> datetime:
+    """The first UTC instant (naive) of the new offset, between two instants that straddle it."""
+    new_offset = _offset_at(after, tz)
+    while after - before > timedelta(seconds=1):
+        middle = before + (after - before) / 2
+        if _offset_at(middle, tz) == new_offset:
+            after = middle
+        else:
+            before = middle
+    return after.replace(microsecond=0) if after.microsecond else after
+
+
+def _instants(wall: datetime, tz: ZoneInfo, every_hour: bool) -> list[datetime]:
+    """The naive UTC instants a naive local time stands for, under the rules above."""
+    first = wall.replace(tzinfo=tz).utcoffset()
+    second = wall.replace(tzinfo=tz, fold=1).utcoffset()
+    assert first is not None and second is not None
+    if first == second:
+        return [wall - first]
+    if first > second:  # repeated: the clock went back, the wall time happens twice
+        return [wall - first, wall - second] if every_hour else [wall - first]
+    if every_hour:  # skipped by the clock: nothing to fire
+        return []
+    return [_gap_end(wall - second, wall - first, tz)]
+
+
+def _fold_width(wall: datetime, tz: ZoneInfo) -> timedelta:
+    """How much of the wall clock repeats at ``wall`` (zero or negative when it does not)."""
+    first = wall.replace(tzinfo=tz).utcoffset()
+    second = wall.replace(tzinfo=tz, fold=1).utcoffset()
+    assert first is not None and second is not None
+    return first - second
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # Naive instants are taken as UTC: SQLite hands back naive datetimes the core stored as UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def next_cron_after(cron: str, timezone: str, after: datetime) -> datetime | None:
+    """First fire instant of ``cron`` read in ``timezone``, strictly after ``after``.
+
+    Args:
+        cron: Normalized cron (five fields, or six with seconds first).
+        timezone: IANA zone whose wall clock the cron follows.
+        after: Instant to search from (naive means UTC).
+
+    Returns:
+        The aware UTC instant, or ``None`` if the cron never fires again.
+    """
+    tz = zone(timezone)
+    every_hour = len(compile_cron(cron).hour.values) == 24
+    after_utc = _as_utc(after).replace(tzinfo=None)
+    wall = after_utc + _offset_at(after_utc, tz)
+    start = wall
+    fold_width = _fold_width(wall, tz)
+    if fold_width > timedelta(0):
+        # ``after`` falls in a repeated hour: wall times earlier than its own may still have a
+        # second occurrence later than it, so the search starts one fold earlier.
+        start = wall - fold_width
+    best: datetime | None = None
+    horizon: datetime | None = None
+    for candidate in _wall_times(cron, start):
+        if horizon is not None and candidate > horizon:
+            break
+        for instant in _instants(candidate, tz, every_hour):
+            if instant > after_utc and (best is None or instant < best):
+                best = instant
+        if best is not None and horizon is None:
+            # Later wall times give later instants, except inside a repeated hour, whose first
+            # pass precedes the second pass of earlier wall times: look one fold further.
+            width = max(_fold_width(candidate, tz), fold_width)
+            if width <= timedelta(0):
+                break
+            horizon = candidate + width
+    return None if best is None else best.replace(tzinfo=UTC)
+
+
+def next_fire_after(schedule: Schedule, after: datetime) -> datetime | None:
+    """The first time ``schedule`` fires strictly after ``after``: the scheduling core's hook.
+
+    Args:
+        schedule: A parsed schedule.
+        after: Aware instant (a naive one is taken as UTC).
+
+    Returns:
+        An aware UTC instant, DST-correct in ``schedule.timezone``; for a one-shot, ``run_at``
+        when it is later than ``after``; ``None`` when nothing is left to fire.
+    """
+    if schedule.cron is None:
+        if schedule.run_at is None:
+            return None
+        return schedule.run_at if schedule.run_at > _as_utc(after) else None
+    return next_cron_after(schedule.cron, schedule.timezone, after)
+
+
+def next_fire_times(
+    schedule: Schedule | str, n: int, tz: str | None = None, after: datetime | None = None
+) -> list[datetime]:
+    """Preview the next ``n`` fire instants.
+
+    Args:
+        schedule: A parsed schedule, or a string to parse first.
+        n: How many instants to return at most.
+        tz: Zone to read the schedule in; defaults to the schedule's own (or UTC for strings).
+        after: Start of the preview (default: now); also the ``now`` relative strings count from.
+
+    Returns:
+        Up to ``n`` aware UTC instants in increasing order (fewer for a one-shot or a cron
+        that stops firing).
+
+    Raises:
+        ScheduleError: ``schedule`` is a string that cannot be parsed, or ``tz`` is unknown.
+    """
+    from chronoflow.nlcron.parser import parse
+
+    start = _as_utc(after) if after is not None else datetime.now(UTC)
+    if isinstance(schedule, str):
+        schedule = parse(schedule, tz or "UTC", now=start)
+    elif tz is not None and tz != schedule.timezone:
+        zone(tz)
+        schedule = type(schedule)(schedule.expression, tz, schedule.cron, schedule.run_at)
+    if schedule.cron is None:
+        following = next_fire_after(schedule, start)
+        return [following] if following is not None and n > 0 else []
+    times: list[datetime] = []
+    current = start
+    while len(times) < n:
+        following = next_cron_after(schedule.cron, schedule.timezone, current)
+        if following is None:
+            break
+        times.append(following)
+        current = following
+    return times
