@@ -1,0 +1,3 @@
+from chronoflow.cli import main
+
+main()

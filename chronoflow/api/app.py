@@ -1,0 +1,69 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from redis import Redis
+
+from chronoflow import __version__
+from chronoflow.api.auth import BearerAuth
+from chronoflow.api.chronos import ChronoController
+from chronoflow.api.errors import EXCEPTION_HANDLERS
+from chronoflow.api.health import health
+from chronoflow.api.runs import read_run
+from chronoflow.api.schedules import parse_schedule
+from chronoflow.chronos import ChronoService
+from chronoflow.config import Settings
+from chronoflow.db import Database
+from chronoflow.jobs import JobStore
+
+ROUTE_HANDLERS: list[object] = [ChronoController, read_run, parse_schedule, health]
+"""Handlers of the core; the channel, function and campaign modules append theirs."""
+
+
+def create_app(settings: Settings, redis_url: str, database_url: str | None = None) -> Litestar:
+    """Build the API around one database engine and one Redis connection pool."""
+    db = Database(database_url or settings.effective_database_url)
+    redis = Redis.from_url(redis_url, health_check_interval=30)
+    jobs = JobStore(redis, settings.queue_name)
+    chronos = ChronoService(db, jobs, settings)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await db.dispose()
+            redis.close()
+
+    dependencies = {
+        "settings": Provide(lambda: settings, sync_to_thread=False),
+        "db": Provide(lambda: db, sync_to_thread=False),
+        "redis": Provide(lambda: redis, sync_to_thread=False),
+        "jobs": Provide(lambda: jobs, sync_to_thread=False),
+        "chronos": Provide(lambda: chronos, sync_to_thread=False),
+    }
+    return Litestar(
+        route_handlers=list(ROUTE_HANDLERS),
+        dependencies=dependencies,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        middleware=[BearerAuth(settings.api_tokens)],
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="ChronoFlow",
+            version=__version__,
+            description="Cron as a function: schedules that fire HTTP calls, WhatsApp messages or sandboxed Python.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+            security=[{"bearer": []}],
+        ),
+        debug=False,
+    )

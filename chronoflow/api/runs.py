@@ -1,0 +1,19 @@
+"""``/runs/{id}``: one run."""
+
+from __future__ import annotations
+
+from litestar import get
+
+from chronoflow.api.schemas import RunOut
+from chronoflow.db import Database
+from chronoflow.exceptions import NotFound
+from chronoflow.models import ChronoRun
+
+
+@get("/runs/{run_id:str}", tags=["runs"], summary="Read a run")
+async def read_run(run_id: str, db: Database) -> RunOut:
+    async with db.session() as session:
+        run = await session.get(ChronoRun, run_id)
+        if run is None:
+            raise NotFound("run", run_id)
+        return RunOut.of(run)

@@ -1,0 +1,31 @@
+"""``POST /schedules/parse``: preview how ChronoFlow reads a schedule."""
+
+from __future__ import annotations
+
+from litestar import post
+
+from chronoflow.api.schemas import Descriptions, ParseOut, ParseRequest
+from chronoflow.config import Settings
+from chronoflow.db import utcnow
+from chronoflow.nlcron import next_fire_times
+from chronoflow.schedules import read_schedule
+
+PREVIEW = 5
+
+
+@post("/schedules/parse", status_code=200, tags=["schedules"], summary="Read a schedule and preview its fire times")
+async def parse_schedule(data: ParseRequest, settings: Settings) -> ParseOut:
+    from chronoflow.nlcron import describe  # TODO(core): top-level once nlcron.describe lands
+
+    timezone = data.timezone if isinstance(data.timezone, str) else settings.default_timezone
+    now = utcnow()
+    schedule = read_schedule(data.expression, timezone, now, field="expression")
+    return ParseOut(
+        kind="recurring" if schedule.is_recurring else "once",
+        is_recurring=schedule.is_recurring,
+        cron=schedule.cron,
+        run_at=schedule.run_at,
+        timezone=schedule.timezone,
+        description=Descriptions(en=describe(schedule, "en"), pt_br=describe(schedule, "pt-BR")),
+        next_fire_times=next_fire_times(schedule, PREVIEW, after=now),
+    )

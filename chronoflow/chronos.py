@@ -1,0 +1,204 @@
+"""Chrono lifecycle: create, update, pause, resume, delete, trigger — keeping one job per chrono.
+
+Every change validates everything first, then writes the row and the chrono's schedule job in
+one step: the Redis write happens inside the database transaction, so a Redis failure rolls the
+row back, and a failed commit leaves at most an orphan job that the worker ignores and the
+reconciler removes (invariants 1 and 5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chronoflow.config import Settings
+from chronoflow.db import Database, utcnow
+from chronoflow.exceptions import Conflict, InvalidInput, NotFound
+from chronoflow.jobs import JobStore, ScheduleSpec
+from chronoflow.models import Chrono, ChronoRun, RunStatus, RunTrigger
+from chronoflow.nlcron import Schedule
+from chronoflow.schedules import first_fire_time, next_fire_after, read_schedule, stored_schedule
+from chronoflow.targets import get_target
+
+COMMON_FIELDS = ("name", "description", "cron", "timezone", "targetType", "isActive", "misfireGraceSeconds")
+TARGET_FIELDS = ("url", "method", "headers", "payload", "signingSecret", "channelId", "messageTemplate",
+                 "recipients", "functionId", "functionCode", "functionLimits", "extras")
+
+MAX_MISFIRE_GRACE_S = 7 * 86400
+PAST_TOLERANCE = timedelta(seconds=1)
+"""A one-shot instant this far in the past is still accepted (clock skew between client and server)."""
+
+
+def _stored_fields(chrono: Chrono) -> dict[str, Any]:
+    """A stored chrono as the camelCase fields an update merges into."""
+    return {
+        "name": chrono.name, "description": chrono.description, "cron": chrono.cron,
+        "timezone": chrono.timezone, "targetType": chrono.target_type, "isActive": chrono.is_active,
+        "misfireGraceSeconds": chrono.misfire_grace_seconds, "url": chrono.url, "method": chrono.method,
+        "headers": chrono.headers, "payload": chrono.payload, "signingSecret": chrono.signing_secret,
+        "channelId": chrono.channel_id, "messageTemplate": chrono.message_template,
+        "recipients": chrono.recipients, "functionId": chrono.function_id, "extras": chrono.extras,
+    }
+
+
+def schedule_spec(chrono: Chrono, due: datetime) -> ScheduleSpec:
+    return ScheduleSpec(
+        chrono_id=chrono.id, due=due, expression=chrono.cron, cron=chrono.schedule_cron, run_at=chrono.run_at,
+        timezone=chrono.timezone, misfire_grace_seconds=chrono.misfire_grace_seconds,
+    )
+
+
+def chrono_schedule(chrono: Chrono) -> Schedule:
+    return stored_schedule(chrono.cron, chrono.schedule_cron, chrono.run_at, chrono.timezone)
+
+
+class ChronoService:
+    """The chrono operations the API exposes."""
+
+    def __init__(self, db: Database, jobs: JobStore, settings: Settings) -> None:
+        self.db = db
+        self.jobs = jobs
+        self.settings = settings
+
+    # --- validation ---------------------------------------------------------------------------
+    async def _validated(self, fields: dict[str, Any], session: AsyncSession, now: datetime) -> dict[str, Any]:
+        """All fields checked; returns Chrono attributes. Raises InvalidInput naming the field."""
+        name = fields.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInput("name", "is required and must be a non-empty string")
+        if len(name) > 200:
+            raise InvalidInput("name", "must be at most 200 characters")
+        timezone = fields.get("timezone") or self.settings.default_timezone
+        cron = fields.get("cron")
+        if not isinstance(cron, str):
+            raise InvalidInput("cron", "is required: a cron expression, an ISO date-time or a phrase like 'every day at 9'")
+        if len(cron) > 500:
+            raise InvalidInput("cron", "must be at most 500 characters")
+        schedule = read_schedule(cron, timezone, now)
+        if not schedule.is_recurring and schedule.run_at is not None and schedule.run_at < now - PAST_TOLERANCE:
+            raise InvalidInput("cron", f"the one-shot time {schedule.run_at.isoformat()} is in the past")
+        grace = fields.get("misfireGraceSeconds")
+        if grace is None:
+            grace = self.settings.misfire_grace_seconds
+        if type(grace) is not int or not 0 <= grace <= MAX_MISFIRE_GRACE_S:
+            raise InvalidInput("misfireGraceSeconds", f"must be an integer from 0 to {MAX_MISFIRE_GRACE_S}")
+        is_active = fields.get("isActive", True)
+        if type(is_active) is not bool:
+            raise InvalidInput("isActive", "must be true or false")
+        target_type = fields.get("targetType")
+        target = get_target(target_type)
+        target_values = await target.validate(fields, session, self.settings)
+        return {
+            "name": name.strip(), "description": fields.get("description"), "cron": cron.strip(),
+            "timezone": timezone, "target_type": target_type, "is_active": is_active,
+            "is_recurring": schedule.is_recurring, "schedule_cron": schedule.cron, "run_at": schedule.run_at,
+            "misfire_grace_seconds": grace, **target_values,
+        }
+
+    # --- scheduling ---------------------------------------------------------------------------
+    async def _sync_job(self, chrono: Chrono, now: datetime) -> None:
+        """Make the chrono's schedule job match its row: one job when active, none otherwise."""
+        due = first_fire_time(chrono_schedule(chrono), now) if chrono.is_active else None
+        chrono.next_run_at = due
+        if due is None:
+            await asyncio.to_thread(self.jobs.remove_schedule, chrono.id)
+        else:
+            await asyncio.to_thread(self.jobs.put_schedule, schedule_spec(chrono, due))
+
+    # --- operations ---------------------------------------------------------------------------
+    async def create(self, fields: dict[str, Any]) -> Chrono:
+        now = utcnow()
+        async with self.db.session() as session:
+            values = await self._validated(fields, session, now)
+            chrono = Chrono(**values)
+            session.add(chrono)
+            await session.flush()
+            await self._sync_job(chrono, now)
+        return chrono
+
+    async def get(self, chrono_id: str) -> Chrono:
+        async with self.db.session() as session:
+            return await self._get(session, chrono_id)
+
+    @staticmethod
+    async def _get(session: AsyncSession, chrono_id: str) -> Chrono:
+        chrono = await session.get(Chrono, chrono_id)
+        if chrono is None:
+            raise NotFound("chrono", chrono_id)
+        return chrono
+
+    async def list(self, skip: int, take: int, target_type: str | None, is_active: bool | None) -> tuple[list[Chrono], int]:
+        query = select(Chrono)
+        if target_type is not None:
+            query = query.where(Chrono.target_type == target_type)
+        if is_active is not None:
+            query = query.where(Chrono.is_active == is_active)
+        async with self.db.session() as session:
+            total = await session.scalar(select(func.count()).select_from(query.subquery()))
+            rows = await session.scalars(query.order_by(Chrono.created_at.desc(), Chrono.id).offset(skip).limit(take))
+            return list(rows), int(total or 0)
+
+    async def update(self, chrono_id: str, changes: dict[str, Any]) -> Chrono:
+        now = utcnow()
+        async with self.db.session() as session:
+            chrono = await self._get(session, chrono_id)
+            merged = {**_stored_fields(chrono), **changes}
+            values = await self._validated(merged, session, now)
+            reschedule = any(values[k] != getattr(chrono, k) for k in
+                             ("cron", "timezone", "is_active", "schedule_cron", "run_at", "misfire_grace_seconds"))
+            for key, value in values.items():
+                setattr(chrono, key, value)
+            chrono.updated_at = now
+            if reschedule:
+                await self._sync_job(chrono, now)
+        return chrono
+
+    async def pause(self, chrono_id: str) -> Chrono:
+        return await self._set_active(chrono_id, False)
+
+    async def resume(self, chrono_id: str) -> Chrono:
+        return await self._set_active(chrono_id, True)
+
+    async def _set_active(self, chrono_id: str, active: bool) -> Chrono:
+        now = utcnow()
+        async with self.db.session() as session:
+            chrono = await self._get(session, chrono_id)
+            if active and not chrono.is_recurring and (chrono.run_at is None or chrono.run_at < now):
+                raise Conflict("this one-shot chrono's time has passed; PATCH a new cron to schedule it again")
+            chrono.is_active = active
+            chrono.updated_at = now
+            await self._sync_job(chrono, now)
+        return chrono
+
+    async def delete(self, chrono_id: str) -> None:
+        async with self.db.session() as session:
+            chrono = await self._get(session, chrono_id)
+            await session.delete(chrono)
+            await asyncio.to_thread(self.jobs.remove_schedule, chrono_id)
+
+    async def trigger(self, chrono_id: str) -> ChronoRun:
+        """Queue a manual run now; the schedule is left as it is (invariant 1)."""
+        now = utcnow()
+        async with self.db.session() as session:
+            await self._get(session, chrono_id)
+            run = ChronoRun(chrono_id=chrono_id, scheduled_for=now, attempt=1, trigger=RunTrigger.MANUAL,
+                            status=RunStatus.RUNNING)
+            session.add(run)
+        try:
+            await asyncio.to_thread(self.jobs.enqueue_manual, chrono_id, run.id, now)
+        except Exception as exc:
+            async with self.db.session() as session:
+                stored = await session.get(ChronoRun, run.id)
+                if stored is not None:
+                    stored.status = RunStatus.FAILED
+                    stored.finished_at = utcnow()
+                    stored.error_message = f"could not queue the run: {exc}"
+            raise
+        return run
+
+
+__all__ = ["COMMON_FIELDS", "TARGET_FIELDS", "ChronoService", "chrono_schedule", "next_fire_after", "schedule_spec"]

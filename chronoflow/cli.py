@@ -1,0 +1,208 @@
+"""The ``chronoflow`` command: ``dev`` for a laptop, one role per command for production."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+from chronoflow.config import Settings, get_settings
+
+log = logging.getLogger("chronoflow")
+
+
+def _require_redis(settings: Settings) -> str:
+    if not settings.redis_url:
+        sys.exit("REDIS_URL is not set: `chronoflow dev` starts an embedded Redis; other roles need REDIS_URL")
+    return settings.redis_url
+
+
+def cmd_migrate(settings: Settings, _: argparse.Namespace) -> None:
+    from chronoflow.migrate import upgrade
+
+    upgrade(settings.effective_database_url)
+    print(f"database migrated: {_safe_url(settings.effective_database_url)}")
+
+
+def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from chronoflow.api.app import create_app
+
+    if not settings.api_tokens:
+        token = secrets.token_urlsafe(24)
+        os.environ["CHRONOFLOW_API_TOKENS"] = token
+        get_settings.cache_clear()
+        settings = get_settings()
+        print(f"CHRONOFLOW_API_TOKENS is not set; this process accepts the generated token: {token}", flush=True)
+    app = create_app(settings, _require_redis(settings))
+    uvicorn.run(app, host=settings.host, port=args.port or settings.port, log_level="warning")
+
+
+def cmd_scheduler(settings: Settings, _: argparse.Namespace) -> None:
+    from redis import Redis
+
+    from chronoflow.db import Database
+    from chronoflow.jobs import JobStore
+    from chronoflow.reconciler import reconcile
+    from chronoflow.runs import reap_lost_runs
+    from chronoflow.scheduler import ChronoScheduler
+    from chronoflow.worker import worker_alive
+
+    redis = Redis.from_url(_require_redis(settings))
+    jobs = JobStore(redis, settings.queue_name)
+    db = Database(settings.effective_database_url)
+    loop = asyncio.Runner()
+    report = loop.run(reconcile(db, jobs))
+    print(f"reconciled: {report}", flush=True)
+
+    def maintenance() -> None:
+        reaped = loop.run(reap_lost_runs(db, lambda name: worker_alive(redis, name)))
+        if reaped:
+            log.warning("failed %d run(s) of lost workers", reaped)
+
+    scheduler = ChronoScheduler(redis, jobs, lock_ttl_ms=settings.scheduler_lock_ttl_ms, maintenance=maintenance)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: scheduler.stop())
+    try:
+        scheduler.run()
+    finally:
+        loop.run(db.dispose())
+        loop.close()
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
+    from chronoflow.worker import run_worker
+
+    run_worker(settings, _require_redis(settings), settings.effective_database_url, burst=args.burst)
+
+
+def cmd_reconcile(settings: Settings, _: argparse.Namespace) -> None:
+    from redis import Redis
+
+    from chronoflow.db import Database
+    from chronoflow.jobs import JobStore
+    from chronoflow.reconciler import reconcile
+
+    async def main() -> None:
+        db = Database(settings.effective_database_url)
+        try:
+            print(await reconcile(db, JobStore(Redis.from_url(_require_redis(settings)), settings.queue_name)))
+        finally:
+            await db.dispose()
+
+    asyncio.run(main())
+
+
+def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
+    """api + scheduler + worker as child processes, with embedded Redis and SQLite unless configured."""
+    from chronoflow.embedded_redis import EmbeddedRedis
+    from chronoflow.migrate import upgrade
+
+    home = settings.home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, CHRONOFLOW_HOME=str(home), PYTHONUNBUFFERED="1")
+    embedded = None
+    if not settings.redis_url:
+        embedded = EmbeddedRedis(home / "redis").start()
+        env["REDIS_URL"] = embedded.url
+    if not settings.api_tokens:
+        token_file = home / "api-token"
+        if not token_file.exists():
+            token_file.write_text(secrets.token_urlsafe(24))
+            token_file.chmod(0o600)
+        env["CHRONOFLOW_API_TOKENS"] = token_file.read_text().strip()
+    port = args.port or settings.port
+    env["PORT"] = str(port)
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        upgrade(settings.effective_database_url)
+        for role in ("api", "scheduler", "worker"):
+            children.append(subprocess.Popen([sys.executable, "-m", "chronoflow", role], env=env))
+        url = f"http://{settings.host}:{port}"
+        token = env["CHRONOFLOW_API_TOKENS"].split(",")[0]
+        print(
+            f"\nChronoFlow is running at {url}\n"
+            f"  OpenAPI docs: {url}/schema  (Swagger UI: {url}/schema/swagger)\n"
+            f"  API token:    {token}\n"
+            f"  database:     {_safe_url(settings.effective_database_url)}\n"
+            f"  redis:        {env['REDIS_URL']}{' (embedded)' if embedded else ''}\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        failed = [c.args[-1] for c in children if c.poll() is not None]
+        print(f"stopping: {', '.join(map(str, failed))} exited", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+    finally:
+        _stop_children(children)
+        if embedded is not None:
+            embedded.stop()
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for child in children:
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _safe_url(url: str) -> str:
+    """A URL without its password, for printing."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+COMMANDS = {
+    "dev": (cmd_dev, "api + scheduler + worker with embedded defaults (SQLite file, embedded Redis)"),
+    "api": (cmd_api, "serve the REST API"),
+    "scheduler": (cmd_scheduler, "hand due jobs to the queue (run several: one is active)"),
+    "worker": (cmd_worker, "execute runs"),
+    "migrate": (cmd_migrate, "apply database migrations"),
+    "reconcile": (cmd_reconcile, "make Redis jobs match the database"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chronoflow", description="Cron as a function.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (_, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if name in ("dev", "api"):
+            command.add_argument("--port", type=int, default=0, help="port to listen on (default: PORT or 3000)")
+        if name == "worker":
+            command.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "fake-whatsapp":
+        from chronoflow.fake_whatsapp import main as fake_main
+
+        fake_main(argv[1:])
+        return
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    COMMANDS[args.command][0](get_settings(), args)
+
+
+__all__ = ["main"]

@@ -1,0 +1,223 @@
+"""RQ adapter: the one scheduled job per chrono, occurrence jobs, retries and manual runs.
+
+Scheduled jobs live in rq-scheduler's store (the sorted set ``rq:scheduler:scheduled_jobs`` and
+``rq:job:<id>`` hashes), scored by their due instant as a *float* epoch so sub-second schedules
+are neither early nor rounded. Job ids are deterministic (RQ allows letters, digits, ``_`` and ``-``):
+
+- ``chrono_<chronoId>`` — the schedule job; exactly one per active chrono (invariant 1).
+- ``run_<chronoId>_<epochMs>_<attempt>`` — an occurrence handed to the queue; a duplicate
+  delivery reuses the id, and the database claim makes it run once (invariant 2).
+- ``retry_<chronoId>_<epochMs>_<attempt>`` — a scheduled retry of a failed attempt.
+- ``manual_<runId>`` — a manual trigger, queued at once, independent of the schedule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from redis import Redis
+from redis.client import Pipeline
+from rq import Queue
+from rq.job import Job, JobStatus
+from rq_scheduler import Scheduler
+
+SCHEDULED_JOBS_KEY = Scheduler.scheduled_jobs_key
+"""rq-scheduler's sorted set of scheduled job ids."""
+
+WAKE_KEY = "chronoflow:scheduler:wake"
+"""List the scheduler blocks on; a push wakes it before its computed deadline."""
+
+RUN_FUNC = "chronoflow.worker.execute_occurrence"
+"""The job function every occurrence, retry and manual job calls."""
+
+JOB_TIMEOUT_S = 3600
+"""Upper bound RQ enforces on one job; targets have their own, much shorter, timeouts."""
+
+RESULT_TTL_S = 0
+"""Results live in the database, so RQ drops finished jobs at once."""
+
+
+def schedule_job_id(chrono_id: str) -> str:
+    return f"chrono_{chrono_id}"
+
+
+def epoch_ms(instant: datetime) -> int:
+    return round(instant.timestamp() * 1000)
+
+
+def occurrence_job_id(chrono_id: str, scheduled_for: datetime, attempt: int) -> str:
+    return f"run_{chrono_id}_{epoch_ms(scheduled_for)}_{attempt}"
+
+
+def retry_job_id(chrono_id: str, scheduled_for: datetime, attempt: int) -> str:
+    return f"retry_{chrono_id}_{epoch_ms(scheduled_for)}_{attempt}"
+
+
+def iso(instant: datetime | None) -> str | None:
+    return None if instant is None else instant.astimezone(UTC).isoformat()
+
+
+def from_iso(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """What the scheduler needs to hand over an occurrence and compute the next one without the database."""
+
+    chrono_id: str
+    due: datetime
+    expression: str
+    cron: str | None
+    run_at: datetime | None
+    timezone: str
+    misfire_grace_seconds: int
+
+    def to_kwargs(self) -> dict[str, Any]:
+        return {
+            "chrono_id": self.chrono_id,
+            "due": iso(self.due),
+            "expression": self.expression,
+            "cron": self.cron,
+            "run_at": iso(self.run_at),
+            "timezone": self.timezone,
+            "misfire_grace_seconds": self.misfire_grace_seconds,
+        }
+
+    @classmethod
+    def from_kwargs(cls, kwargs: dict[str, Any]) -> ScheduleSpec:
+        return cls(
+            chrono_id=kwargs["chrono_id"],
+            due=from_iso(kwargs["due"]),  # type: ignore[arg-type]
+            expression=kwargs["expression"],
+            cron=kwargs["cron"],
+            run_at=from_iso(kwargs["run_at"]),
+            timezone=kwargs["timezone"],
+            misfire_grace_seconds=int(kwargs["misfire_grace_seconds"]),
+        )
+
+
+class JobStore:
+    """Writes and reads ChronoFlow's jobs in Redis.
+
+    Args:
+        redis: a synchronous client (RQ's jobs are pickled, so ``decode_responses`` must be off).
+        queue_name: the RQ queue occurrences go to.
+    """
+
+    def __init__(self, redis: Redis, queue_name: str) -> None:
+        self.redis = redis
+        self.queue = Queue(queue_name, connection=redis)
+
+    # --- the schedule job -------------------------------------------------------------------
+    def _schedule_job(self, spec: ScheduleSpec) -> Job:
+        # The schedule job is never executed by a worker: the scheduler turns it into an
+        # occurrence job. It still names the run function so rq-scheduler tooling can read it.
+        job = Job.create(
+            "chronoflow.jobs.schedule_placeholder",
+            kwargs=spec.to_kwargs(),
+            connection=self.redis,
+            id=schedule_job_id(spec.chrono_id),
+            origin=self.queue.name,
+            status=JobStatus.SCHEDULED,
+            timeout=JOB_TIMEOUT_S,
+            result_ttl=RESULT_TTL_S,
+        )
+        return job
+
+    def put_schedule(self, spec: ScheduleSpec, pipeline: Pipeline | None = None) -> None:
+        """Create or replace the chrono's schedule job, due at ``spec.due``, and wake the scheduler."""
+        job = self._schedule_job(spec)
+        pipe = pipeline if pipeline is not None else self.redis.pipeline()
+        job.save(pipeline=pipe)
+        pipe.zadd(SCHEDULED_JOBS_KEY, {job.id: spec.due.timestamp()})
+        self._wake(pipe)
+        if pipeline is None:
+            pipe.execute()
+
+    def remove_schedule(self, chrono_id: str, pipeline: Pipeline | None = None) -> None:
+        """Drop the chrono's schedule job (pause, delete, one-shot done)."""
+        job_id = schedule_job_id(chrono_id)
+        pipe = pipeline if pipeline is not None else self.redis.pipeline()
+        pipe.zrem(SCHEDULED_JOBS_KEY, job_id)
+        pipe.delete(Job.key_for(job_id))
+        if pipeline is None:
+            pipe.execute()
+
+    def scheduled_due(self, chrono_id: str) -> float | None:
+        """Epoch seconds the chrono's schedule job is due, or None when it has none."""
+        return self.redis.zscore(SCHEDULED_JOBS_KEY, schedule_job_id(chrono_id))
+
+    def count_schedule_jobs(self, chrono_id: str) -> int:
+        """How many scheduled jobs in Redis belong to this chrono's schedule (0 or 1 when healthy)."""
+        prefix = f"chrono_{chrono_id}".encode()
+        return sum(1 for member, _ in self.redis.zscan_iter(SCHEDULED_JOBS_KEY) if member == prefix)
+
+    def scheduled_chrono_ids(self) -> set[str]:
+        """Chrono ids that have a schedule job."""
+        ids = set()
+        for member, _ in self.redis.zscan_iter(SCHEDULED_JOBS_KEY, match="chrono_*"):
+            ids.add(member.decode()[len("chrono_"):])
+        return ids
+
+    def read_schedule(self, chrono_id: str) -> ScheduleSpec | None:
+        """The stored schedule job's spec, if any."""
+        try:
+            job = Job.fetch(schedule_job_id(chrono_id), connection=self.redis)
+        except Exception:  # NoSuchJobError, or a hash that lost its data
+            return None
+        return ScheduleSpec.from_kwargs(job.kwargs)
+
+    # --- occurrence, retry and manual jobs ---------------------------------------------------
+    def occurrence_job(self, job_id: str, status: JobStatus | None = None, **kwargs: Any) -> Job:
+        return Job.create(
+            RUN_FUNC,
+            kwargs=kwargs,
+            status=status,
+            connection=self.redis,
+            id=job_id,
+            origin=self.queue.name,
+            timeout=JOB_TIMEOUT_S,
+            result_ttl=RESULT_TTL_S,
+            failure_ttl=86400,
+        )
+
+    def enqueue(self, job: Job, pipeline: Pipeline | None = None) -> None:
+        """Push ``job`` onto the queue now."""
+        self.queue.enqueue_job(job, pipeline=pipeline)
+
+    def schedule_retry(self, chrono_id: str, scheduled_for: datetime, attempt: int, due: datetime,
+                       trigger_of_first: str) -> None:
+        """Schedule attempt ``attempt`` of an occurrence at ``due``."""
+        job = self.occurrence_job(
+            retry_job_id(chrono_id, scheduled_for, attempt),
+            status=JobStatus.SCHEDULED,
+            chrono_id=chrono_id, scheduled_for=iso(scheduled_for), trigger="retry", attempt=attempt,
+            origin_trigger=trigger_of_first,
+        )
+        with self.redis.pipeline() as pipe:
+            job.save(pipeline=pipe)
+            pipe.zadd(SCHEDULED_JOBS_KEY, {job.id: due.timestamp()})
+            self._wake(pipe)
+            pipe.execute()
+
+    def enqueue_manual(self, chrono_id: str, run_id: str, scheduled_for: datetime) -> None:
+        """Queue a manual run whose row ``run_id`` already exists."""
+        job = self.occurrence_job(
+            f"manual_{run_id}", chrono_id=chrono_id, scheduled_for=iso(scheduled_for), trigger="manual",
+            attempt=1, run_id=run_id,
+        )
+        self.enqueue(job)
+
+    # --- scheduler wake-up -------------------------------------------------------------------
+    @staticmethod
+    def _wake(pipe: Pipeline) -> None:
+        pipe.lpush(WAKE_KEY, 1)
+        pipe.ltrim(WAKE_KEY, 0, 0)
+
+
+def schedule_placeholder(**_kwargs: Any) -> None:
+    """Never run: schedule jobs are turned into occurrence jobs by the scheduler."""
+    raise RuntimeError("a schedule job reached a worker; it should have been handed over by the scheduler")

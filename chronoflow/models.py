@@ -1,0 +1,146 @@
+"""SQLAlchemy 2.0 models: the database is the source of truth; Redis holds jobs only."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from chronoflow.db import UTCDateTime, utcnow
+
+
+class TargetType(StrEnum):
+    HTTP = "HTTP"
+    MESSAGE = "MESSAGE"
+    FUNCTION = "FUNCTION"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    SKIPPED = "skipped"
+    MISSED = "missed"
+
+
+class RunTrigger(StrEnum):
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    RETRY = "retry"
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Channel(Timestamped, Base):
+    """A WhatsApp connection: a WAHA session or an Evolution API instance."""
+
+    __tablename__ = "channels"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    provider: Mapped[str] = mapped_column(String(16))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    api_key: Mapped[str | None] = mapped_column(String(500), default=None)
+    status: Mapped[str] = mapped_column(String(16), default="STOPPED")
+
+
+class Function(Timestamped, Base):
+    """User Python source run by FUNCTION chronos; ``state`` persists between runs."""
+
+    __tablename__ = "functions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    code: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    checksum: Mapped[str] = mapped_column(String(64))
+    limits: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    channel_id: Mapped[str | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"), default=None)
+
+
+class Chrono(Timestamped, Base):
+    """A schedule that fires one target."""
+
+    __tablename__ = "chronos"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    cron: Mapped[str] = mapped_column(String(500))
+    """The schedule as the user wrote it."""
+    schedule_cron: Mapped[str | None] = mapped_column(String(200), default=None)
+    """Normalized cron of a recurring schedule."""
+    run_at: Mapped[datetime | None] = mapped_column(default=None)
+    """Instant of a one-shot schedule."""
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    target_type: Mapped[str] = mapped_column(String(16))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_recurring: Mapped[bool] = mapped_column(Boolean, default=True)
+    misfire_grace_seconds: Mapped[int] = mapped_column(Integer, default=300)
+
+    url: Mapped[str | None] = mapped_column(Text, default=None)
+    method: Mapped[str | None] = mapped_column(String(10), default=None)
+    headers: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    payload: Mapped[Any | None] = mapped_column(JSON, default=None)
+    signing_secret: Mapped[str | None] = mapped_column(String(500), default=None)
+
+    channel_id: Mapped[str | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"), default=None)
+    message_template: Mapped[str | None] = mapped_column(Text, default=None)
+    recipients: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+
+    function_id: Mapped[str | None] = mapped_column(ForeignKey("functions.id", ondelete="SET NULL"), default=None)
+    extras: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+
+    next_run_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_run_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_run_status: Mapped[str | None] = mapped_column(String(16), default=None)
+
+    __table_args__ = (Index("ix_chronos_target_active", "target_type", "is_active"),)
+
+
+class ChronoRun(Base):
+    """One execution attempt of one occurrence; the unique key is what makes runs at-most-once."""
+
+    __tablename__ = "chrono_runs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    chrono_id: Mapped[str] = mapped_column(ForeignKey("chronos.id", ondelete="CASCADE"))
+    scheduled_for: Mapped[datetime] = mapped_column()
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    trigger: Mapped[str] = mapped_column(String(16), default=RunTrigger.SCHEDULE)
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.RUNNING)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    duration_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    http_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    response_snippet: Mapped[str | None] = mapped_column(Text, default=None)
+    error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    result: Mapped[Any | None] = mapped_column(JSON, default=None)
+    logs: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    worker: Mapped[str | None] = mapped_column(String(200), default=None)
+    function_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("chrono_id", "scheduled_for", "attempt", name="uq_chrono_runs_occurrence"),
+        Index("ix_chrono_runs_chrono_scheduled", "chrono_id", "scheduled_for"),
+        Index("ix_chrono_runs_status", "status"),
+    )

@@ -1,0 +1,172 @@
+"""Run records: claiming an occurrence, finishing it, recording missed ones, reaping lost ones.
+
+The claim is an INSERT guarded by the unique key ``(chronoId, scheduledFor, attempt)``: whichever
+worker inserts first owns the occurrence, a duplicate delivery finds the row and does nothing
+(invariant 2). A manual run's row is created by the API, and claimed by setting ``startedAt``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chronoflow.db import Database, utcnow
+from chronoflow.models import Chrono, ChronoRun, RunStatus, RunTrigger
+
+MAX_MISSED_RECORDED = 100
+"""Missed occurrences recorded one row each after downtime; older ones are only counted."""
+
+
+@dataclass
+class Claim:
+    """An occurrence this worker owns: the run row and the chrono as it was when claimed."""
+
+    run: ChronoRun
+    chrono: Chrono
+
+
+async def claim_occurrence(
+    db: Database,
+    chrono_id: str,
+    scheduled_for: datetime,
+    trigger: RunTrigger,
+    attempt: int,
+    worker: str,
+    *,
+    next_run_at: datetime | None = None,
+    run_id: str | None = None,
+) -> Claim | None:
+    """Claim one attempt of one occurrence; None when it is not ours to run.
+
+    Not ours: the chrono is gone, a scheduled occurrence of a paused chrono, or another delivery
+    of the same job claimed it first. A scheduled claim also moves ``nextRunAt`` forward and
+    deactivates a one-shot chrono, in the same transaction.
+    """
+    now = utcnow()
+    try:
+        async with db.session() as session:
+            chrono = await session.get(Chrono, chrono_id)
+            if chrono is None:
+                return None
+            if run_id is not None:
+                claimed = await session.execute(
+                    update(ChronoRun)
+                    .where(ChronoRun.id == run_id, ChronoRun.started_at.is_(None))
+                    .values(started_at=now, worker=worker)
+                )
+                if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                    return None
+                run = await session.get(ChronoRun, run_id)
+                assert run is not None
+                return Claim(run=run, chrono=chrono)
+            if trigger == RunTrigger.SCHEDULE:
+                if not chrono.is_active:
+                    return None
+                chrono.next_run_at = next_run_at
+                if not chrono.is_recurring:
+                    chrono.is_active = False
+            elif chrono.is_recurring and not chrono.is_active:
+                return None  # a retry of a paused recurring chrono
+            run = ChronoRun(
+                chrono_id=chrono_id, scheduled_for=scheduled_for, attempt=attempt, trigger=trigger,
+                status=RunStatus.RUNNING, started_at=now, worker=worker,
+            )
+            session.add(run)
+            await session.flush()
+            return Claim(run=run, chrono=chrono)
+    except IntegrityError:
+        return None
+
+
+async def finish_run(db: Database, run: ChronoRun, fields: dict[str, Any]) -> ChronoRun:
+    """Store a run's outcome and mirror it on its chrono's ``lastRunAt``/``lastRunStatus``."""
+    finished = utcnow()
+    started = run.started_at or finished
+    values = {**fields, "finished_at": finished,
+              "duration_ms": max(0, round((finished - started).total_seconds() * 1000))}
+    async with db.session() as session:
+        await session.execute(update(ChronoRun).where(ChronoRun.id == run.id).values(**values))
+        await session.execute(
+            update(Chrono).where(Chrono.id == run.chrono_id)
+            .values(last_run_at=started, last_run_status=values["status"])
+        )
+    for key, value in values.items():
+        setattr(run, key, value)
+    return run
+
+
+async def record_missed(db: Database, chrono_id: str, occurrences: Iterable[datetime], total: int) -> int:
+    """Record occurrences that passed beyond the misfire grace as ``missed`` runs (invariant 3)."""
+    occurrences = list(occurrences)[-MAX_MISSED_RECORDED:]
+    recorded = 0
+    now = utcnow()
+    for index, when in enumerate(occurrences):
+        note = "missed: the scheduler was down past the misfire grace"
+        if index == 0 and total > len(occurrences):
+            note += f" ({total - len(occurrences)} older occurrences were not recorded one by one)"
+        try:
+            async with db.session() as session:
+                if await session.get(Chrono, chrono_id) is None:
+                    return recorded
+                session.add(ChronoRun(
+                    chrono_id=chrono_id, scheduled_for=when, attempt=1, trigger=RunTrigger.SCHEDULE,
+                    status=RunStatus.MISSED, finished_at=now, error_message=note,
+                ))
+            recorded += 1
+        except IntegrityError:
+            continue  # already recorded by a duplicate delivery
+    if recorded:
+        async with db.session() as session:
+            await session.execute(update(Chrono).where(Chrono.id == chrono_id)
+                                  .values(last_run_status=RunStatus.MISSED))
+    return recorded
+
+
+async def reap_lost_runs(db: Database, is_alive: Any) -> int:
+    """Fail the running runs of workers that stopped sending heartbeats (invariant 4).
+
+    Args:
+        is_alive: callable ``worker name -> bool``.
+    """
+    async with db.session() as session:
+        workers = (await session.scalars(
+            select(ChronoRun.worker).where(ChronoRun.status == RunStatus.RUNNING, ChronoRun.worker.is_not(None))
+            .distinct()
+        )).all()
+    dead = [name for name in workers if not is_alive(name)]
+    reaped = 0
+    now = utcnow()
+    for name in dead:
+        async with db.session() as session:
+            runs = (await session.scalars(
+                select(ChronoRun).where(ChronoRun.status == RunStatus.RUNNING, ChronoRun.worker == name)
+            )).all()
+            for run in runs:
+                run.status = RunStatus.FAILED
+                run.finished_at = now
+                run.error_message = f"worker lost: {name} stopped while the run was in progress"
+                if run.started_at:
+                    run.duration_ms = round((now - run.started_at).total_seconds() * 1000)
+                await session.execute(update(Chrono).where(Chrono.id == run.chrono_id)
+                                      .values(last_run_status=RunStatus.FAILED))
+                reaped += 1
+    return reaped
+
+
+async def latest_runs(session: AsyncSession, chrono_id: str, skip: int, take: int) -> list[ChronoRun]:
+    """A chrono's runs, newest occurrence first."""
+    rows = await session.scalars(
+        select(ChronoRun).where(ChronoRun.chrono_id == chrono_id)
+        .order_by(ChronoRun.scheduled_for.desc(), ChronoRun.attempt.desc()).offset(skip).limit(take)
+    )
+    return list(rows)
+
+
+async def count_runs(session: AsyncSession, chrono_id: str) -> int:
+    return int(await session.scalar(select(func.count()).where(ChronoRun.chrono_id == chrono_id)) or 0)

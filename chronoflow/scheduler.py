@@ -1,0 +1,237 @@
+"""The scheduler process: hands due occurrences to the RQ queue, on time.
+
+It builds on rq-scheduler's store and registration, with three differences from its
+``Scheduler.run``: due times are float epochs (sub-second, never early); instead of polling every
+60 seconds it sleeps until the earliest due job and is woken early by a push on
+:data:`~chronoflow.jobs.WAKE_KEY`; and several processes may run, one of them active, holding a
+Redis lease that a standby takes over when it expires.
+
+Handing over a schedule job is one optimistic transaction (WATCH on the job): compute the
+occurrences that came due since the job's due time, queue one occurrence job for the latest one
+still inside the misfire grace (older ones are passed on to be recorded as ``missed``), and move
+the schedule job to the next fire time computed from the occurrence itself, so there is no drift.
+An API change to the chrono's job in between aborts the transaction, which is retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from redis import Redis, WatchError
+from rq.job import Job
+from rq_scheduler import Scheduler
+
+from chronoflow.jobs import SCHEDULED_JOBS_KEY, WAKE_KEY, JobStore, ScheduleSpec, iso, occurrence_job_id
+from chronoflow.schedules import next_fire_after, stored_schedule
+
+log = logging.getLogger(__name__)
+
+LEADER_KEY = "chronoflow:scheduler:leader"
+HEARTBEAT_KEY = "chronoflow:scheduler:heartbeat"
+BATCH = 200
+"""Due jobs handed over per pass."""
+MAX_CATCH_UP = 10_000
+"""Occurrences walked one by one after downtime before jumping ahead."""
+PRECISE_SLEEP_S = 0.12
+"""Below this, sleep locally: Redis times out blocking commands only at its own tick (10 Hz by default)."""
+
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+class ChronoScheduler(Scheduler):
+    """rq-scheduler with float due times, wake-ups and a leader lease.
+
+    Args:
+        redis: connection to the jobs' Redis.
+        jobs: the job store (same Redis).
+        lock_ttl_ms: the leader lease; a standby takes over at most this long after the leader dies.
+        maintenance: called by the leader every ``maintenance_interval_s`` (reaping lost runs).
+    """
+
+    def __init__(self, redis: Redis, jobs: JobStore, lock_ttl_ms: int = 5000,
+                 maintenance=None, maintenance_interval_s: float = 2.0, name: str | None = None) -> None:
+        super().__init__(queue=jobs.queue, connection=redis, interval=max(1, lock_ttl_ms // 1000),
+                         name=name or uuid.uuid4().hex)
+        self.jobs = jobs
+        self.lock_ttl_ms = lock_ttl_ms
+        self.maintenance = maintenance
+        self.maintenance_interval_s = maintenance_interval_s
+        self.is_leader = False
+        self.stopped = threading.Event()
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+
+    # --- leadership ---------------------------------------------------------------------------
+    def _hold_lease(self) -> bool:
+        ttl = self.lock_ttl_ms
+        if self.is_leader:
+            self.is_leader = bool(self._renew(keys=[LEADER_KEY], args=[self.name, ttl]))
+        if not self.is_leader:
+            self.is_leader = bool(self.connection.set(LEADER_KEY, self.name, nx=True, px=ttl))
+            if self.is_leader:
+                log.info("scheduler %s is now active", self.name)
+        return self.is_leader
+
+    def _release_lease(self) -> None:
+        if self.is_leader:
+            self._release(keys=[LEADER_KEY], args=[self.name])
+            self.is_leader = False
+
+    # --- hand-over ----------------------------------------------------------------------------
+    def hand_over_due(self, now: float | None = None) -> int:
+        """Queue every job due at ``now`` (default: the current time). Returns how many were handed over."""
+        now = time.time() if now is None else now
+        members = self.connection.zrangebyscore(SCHEDULED_JOBS_KEY, "-inf", now, start=0, num=BATCH)
+        handed = 0
+        for raw in members:
+            job_id = raw.decode()
+            if job_id.startswith("chrono_"):
+                handed += self._hand_over_schedule(job_id, now)
+            else:
+                handed += self._hand_over_one_off(job_id, now)
+        return handed
+
+    def _hand_over_schedule(self, job_id: str, now_ts: float) -> int:
+        now = datetime.fromtimestamp(now_ts, UTC)
+        with self.connection.pipeline() as pipe:
+            for _ in range(5):
+                try:
+                    pipe.watch(Job.key_for(job_id))
+                    score = pipe.zscore(SCHEDULED_JOBS_KEY, job_id)
+                    if score is None or score > now_ts:
+                        return 0
+                    try:
+                        job = Job.fetch(job_id, connection=self.connection)
+                        spec = ScheduleSpec.from_kwargs(job.kwargs)
+                    except Exception:
+                        log.warning("dropping unreadable schedule job %s", job_id)
+                        pipe.multi()
+                        pipe.zrem(SCHEDULED_JOBS_KEY, job_id)
+                        pipe.execute()
+                        return 0
+                    run_for, stale, coalesced, following = self._occurrences(spec, now)
+                    pipe.multi()
+                    if following is None:
+                        self.jobs.remove_schedule(spec.chrono_id, pipeline=pipe)
+                    else:
+                        self.jobs.put_schedule(ScheduleSpec(**{**spec.__dict__, "due": following}), pipeline=pipe)
+                    anchor = run_for or stale[-1]
+                    occurrence = self.jobs.occurrence_job(
+                        occurrence_job_id(spec.chrono_id, anchor, 1),
+                        chrono_id=spec.chrono_id, scheduled_for=iso(run_for), trigger="schedule", attempt=1,
+                        next_run_at=iso(following), missed=[iso(s) for s in stale[-100:]],
+                        missed_total=len(stale), coalesced=coalesced,
+                    )
+                    self.jobs.enqueue(occurrence, pipeline=pipe)
+                    pipe.execute()
+                    return 1
+                except WatchError:
+                    continue  # the chrono changed meanwhile: read it again
+        return 0
+
+    @staticmethod
+    def _occurrences(spec: ScheduleSpec, now: datetime):
+        """Split the occurrences due since ``spec.due`` into the one to run, the stale ones, and the next."""
+        schedule = stored_schedule(spec.expression, spec.cron, spec.run_at, spec.timezone)
+        grace = timedelta(seconds=spec.misfire_grace_seconds)
+        due = [spec.due]
+        following = next_fire_after(schedule, spec.due) if schedule.is_recurring else None
+        while following is not None and following <= now and len(due) < MAX_CATCH_UP:
+            due.append(following)
+            following = next_fire_after(schedule, following)
+        if following is not None and following <= now:  # very long downtime: jump ahead
+            following = next_fire_after(schedule, now)
+        in_grace = [when for when in due if now - when <= grace]
+        stale = [when for when in due if now - when > grace]
+        run_for = in_grace[-1] if in_grace else None
+        return run_for, stale, max(0, len(in_grace) - 1), following
+
+    def _hand_over_one_off(self, job_id: str, now_ts: float) -> int:
+        """Move a retry job to the queue, once."""
+        with self.connection.pipeline() as pipe:
+            try:
+                pipe.watch(Job.key_for(job_id))
+                score = pipe.zscore(SCHEDULED_JOBS_KEY, job_id)
+                if score is None or score > now_ts:
+                    return 0
+                try:
+                    job = Job.fetch(job_id, connection=self.connection)
+                except Exception:
+                    pipe.multi()
+                    pipe.zrem(SCHEDULED_JOBS_KEY, job_id)
+                    pipe.execute()
+                    return 0
+                pipe.multi()
+                pipe.zrem(SCHEDULED_JOBS_KEY, job_id)
+                self.jobs.enqueue(job, pipeline=pipe)
+                pipe.execute()
+                return 1
+            except WatchError:
+                return 0
+
+    # --- the loop -----------------------------------------------------------------------------
+    def seconds_until_next(self, now: float) -> float | None:
+        first = self.connection.zrange(SCHEDULED_JOBS_KEY, 0, 0, withscores=True)
+        return (first[0][1] - now) if first else None
+
+    def run(self, burst: bool = False) -> None:  # type: ignore[override]
+        """Hand over due jobs until :meth:`stop` (or once, with ``burst``)."""
+        self.register_birth()
+        next_maintenance = 0.0
+        lease_s = self.lock_ttl_ms / 1000
+        try:
+            while not self.stopped.is_set():
+                self.connection.set(HEARTBEAT_KEY, self.name, px=self.lock_ttl_ms * 2)
+                self.heartbeat()
+                if not self._hold_lease():
+                    # Standby: never consume wake-ups, only wait for the lease to free up.
+                    self.stopped.wait(lease_s / 3)
+                    continue
+                while self.hand_over_due() >= BATCH:
+                    pass
+                now = time.time()
+                if self.maintenance is not None and now >= next_maintenance:
+                    try:
+                        self.maintenance()
+                    except Exception:
+                        log.exception("scheduler maintenance failed")
+                    next_maintenance = now + self.maintenance_interval_s
+                if burst:
+                    break
+                delay = self.seconds_until_next(time.time())
+                wait = lease_s / 3 if delay is None else min(delay, lease_s / 3)
+                wait = min(wait, max(next_maintenance - time.time(), 0.0))
+                if wait <= 0:
+                    continue
+                if wait > PRECISE_SLEEP_S:
+                    self.connection.blpop([WAKE_KEY], timeout=wait - PRECISE_SLEEP_S / 2)
+                else:
+                    time.sleep(wait)
+        finally:
+            self._release_lease()
+            self.register_death()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        try:  # wake the loop out of its blocking wait
+            self.connection.lpush(WAKE_KEY, 1)
+        except Exception:
+            pass
+
+
+__all__ = ["HEARTBEAT_KEY", "LEADER_KEY", "ChronoScheduler"]

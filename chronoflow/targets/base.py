@@ -1,0 +1,77 @@
+"""The target interface: what one run of a chrono does, and how its fields are validated.
+
+Each target type is one module in this package with one :class:`Target` subclass. Targets check
+their own fields at create/update time (:meth:`Target.validate`, raising
+:class:`~chronoflow.exceptions.InvalidInput`), and execute a claimed run
+(:meth:`Target.execute`). Retries are not theirs: the worker retries a result whose
+``retryable`` is true, with the shared backoff of ``JOB_ATTEMPTS``/``JOB_BACKOFF_MS``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from chronoflow.models import RunStatus
+
+if TYPE_CHECKING:
+    import httpx
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from chronoflow.config import Settings
+    from chronoflow.db import Database
+    from chronoflow.models import Chrono, ChronoRun
+
+
+@dataclass
+class TargetResult:
+    """The outcome of one execution, stored on the run."""
+
+    status: RunStatus
+    error_message: str | None = None
+    http_status: int | None = None
+    response_snippet: str | None = None
+    result: Any = None
+    logs: list[Any] | None = None
+    function_version: int | None = None
+    retryable: bool = False
+    """True for failures worth another attempt (a 5xx, a timeout), false for permanent ones."""
+
+    def run_fields(self) -> dict[str, Any]:
+        return {
+            "status": self.status, "error_message": self.error_message, "http_status": self.http_status,
+            "response_snippet": self.response_snippet, "result": self.result, "logs": self.logs,
+            "function_version": self.function_version,
+        }
+
+
+@dataclass
+class ExecutionContext:
+    """Long-lived collaborators a worker process shares between runs."""
+
+    settings: Settings
+    db: Database
+    http: httpx.AsyncClient
+    extras: dict[str, Any] = field(default_factory=dict)
+    """Collaborators added by later targets (sandbox runner, channel clients)."""
+
+
+class Target(ABC):
+    """One kind of target."""
+
+    @abstractmethod
+    async def validate(self, fields: dict[str, Any], session: AsyncSession, settings: Settings) -> dict[str, Any]:
+        """Check a chrono's target fields and return them as :class:`~chronoflow.models.Chrono` attributes.
+
+        Args:
+            fields: the chrono's fields as received, camelCase keys, merged with the stored ones on update.
+            session: the open transaction of the request; a target may look up or create rows in it.
+
+        Raises:
+            InvalidInput: naming the first wrong field.
+        """
+
+    @abstractmethod
+    async def execute(self, chrono: Chrono, run: ChronoRun, context: ExecutionContext) -> TargetResult:
+        """Run the target once for a claimed run. Never raises for a failure of the target itself."""

@@ -1,0 +1,27 @@
+"""Which :class:`Target` serves which ``targetType``."""
+
+from __future__ import annotations
+
+from chronoflow.exceptions import InvalidInput
+from chronoflow.models import TargetType
+from chronoflow.targets.base import Target
+from chronoflow.targets.http import HttpTarget
+
+_TARGETS: dict[str, Target] = {TargetType.HTTP: HttpTarget()}
+
+
+def register(target_type: TargetType, target: Target) -> None:
+    """Make ``target`` serve ``target_type`` (used by the MESSAGE and FUNCTION targets)."""
+    _TARGETS[target_type] = target
+
+
+def target_types() -> list[str]:
+    return sorted(_TARGETS)
+
+
+def get_target(target_type: object) -> Target:
+    """The target for ``target_type``, or InvalidInput naming ``targetType``."""
+    target = _TARGETS.get(target_type) if isinstance(target_type, str) else None
+    if target is None:
+        raise InvalidInput("targetType", f"must be one of {', '.join(target_types())}, got {target_type!r}")
+    return target

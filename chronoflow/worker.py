@@ -1,0 +1,197 @@
+"""The worker process: executes occurrences handed over by the scheduler.
+
+RQ's :class:`~rq.SimpleWorker` runs jobs in the worker process itself: no fork per job, because
+user code never runs here anyway (FUNCTION targets run in the sandbox's own processes). Each
+worker process keeps one event loop, one database engine and one HTTP client for all its jobs,
+and a heartbeat key in Redis so a dead worker's runs can be failed (invariant 4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from redis import Redis
+from rq import SimpleWorker
+
+from chronoflow.config import Settings, get_settings
+from chronoflow.db import Database, utcnow
+from chronoflow.jobs import JobStore, from_iso
+from chronoflow.models import ChronoRun, RunStatus, RunTrigger
+from chronoflow.runs import Claim, claim_occurrence, finish_run, record_missed
+from chronoflow.targets import ExecutionContext, get_target
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_PREFIX = "chronoflow:worker:"
+"""``<prefix><worker id>`` exists while that worker is alive."""
+
+
+def worker_alive(redis: Redis, worker_id: str) -> bool:
+    return bool(redis.exists(HEARTBEAT_PREFIX + worker_id))
+
+
+def backoff_delay(settings: Settings, attempt: int) -> timedelta:
+    """Delay before attempt ``attempt + 1``: ``JOB_BACKOFF_MS`` doubled for each earlier retry."""
+    return timedelta(milliseconds=settings.job_backoff_ms * 2 ** (attempt - 1))
+
+
+@dataclass
+class WorkerRuntime:
+    """What one worker process keeps between jobs."""
+
+    settings: Settings
+    redis: Redis
+    jobs: JobStore
+    db: Database
+    context: ExecutionContext
+    loop: asyncio.Runner
+    worker_id: str
+
+    @classmethod
+    def create(cls, settings: Settings, redis_url: str, database_url: str) -> WorkerRuntime:
+        redis = Redis.from_url(redis_url)
+        loop = asyncio.Runner()
+        db = Database(database_url)
+        http = httpx.AsyncClient(follow_redirects=False)
+        context = ExecutionContext(settings=settings, db=db, http=http)
+        worker_id = f"{socket.gethostname()}-{os.getpid()}"
+        runtime = cls(settings, redis, JobStore(redis, settings.queue_name), db, context, loop, worker_id)
+        runtime._start_heartbeat()
+        return runtime
+
+    def _start_heartbeat(self) -> None:
+        ttl = self.settings.worker_heartbeat_ttl_s
+        key = HEARTBEAT_PREFIX + self.worker_id
+        self.redis.set(key, 1, ex=ttl)
+
+        def beat() -> None:
+            client = Redis(connection_pool=self.redis.connection_pool)
+            while True:
+                try:
+                    client.set(key, 1, ex=ttl)
+                except Exception:  # Redis briefly away: the next beat retries
+                    log.warning("worker heartbeat failed", exc_info=True)
+                threading.Event().wait(max(ttl / 3, 0.2))
+
+        threading.Thread(target=beat, name="chronoflow-heartbeat", daemon=True).start()
+
+    def close(self) -> None:
+        self.loop.run(self.context.http.aclose())
+        self.loop.run(self.db.dispose())
+        self.loop.close()
+        self.redis.delete(HEARTBEAT_PREFIX + self.worker_id)
+
+
+_runtime: WorkerRuntime | None = None
+
+
+def runtime() -> WorkerRuntime:
+    """This process's runtime, created on first use from the environment."""
+    global _runtime
+    if _runtime is None:
+        settings = get_settings()
+        if not settings.redis_url:
+            raise RuntimeError("REDIS_URL is not set: start workers with `chronoflow worker` or `chronoflow dev`")
+        _runtime = WorkerRuntime.create(settings, settings.redis_url, settings.effective_database_url)
+    return _runtime
+
+
+def install_runtime(value: WorkerRuntime) -> None:
+    global _runtime
+    _runtime = value
+
+
+def execute_occurrence(
+    chrono_id: str,
+    scheduled_for: str | None,
+    trigger: str = RunTrigger.SCHEDULE,
+    attempt: int = 1,
+    next_run_at: str | None = None,
+    missed: list[str] | None = None,
+    missed_total: int = 0,
+    coalesced: int = 0,
+    run_id: str | None = None,
+    origin_trigger: str | None = None,
+) -> str | None:
+    """RQ job function: run one attempt of one occurrence. Returns the run id, or None if not ours."""
+    rt = runtime()
+    return rt.loop.run(_execute(
+        rt, chrono_id, from_iso(scheduled_for), RunTrigger(trigger), attempt, from_iso(next_run_at),
+        [from_iso(m) for m in missed or []], missed_total, coalesced, run_id,  # type: ignore[misc]
+    ))
+
+
+async def _execute(
+    rt: WorkerRuntime, chrono_id: str, scheduled_for: datetime | None, trigger: RunTrigger, attempt: int,
+    next_run_at: datetime | None, missed: list[datetime], missed_total: int, coalesced: int, run_id: str | None,
+) -> str | None:
+    if missed:
+        await record_missed(rt.db, chrono_id, missed, missed_total)
+    if scheduled_for is None:
+        if trigger == RunTrigger.SCHEDULE:  # only stale occurrences: still move nextRunAt on
+            await _advance_without_run(rt, chrono_id, next_run_at)
+        return None
+    claim = await claim_occurrence(rt.db, chrono_id, scheduled_for, trigger, attempt, rt.worker_id,
+                                   next_run_at=next_run_at, run_id=run_id)
+    if claim is None:
+        return None
+    result = await _run_target(rt, claim)
+    fields = result.run_fields()
+    if coalesced and result.error_message is None:
+        fields["error_message"] = f"{coalesced} missed occurrence(s) coalesced into this run"
+    retry_at = None
+    if result.retryable and attempt < rt.settings.job_attempts:
+        retry_at = utcnow() + backoff_delay(rt.settings, attempt)
+        fields["error_message"] = f"{result.error_message}; attempt {attempt + 1} at {retry_at.isoformat()}"
+    await finish_run(rt.db, claim.run, fields)
+    if retry_at is not None:
+        await asyncio.to_thread(rt.jobs.schedule_retry, chrono_id, scheduled_for, attempt + 1, retry_at, trigger)
+    return claim.run.id
+
+
+async def _run_target(rt: WorkerRuntime, claim: Claim) -> Any:
+    from chronoflow.targets.base import TargetResult
+
+    try:
+        return await get_target(claim.chrono.target_type).execute(claim.chrono, claim.run, rt.context)
+    except Exception as exc:  # a bug in a target must still end the run, not leave it running
+        log.exception("target %s crashed on run %s", claim.chrono.target_type, claim.run.id)
+        return TargetResult(RunStatus.FAILED, error_message=f"internal error: {exc!r}")
+
+
+async def _advance_without_run(rt: WorkerRuntime, chrono_id: str, next_run_at: datetime | None) -> None:
+    from chronoflow.models import Chrono
+
+    async with rt.db.session() as session:
+        chrono = await session.get(Chrono, chrono_id)
+        if chrono is not None and chrono.is_active:
+            chrono.next_run_at = next_run_at
+            if not chrono.is_recurring:
+                chrono.is_active = False
+
+
+class ChronoWorker(SimpleWorker):
+    """RQ's in-process worker; the runtime is created once, before the first job."""
+
+
+def run_worker(settings: Settings, redis_url: str, database_url: str, *, burst: bool = False,
+               name: str | None = None) -> None:
+    """Work the ChronoFlow queue until stopped (or until it is empty, with ``burst``)."""
+    rt = WorkerRuntime.create(settings, redis_url, database_url)
+    install_runtime(rt)
+    worker = ChronoWorker([rt.jobs.queue], connection=rt.redis, name=name or rt.worker_id)
+    try:
+        worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
+    finally:
+        rt.close()
+
+
+__all__ = ["ChronoRun", "ChronoWorker", "execute_occurrence", "run_worker", "worker_alive"]
