@@ -1,0 +1,76 @@
+"""WhatsApp channels: provider clients (WAHA, Evolution API), numbers, templates, opt-outs, webhooks."""
+
+from chronoflow.channels.base import (
+    ChannelStatus,
+    ProviderKind,
+    QrCode,
+    SentMessage,
+    SessionInfo,
+    WhatsAppProvider,
+)
+from chronoflow.channels.errors import (
+    ChannelError,
+    InvalidPhoneNumber,
+    MissingVariable,
+    ProviderError,
+    TemplateError,
+    TemplateSyntaxError,
+    UnsupportedCall,
+    WebhookPayloadError,
+)
+from chronoflow.channels.evolution import EvolutionClient, evolution_status
+from chronoflow.channels.factory import provider_for_channel
+from chronoflow.channels.optout import OPT_OUT_KEYWORDS, is_opt_out, opt_out_confirmation
+from chronoflow.channels.phone import normalize_number
+from chronoflow.channels.templates import render, template_variables
+from chronoflow.channels.transport import ProviderTransport, RetryPolicy
+from chronoflow.channels.waha import WahaClient, waha_status
+from chronoflow.channels.webhooks import (
+    ChannelEvent,
+    InboundMessage,
+    QrEvent,
+    StatusEvent,
+    parse_evolution_event,
+    parse_waha_event,
+    sign_waha_body,
+    verify_evolution_secret,
+    verify_waha_hmac,
+)
+
+__all__ = [
+    "OPT_OUT_KEYWORDS",
+    "ChannelError",
+    "ChannelEvent",
+    "ChannelStatus",
+    "EvolutionClient",
+    "InboundMessage",
+    "InvalidPhoneNumber",
+    "MissingVariable",
+    "ProviderError",
+    "ProviderKind",
+    "ProviderTransport",
+    "QrCode",
+    "QrEvent",
+    "RetryPolicy",
+    "SentMessage",
+    "SessionInfo",
+    "StatusEvent",
+    "TemplateError",
+    "TemplateSyntaxError",
+    "UnsupportedCall",
+    "WahaClient",
+    "WebhookPayloadError",
+    "WhatsAppProvider",
+    "evolution_status",
+    "is_opt_out",
+    "normalize_number",
+    "opt_out_confirmation",
+    "parse_evolution_event",
+    "parse_waha_event",
+    "provider_for_channel",
+    "render",
+    "sign_waha_body",
+    "template_variables",
+    "verify_evolution_secret",
+    "verify_waha_hmac",
+]

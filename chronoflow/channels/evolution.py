@@ -1,0 +1,243 @@
+"""Client of Evolution API (v2), the Baileys-based WhatsApp gateway.
+
+Routes used (authenticated by the ``apikey`` header)::
+
+    POST   /message/sendText/{instance}         {number, text} → {key: {remoteJid, fromMe, id}, ...}
+    GET    /instance/connectionState/{instance} {instance: {instanceName, state}}
+    GET    /instance/connect/{instance}         QR {pairingCode, code, base64, count}, or the state when open
+    POST   /instance/restart/{instance}
+    DELETE /instance/logout/{instance}
+    POST   /instance/create                     {instanceName, integration, qrcode, webhook}
+    GET    /instance/fetchInstances             list
+
+An Evolution *instance* is what ChronoFlow calls a session. Its connection states map onto
+:class:`ChannelStatus` through :func:`evolution_status`. Evolution API has no "stop" that keeps the
+pairing: :meth:`EvolutionClient.stop` raises :class:`UnsupportedCall` rather than silently
+logging the phone out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from chronoflow.channels.base import ChannelStatus, ProviderKind, QrCode, SentMessage, SessionInfo, WhatsAppProvider
+from chronoflow.channels.errors import ProviderError, UnsupportedCall
+from chronoflow.channels.transport import ProviderTransport, RetryPolicy
+
+__all__ = ["EVOLUTION_WEBHOOK_EVENTS", "EvolutionClient", "evolution_status"]
+
+PROVIDER = "evolution"
+"""Provider name in errors and logs."""
+
+INTEGRATION = "WHATSAPP-BAILEYS"
+"""Evolution integration used for new instances: the QR-paired WhatsApp Web protocol."""
+
+EVOLUTION_WEBHOOK_EVENTS = ("CONNECTION_UPDATE", "MESSAGES_UPSERT", "QRCODE_UPDATED")
+"""Events ChronoFlow subscribes to when it creates an instance."""
+
+SECRET_HEADER = "X-Webhook-Secret"
+"""Header carrying the shared secret on Evolution webhooks (set through the instance's webhook
+``headers``, since Evolution API does not sign its webhooks)."""
+
+_STATES = {
+    "open": ChannelStatus.WORKING,
+    "connecting": ChannelStatus.STARTING,
+    "close": ChannelStatus.STOPPED,
+    "closed": ChannelStatus.STOPPED,
+    "refused": ChannelStatus.FAILED,
+}
+"""Evolution connection states; ``refused`` is what it sends when it gives up (QR limit)."""
+
+
+def evolution_status(value: object) -> ChannelStatus:
+    """Map an Evolution connection state (``open``, ``connecting``, ``close``, ``refused``).
+
+    Raises:
+        ValueError: an unknown state.
+    """
+    try:
+        return _STATES[str(value).lower()]
+    except KeyError:
+        raise ValueError(f"unknown Evolution connection state {value!r}") from None
+
+
+class EvolutionClient(WhatsAppProvider):
+    """An Evolution API server, acting on one instance.
+
+    Args:
+        base_url: the Evolution server (``EVOLUTION_BASE_URL``).
+        instance: the instance this client sends through and manages.
+        api_key: ``EVOLUTION_API_KEY`` (global key) or the instance's own token.
+        policy: timeouts and retries.
+        client: a shared ``httpx.AsyncClient`` (not closed by :meth:`aclose`).
+        sleep: backoff wait, replaceable in tests.
+    """
+
+    kind = ProviderKind.EVOLUTION
+
+    def __init__(
+        self,
+        base_url: str,
+        instance: str,
+        api_key: str | None = None,
+        *,
+        policy: RetryPolicy | None = None,
+        client: httpx.AsyncClient | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if not instance:
+            raise ValueError("Evolution instance name must not be empty")
+        self.session = instance
+        headers = {"Accept": "application/json"}
+        if api_key:
+            headers["apikey"] = api_key
+        self._http = ProviderTransport(PROVIDER, base_url, headers, policy, client=client, sleep=sleep)
+
+    @property
+    def _name(self) -> str:
+        return quote(self.session, safe="")
+
+    async def send_text(self, number_digits: str, text: str) -> SentMessage:
+        """``POST /message/sendText/{instance}``; see :meth:`WhatsAppProvider.send_text`."""
+        if not number_digits or not (number_digits.isascii() and number_digits.isdigit()):
+            raise ValueError(f"expected a normalized number (digits only), got {number_digits!r}")
+        answer = await self._http.request_json(
+            "send_text",
+            "POST",
+            f"/message/sendText/{self._name}",
+            json={"number": number_digits, "text": text},
+            idempotent=False,
+        )
+        key = answer.get("key") if isinstance(answer, dict) else None
+        ident = key.get("id") if isinstance(key, dict) else None
+        return SentMessage(id=str(ident) if ident else None, raw=answer)
+
+    async def status(self) -> ChannelStatus:
+        """``GET /instance/connectionState/{instance}``."""
+        answer = await self._http.request_json("status", "GET", f"/instance/connectionState/{self._name}")
+        state = answer.get("instance", {}).get("state") if isinstance(answer, dict) else None
+        return self._map("status", state)
+
+    async def start(self) -> ChannelStatus:
+        """``GET /instance/connect/{instance}``: connects, or produces a QR code to scan."""
+        answer = await self._http.request_json("start", "GET", f"/instance/connect/{self._name}")
+        return self._connect_status("start", answer)
+
+    async def stop(self) -> ChannelStatus:
+        """Always raises: Evolution API can only log out, which would unpair the phone.
+
+        Raises:
+            UnsupportedCall: use :meth:`logout` if unpairing is really meant.
+        """
+        raise UnsupportedCall(PROVIDER, "stop", "Evolution API has no stop; logout unpairs the phone")
+
+    async def logout(self) -> ChannelStatus:
+        """``DELETE /instance/logout/{instance}``, then the state it leaves."""
+        answer = await self._http.request_json("logout", "DELETE", f"/instance/logout/{self._name}")
+        _raise_embedded_error("logout", answer)
+        return await self.status()
+
+    async def restart(self) -> ChannelStatus:
+        """``POST /instance/restart/{instance}``."""
+        answer = await self._http.request_json("restart", "POST", f"/instance/restart/{self._name}")
+        return self._connect_status("restart", answer)
+
+    async def qr(self) -> QrCode:
+        """The QR code of ``GET /instance/connect/{instance}``.
+
+        Raises:
+            ProviderError: the instance is already connected (no QR to scan) or the answer has
+                no image.
+        """
+        answer = await self._http.request_json("qr", "GET", f"/instance/connect/{self._name}")
+        _raise_embedded_error("qr", answer)
+        image = answer.get("base64") if isinstance(answer, dict) else None
+        if not image:
+            state = self._connect_status("qr", answer)
+            raise ProviderError(PROVIDER, "qr", f"no QR code to scan: the instance is {state}")
+        try:
+            return QrCode.from_data_url(str(image))
+        except ValueError as exc:
+            raise ProviderError(PROVIDER, "qr", f"QR image is not base64: {exc}") from exc
+
+    async def list_sessions(self) -> list[SessionInfo]:
+        """``GET /instance/fetchInstances`` (v2 rows ``{name, connectionStatus}``; v1 nested too)."""
+        answer = await self._http.request_json("list_sessions", "GET", "/instance/fetchInstances")
+        if not isinstance(answer, list):
+            raise ProviderError(PROVIDER, "list_sessions", f"expected a list, got {type(answer).__name__}")
+        sessions = []
+        for item in answer:
+            inner = item.get("instance") if isinstance(item, dict) and isinstance(item.get("instance"), dict) else item
+            if not isinstance(inner, dict):
+                raise ProviderError(PROVIDER, "list_sessions", f"unexpected instance {str(item)[:200]!r}")
+            name = inner.get("name") or inner.get("instanceName")
+            state = inner.get("connectionStatus") or inner.get("status") or inner.get("state")
+            if not name:
+                raise ProviderError(PROVIDER, "list_sessions", f"instance without a name {str(item)[:200]!r}")
+            sessions.append(SessionInfo(name=str(name), status=self._map("list_sessions", state), raw=item))
+        return sessions
+
+    async def create_session(
+        self,
+        name: str,
+        *,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> SessionInfo:
+        """``POST /instance/create`` with a QR code; see :meth:`WhatsAppProvider.create_session`.
+
+        With ``webhook_url``, the instance posts :data:`EVOLUTION_WEBHOOK_EVENTS` there, carrying
+        ``webhook_secret`` in the ``X-Webhook-Secret`` header when one is given.
+        """
+        body: dict[str, Any] = {"instanceName": name, "integration": INTEGRATION, "qrcode": True}
+        if webhook_url:
+            hook: dict[str, Any] = {
+                "enabled": True,
+                "url": webhook_url,
+                "byEvents": False,
+                "base64": True,
+                "events": list(EVOLUTION_WEBHOOK_EVENTS),
+            }
+            if webhook_secret:
+                hook["headers"] = {SECRET_HEADER: webhook_secret}
+            body["webhook"] = hook
+        answer = await self._http.request_json("create_session", "POST", "/instance/create", json=body)
+        if not isinstance(answer, dict) or not isinstance(answer.get("instance"), dict):
+            raise ProviderError(PROVIDER, "create_session", f"unexpected answer {str(answer)[:200]!r}")
+        qrcode = answer.get("qrcode")
+        waiting = isinstance(qrcode, dict) and bool(qrcode.get("base64") or qrcode.get("code"))
+        status = ChannelStatus.SCAN_QR_CODE if waiting else ChannelStatus.STARTING
+        return SessionInfo(name=str(answer["instance"].get("instanceName") or name), status=status, raw=answer)
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections."""
+        await self._http.aclose()
+
+    def _map(self, call: str, state: object) -> ChannelStatus:
+        try:
+            return evolution_status(state)
+        except ValueError as exc:
+            raise ProviderError(PROVIDER, call, str(exc)) from exc
+
+    def _connect_status(self, call: str, answer: Any) -> ChannelStatus:
+        """The state after connect/restart: a QR means SCAN_QR_CODE, a state is mapped."""
+        _raise_embedded_error(call, answer)
+        if not isinstance(answer, dict):
+            return ChannelStatus.STARTING
+        if answer.get("base64") or answer.get("code"):
+            return ChannelStatus.SCAN_QR_CODE
+        instance = answer.get("instance")
+        if isinstance(instance, dict) and (instance.get("state") or instance.get("status")):
+            return self._map(call, instance.get("state") or instance.get("status"))
+        return ChannelStatus.STARTING
+
+
+def _raise_embedded_error(call: str, answer: Any) -> None:
+    """Evolution's connect and restart catch their errors and answer 200 ``{error: true, message}``."""
+    if isinstance(answer, dict) and answer.get("error") is True:
+        raise ProviderError(PROVIDER, call, str(answer.get("message") or answer)[:300])

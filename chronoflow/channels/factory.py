@@ -1,0 +1,92 @@
+"""Build the provider client a channel describes: one place that knows both providers.
+
+A ``Channel`` row stores ``provider`` (``WAHA`` or ``EVOLUTION``) and a ``config`` object in the
+camelCase of the REST API::
+
+    WAHA:       {"session": "default",   "baseUrl": "http://waha:3000", "apiKey": "..."}
+    EVOLUTION:  {"instance": "vendas",   "baseUrl": "http://evo:8080",  "apiKey": "..."}
+
+``baseUrl`` and ``apiKey`` are optional and default to ``WAHA_BASE_URL``/``WAHA_API_KEY`` or
+``EVOLUTION_BASE_URL``/``EVOLUTION_API_KEY``, so most channels only name their session.
+:func:`provider_for_channel` makes no network call; the API can use it to validate a channel
+before writing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import httpx
+
+from chronoflow.channels.base import ProviderKind, WhatsAppProvider
+from chronoflow.channels.evolution import EvolutionClient
+from chronoflow.channels.transport import RetryPolicy
+from chronoflow.channels.waha import WahaClient
+from chronoflow.config import Settings, get_settings
+from chronoflow.exceptions import InvalidInput
+
+__all__ = ["provider_for_channel"]
+
+_SESSION_KEYS = {ProviderKind.WAHA: "session", ProviderKind.EVOLUTION: "instance"}
+"""The config key naming the session, in each provider's own word."""
+
+
+def provider_for_channel(
+    provider: str | ProviderKind,
+    config: Mapping[str, Any],
+    settings: Settings | None = None,
+    *,
+    client: httpx.AsyncClient | None = None,
+    policy: RetryPolicy | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> WhatsAppProvider:
+    """The client for a channel's provider and config.
+
+    Args:
+        provider: ``"WAHA"`` or ``"EVOLUTION"`` (case-insensitive).
+        config: the channel's config (see the module docstring).
+        settings: defaults for the base URL, API key and retry policy; the process settings
+            when omitted.
+        client: a shared ``httpx.AsyncClient``.
+        policy: overrides the policy built from ``HTTP_MAX_RETRIES``/``HTTP_REQUEST_TIMEOUT_MS``.
+        sleep: backoff wait, replaceable in tests.
+
+    Returns:
+        An unopened client; close it with ``aclose()`` or ``async with``.
+
+    Raises:
+        InvalidInput: unknown provider or unusable config; ``field`` names the culprit.
+    """
+    settings = settings or get_settings()
+    try:
+        kind = ProviderKind(str(provider).upper())
+    except ValueError:
+        raise InvalidInput("provider", f"must be one of {', '.join(k.value for k in ProviderKind)}") from None
+    if not isinstance(config, Mapping):
+        raise InvalidInput("config", "must be an object")
+
+    session_key = _SESSION_KEYS[kind]
+    session = config.get(session_key, config.get("session") if kind is ProviderKind.EVOLUTION else None)
+    if kind is ProviderKind.WAHA and session is None:
+        session = "default"  # WAHA Core serves exactly one session, named "default"
+    if not isinstance(session, str) or not session.strip():
+        raise InvalidInput(f"config.{session_key}", "must name the provider's session")
+
+    default_url, default_key = (
+        (settings.waha_base_url, settings.waha_api_key)
+        if kind is ProviderKind.WAHA
+        else (settings.evolution_base_url, settings.evolution_api_key)
+    )
+    base_url = config.get("baseUrl") or default_url
+    api_key = config.get("apiKey") or default_key
+    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+        raise InvalidInput("config.baseUrl", "must be an http:// or https:// URL")
+    if not isinstance(api_key, str):
+        raise InvalidInput("config.apiKey", "must be a string")
+
+    policy = policy or RetryPolicy.from_settings(settings)
+    if kind is ProviderKind.WAHA:
+        return WahaClient(base_url, session.strip(), api_key, policy=policy, client=client, sleep=sleep)
+    return EvolutionClient(base_url, session.strip(), api_key, policy=policy, client=client, sleep=sleep)
