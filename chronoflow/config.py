@@ -115,6 +115,23 @@ class Settings:
     evolution_webhook_secret: str = field(default_factory=lambda: os.environ.get("EVOLUTION_WEBHOOK_SECRET", ""))
     """EVOLUTION_WEBHOOK_SECRET: shared secret Evolution webhooks must carry."""
 
+    function_http_private_hosts: tuple[str, ...] = field(
+        default_factory=lambda: _env_list("FUNCTION_HTTP_PRIVATE_HOSTS")
+    )
+    """FUNCTION_HTTP_PRIVATE_HOSTS: allowlisted hosts that may resolve to loopback/private/link-local addresses (none)."""
+
+    function_env_allowlist: tuple[str, ...] = field(default_factory=lambda: _env_list("FUNCTION_ENV_ALLOWLIST"))
+    """FUNCTION_ENV_ALLOWLIST: names of server environment variables exposed to functions as ``ctx.env`` (none)."""
+
+    function_sandbox_uid: int = field(default_factory=lambda: _env_int("FUNCTION_SANDBOX_UID", 65534))
+    """FUNCTION_SANDBOX_UID: unprivileged uid (and gid) a sandbox child drops to when the server is root (65534)."""
+
+    function_sandbox_network_namespace: bool = field(
+        default_factory=lambda: os.environ.get("FUNCTION_SANDBOX_NETNS", "1").strip().lower()
+        not in ("0", "false", "no", "off")
+    )
+    """FUNCTION_SANDBOX_NETNS: give each sandbox child an empty network namespace when possible (1)."""
+
     @property
     def effective_database_url(self) -> str:
         """The async SQLAlchemy URL: the configured one, or the embedded SQLite file."""
