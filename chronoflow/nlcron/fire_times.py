@@ -127,6 +127,19 @@ def _fold_width(wall: datetime, tz: ZoneInfo) -> timedelta:
     return first - second
 
 
+def wall_to_utc(wall: datetime, tz: ZoneInfo) -> datetime:
+    """The aware UTC instant of a one-off wall-clock time, with the fixed-time DST rule.
+
+    Args:
+        wall: Naive local date and time.
+        tz: Its zone.
+
+    Returns:
+        The first occurrence of a repeated time; for a skipped time, the instant of the jump.
+    """
+    return _instants(wall, tz, every_hour=False)[0].replace(tzinfo=UTC)
+
+
 def _as_utc(moment: datetime) -> datetime:
     # Naive instants are taken as UTC: SQLite hands back naive datetimes the core stored as UTC.
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
