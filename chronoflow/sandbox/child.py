@@ -31,7 +31,11 @@ class _Channel:
         self.sock = sock
 
     def call(self, op: str, args: dict[str, Any]) -> Any:
-        protocol.send(self.sock, {"kind": "call", "op": op, "args": args})
+        try:
+            frame = protocol.encode({"kind": "call", "op": op, "args": args})
+        except ValueError:
+            raise ValueError("SDK arguments must be JSON without NaN or Infinity") from None
+        self.sock.sendall(frame)
         answer = protocol.recv(self.sock)
         if "error" in answer:
             error = answer["error"]
@@ -73,7 +77,7 @@ def _run(channel: _Channel, job: dict[str, Any]) -> dict[str, Any]:
     def log(text: str) -> None:
         channel.call("log", {"text": text[:max_log]})
 
-    ctx = sdk.Context(channel.call, env=dict(job.get("env") or {}), extras=job.get("extras"))
+    ctx = sdk.Context(channel.call, env=dict(job.get("env") or {}), extras=job.get("extras"), log_cap=max_log)
     namespace = build_globals(log)
     try:
         exec(code, namespace)

@@ -180,10 +180,11 @@ class State:
 class Context:
     """``ctx``: everything a function may do, each effect decided by the trusted side."""
 
-    __slots__ = ("_call", "http", "message", "state", "env", "extras")
+    __slots__ = ("_call", "_log_cap", "http", "message", "state", "env", "extras")
 
-    def __init__(self, call: Call, *, env: dict[str, str], extras: Any) -> None:
+    def __init__(self, call: Call, *, env: dict[str, str], extras: Any, log_cap: int = 65536) -> None:
         self._call = call
+        self._log_cap = log_cap
         self.http = Http(call)
         self.message = Message(call)
         self.state = State(call)
@@ -192,12 +193,15 @@ class Context:
 
     def log(self, *args: Any) -> None:
         """Add one line to the run's logs."""
-        self._call("log", {"text": " ".join(str(a) for a in args)})
+        # Cut here too, so a 50 MB line does not cross the channel only to be dropped.
+        self._call("log", {"text": " ".join(str(a) for a in args)[: self._log_cap]})
 
     def sleep(self, seconds: float) -> None:
         """Wait; the wait counts against the run's timeout."""
         if type(seconds) not in (int, float):
             raise TypeError("seconds must be a number")
+        if not _math.isfinite(seconds):
+            raise ValueError("seconds must be a finite number")
         self._call("sleep", {"seconds": seconds})
 
     def now(self) -> _datetime.datetime:
