@@ -44,7 +44,7 @@ NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
         pytest.param("0 0 1 1,7 *", "on the 1st of january and july at 00:00", "todo dia 1 de janeiro e julho às 00:00",
                      id="months"),
         pytest.param("30 15 10 * * *", "every day at 10:15:30", "todo dia às 10:15:30", id="seconds-field"),
-        pytest.param("15,45 9-11 * * *", "at minute 15, 45 past hour 9-11", "no minuto 15, 45 das horas 9-11",
+        pytest.param("15,45 9-12 * * *", "at minute 15, 45 past hour 9-12", "no minuto 15, 45 das horas 9-12",
                      id="fallback-listing"),
     ],
 )
