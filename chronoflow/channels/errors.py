@@ -27,7 +27,7 @@ class ProviderError(ChannelError):
     """A call to a WhatsApp provider failed after the retries it deserved.
 
     The message names the provider and the call so that a failed run says where it broke
-    ("waha send_text: HTTP 500 ...") without a stack trace.
+    ("waha send_text: HTTP 500: ... (after 3 attempts)") without a stack trace.
 
     Attributes:
         provider: ``"waha"`` or ``"evolution"``.
@@ -55,9 +55,9 @@ class ProviderError(ChannelError):
         self.http_status = http_status
         self.retryable = retryable
         self.attempts = attempts
-        where = f"HTTP {http_status}" if http_status is not None else "no response"
-        tries = f" after {attempts} attempts" if attempts > 1 else ""
-        super().__init__(f"{provider} {call}: {where}{tries}: {detail}")
+        status = f"HTTP {http_status}: " if http_status is not None else ""
+        tries = f" (after {attempts} attempts)" if attempts > 1 else ""
+        super().__init__(f"{provider} {call}: {status}{detail}{tries}")
 
 
 class UnsupportedCall(ProviderError):

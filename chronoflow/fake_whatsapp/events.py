@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -100,7 +101,8 @@ class WebhookSender:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._deliveries: list[Delivery] = []
-        self._threads: list[threading.Thread] = []
+        self._queue: queue.Queue[tuple[str, dict[str, Any], str, str | None]] = queue.Queue()
+        self._worker: threading.Thread | None = None
 
     @property
     def deliveries(self) -> list[Delivery]:
@@ -146,18 +148,26 @@ class WebhookSender:
         return delivery
 
     def post_later(self, url: str, body: dict[str, Any], *, provider: str, secret: str | None) -> None:
-        """:meth:`post` from a background thread, as a real gateway does after answering a call."""
-        thread = threading.Thread(
-            target=self.post, args=(url, body), kwargs={"provider": provider, "secret": secret},
-            name="fake-whatsapp-webhook", daemon=True,
-        )
+        """:meth:`post` from a background thread, as a real gateway does after answering a call.
+
+        One worker thread posts them in order, so a receiver sees status changes as they happened.
+        """
         with self._lock:
-            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._work, name="fake-whatsapp-webhooks", daemon=True)
+                self._worker.start()
+        self._queue.put((url, body, provider, secret))
+
+    def _work(self) -> None:
+        while True:
+            url, body, provider, secret = self._queue.get()
+            try:
+                self.post(url, body, provider=provider, secret=secret)
+            finally:
+                self._queue.task_done()
 
     def join(self, timeout: float = DELIVERY_TIMEOUT_S + 1) -> None:
         """Wait for background deliveries, so stopping the fake does not cut one in half."""
-        with self._lock:
-            threads = list(self._threads)
-        for thread in threads:
-            thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)

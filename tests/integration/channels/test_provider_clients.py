@@ -75,7 +75,8 @@ async def test_retries_run_out(fake: FakeWhatsApp, make_client: ClientFactory, p
     assert (error.provider, error.call, error.http_status, error.retryable, error.attempts) == (
         provider, "send_text", 503, True, 3,
     )
-    assert str(error).startswith(f"{provider} send_text: HTTP 503 after 3 attempts")
+    assert str(error).startswith(f"{provider} send_text: HTTP 503: ")
+    assert str(error).endswith("(after 3 attempts)")
     assert len(fake.requests(send_path)) == 3
     assert fake.messages() == []
 
@@ -103,7 +104,8 @@ async def test_connection_refused_is_retried_then_reported(
     assert (error.provider, error.call, error.http_status, error.retryable, error.attempts) == (
         provider, "send_text", None, True, 3,
     )
-    assert f"{provider} send_text: no response after 3 attempts: ConnectError" in str(error)
+    assert str(error).startswith(f"{provider} send_text: ConnectError")
+    assert str(error).endswith("(after 3 attempts)")
     assert delays == [0.5, 1.0]
 
 
