@@ -102,10 +102,12 @@ def serve(sock: socket.socket, layers: list[str]) -> NoReturn:
     status = 0
     try:
         job = protocol.recv(sock)
-        if job.get("op") == "check":
+        if job.get("op") == "ping":
+            answer: dict[str, Any] = {"kind": "pong"}
+        elif job.get("op") == "check":
             try:
                 compile_function(job["code"])
-                answer: dict[str, Any] = {"kind": "checked"}
+                answer = {"kind": "checked"}
             except CodeError as exc:
                 answer = {"kind": "code_error", "line": exc.line, "reason": exc.reason}
             except MemoryError:

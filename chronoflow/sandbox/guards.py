@@ -27,7 +27,7 @@ from typing import Any
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence, safe_builtins
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
-from chronoflow.sandbox.modules import build_modules, safe_import
+from chronoflow.sandbox.modules import build_modules, reseed, safe_import
 
 _EXTRA_BUILTINS = (
     "dict", "list", "tuple", "set", "frozenset", "enumerate", "zip", "sorted", "reversed", "min", "max",
@@ -142,6 +142,7 @@ def build_globals(log: Callable[[str], None]) -> dict[str, Any]:
 
     restricted_builtins = {k: v for k, v in safe_builtins.items() if k not in _REMOVED_BUILTINS}
     restricted_builtins.update({name: getattr(builtins, name) for name in _EXTRA_BUILTINS})
+    reseed()
     restricted_builtins["__import__"] = safe_import(build_modules())
     return {
         "__builtins__": restricted_builtins,

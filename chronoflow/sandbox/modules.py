@@ -65,8 +65,29 @@ def _random_members(rng: _random.Random) -> dict[str, Callable[..., Any]]:
     return members
 
 
+#: The generator behind the ``random`` facade; reseeded from the OS in every child.
+_RNG = _random.Random()
+
+
 def build_modules() -> dict[str, object]:
-    """Fresh facades for one child; ``random`` is seeded from the OS so children never share it."""
+    """The facades, built once (in the fork server) and shared by every child.
+
+    Children inherit them by ``fork``; :func:`reseed` gives each child its own random stream.
+    """
+    if not _MODULES:
+        _MODULES.update(_build())
+    return _MODULES
+
+
+def reseed() -> None:
+    """Seed ``random`` from the OS: without it every child would replay the fork server's stream."""
+    _RNG.seed()
+
+
+_MODULES: dict[str, object] = {}
+
+
+def _build() -> dict[str, object]:
     return {
         "json": _facade("json", {"loads": _json_loads, "dumps": _json_dumps, "JSONDecodeError": _json.JSONDecodeError}),
         "math": _facade("math", _math_members()),
@@ -82,7 +103,7 @@ def build_modules() -> dict[str, object]:
             "MINYEAR": _datetime.MINYEAR, "MAXYEAR": _datetime.MAXYEAR,
         }),
         "zoneinfo": _facade("zoneinfo", {"ZoneInfo": _zoneinfo.ZoneInfo}),
-        "random": _facade("random", _random_members(_random.Random())),
+        "random": _facade("random", _random_members(_RNG)),
         "decimal": _facade("decimal", {
             name: getattr(_decimal, name)
             for name in ("Decimal", "InvalidOperation", "DivisionByZero", "ROUND_HALF_UP", "ROUND_HALF_EVEN",

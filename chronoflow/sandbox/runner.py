@@ -248,6 +248,30 @@ class SandboxRunner:
 
     # --- public --------------------------------------------------------------------------------
 
+    def ping(self) -> tuple[str, ...]:
+        """Fork one child through every isolation layer and wait for its answer.
+
+        A health check (is the sandbox usable on this host?) and the bare fork-server round
+        trip of ``bench/sandbox.py``.
+
+        Returns:
+            The isolation layers the child reported active.
+
+        Raises:
+            SandboxUnavailable: when no child could be started or it did not answer.
+        """
+        child = self._spawn(CHECK_LIMITS)
+        try:
+            protocol.send(child.channel, {"op": "ping"})
+            answer = protocol.recv(child.channel, deadline=time.monotonic() + 5, max_bytes=65536)
+        except (TimeoutError, protocol.ChannelClosed, protocol.FrameError, OSError) as exc:
+            raise SandboxUnavailable(f"the sandbox child did not answer: {exc}") from None
+        finally:
+            self._kill(child.pid)
+            child.close()
+        self._note_layers(answer)
+        return self.active_layers
+
     def check(self, code: str) -> None:
         """Compile ``code`` in a sandbox child, as a run would.
 

@@ -242,3 +242,14 @@ def test_isolation_layers_reported(runner: SandboxRunner, run):
     """It reports which isolation layers the children run under."""
     run("def run(ctx):\n    return 1\n")
     assert {"process-group", "rlimits"} <= set(runner.active_layers)
+
+
+def test_random_differs_between_runs(run):
+    """It allows random numbers that differ from one child to the next (reseeded after fork)."""
+    code = "import random\ndef run(ctx):\n    return random.random()\n"
+    assert len({run(code).result for _ in range(3)}) == 3
+
+
+def test_ping_reports_layers(runner: SandboxRunner):
+    """It allows a bare round trip through the fork server, reporting the active layers."""
+    assert "rlimits" in runner.ping()
