@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
+from importlib.metadata import version
 from types import CodeType
 
 from RestrictedPython import compile_restricted_exec
@@ -21,6 +22,13 @@ FILENAME = "<function>"
 MAX_CODE_CHARS = 256 * 1024
 
 _RP_ERROR = re.compile(r"^Line (\d+): (.*)$", re.DOTALL)
+
+#: Oldest RestrictedPython that closes the published advisories (positional-only parameters
+#: shadowing guards, string.Formatter walks); an older one must not run user code.
+MIN_RESTRICTED_PYTHON = (8, 4)
+
+if tuple(int(p) for p in re.findall(r"\d+", version("RestrictedPython"))[:2]) < MIN_RESTRICTED_PYTHON:
+    raise ImportError(f"the sandbox needs RestrictedPython >= {'.'.join(map(str, MIN_RESTRICTED_PYTHON))}")
 
 
 class CodeError(ChronoflowError, ValueError):

@@ -1,8 +1,7 @@
 """The fork server: a warm, pre-imported process that forks one sandbox child per run.
 
-Started once by :class:`chronoflow.sandbox.runner.SandboxRunner` as
-``python -m chronoflow.sandbox.forkserver FD`` with an empty environment; ``FD`` is a
-``SOCK_SEQPACKET`` control socket. Requests on it (one JSON datagram each):
+Started once by :class:`chronoflow.sandbox.runner.SandboxRunner` with an empty environment,
+running :func:`main` with ``sys.argv[1]`` = ``FD``, a ``SOCK_SEQPACKET`` control socket. Requests on it (one JSON datagram each):
 
 * ``{"op": "fork", "limits": {...}, "uid": 65534, "netns": true}`` with two descriptors attached
   (the child's channel and a status pipe): forks a child, answers ``{"pid": N}``. When the
@@ -124,7 +123,7 @@ def serve(control: socket.socket) -> None:
 
 
 def main() -> None:
-    """Entry point: ``python -m chronoflow.sandbox.forkserver CONTROL_FD``."""
+    """Entry point; ``sys.argv[1]`` is the control socket's descriptor."""
     control = socket.socket(fileno=int(sys.argv[1]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C in the terminal is for the owner
     _warm_up()

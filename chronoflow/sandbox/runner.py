@@ -40,6 +40,12 @@ CHECK_LIMITS = FunctionLimits(timeout_ms=5000, max_memory_mb=256)
 
 _STATUS = struct.Struct(">i")
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+# The fork server starts with an empty environment (so its children inherit none, not even in
+# /proc/PID/environ); the package root comes as an argument instead of PYTHONPATH.
+_BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "from chronoflow.sandbox.forkserver import main; main()"
+)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -55,9 +61,9 @@ class _ForkServer:
         self.control = ours
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "chronoflow.sandbox.forkserver", str(theirs.fileno())],
+                [sys.executable, "-B", "-s", "-c", _BOOTSTRAP, _PACKAGE_ROOT, str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),),
-                env={"PYTHONPATH": _PACKAGE_ROOT, "PYTHONDONTWRITEBYTECODE": "1"},
+                env={},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 cwd="/",
