@@ -78,4 +78,5 @@ __all__ = [
     "template_variables",
     "verify_evolution_secret",
     "verify_waha_hmac",
+    "waha_status",
 ]

@@ -110,7 +110,7 @@ class QrCode:
             header, sep, data = value.partition(",")
             if not sep or ";base64" not in header:
                 raise ValueError("QR data URL is not base64-encoded")
-            mimetype = header[len("data:"):].split(";", 1)[0] or mimetype
+            mimetype = header[len("data:") :].split(";", 1)[0] or mimetype
         base64.b64decode(data, validate=True)  # fail here, not when someone serves the image
         return cls(mimetype=mimetype, data_base64=data)
 

@@ -101,7 +101,9 @@ class DeliveryReport:
 
     def summary(self) -> str:
         """One line for the run's error message or log, e.g. ``sent 3, skipped 1, failed 1``."""
-        return ", ".join(f"{outcome.value.replace('_', ' ')} {n}" for outcome in Outcome if (n := self.count(outcome)))
+        return ", ".join(
+            f"{outcome.value.replace('_', ' ')} {n}" for outcome in Outcome if (n := self.count(outcome))
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """JSON for ``ChronoRun.result``."""
@@ -154,7 +156,9 @@ async def deliver(
         given, own_values = _split(recipient)
         raw = given if isinstance(given, str) else repr(given)
         if stop_reason is not None:
-            results.append(RecipientResult(raw, None, Outcome.NOT_ATTEMPTED, reason=stop_reason, retryable=True))
+            results.append(
+                RecipientResult(raw, None, Outcome.NOT_ATTEMPTED, reason=stop_reason, retryable=True)
+            )
             continue
         try:
             number = normalize_number(given, default_country_code=default_country_code)  # type: ignore[arg-type]
@@ -179,7 +183,9 @@ async def deliver(
         try:
             sent = await provider.send_text(number, text)
         except ProviderError as exc:
-            results.append(RecipientResult(raw, number, Outcome.FAILED, reason=str(exc), retryable=exc.retryable))
+            results.append(
+                RecipientResult(raw, number, Outcome.FAILED, reason=str(exc), retryable=exc.retryable)
+            )
             if exc.retryable:
                 stop_reason = f"not attempted: {exc.provider} was failing ({exc})"
             continue
@@ -194,4 +200,3 @@ def _split(recipient: object) -> tuple[object, dict[str, Any]]:
         own = {str(k): v for k, v in recipient.items() if k != key}
         return (recipient[key] if key else None), own
     return recipient, {}
-

@@ -25,7 +25,14 @@ from urllib.parse import quote
 
 import httpx
 
-from chronoflow.channels.base import ChannelStatus, ProviderKind, QrCode, SentMessage, SessionInfo, WhatsAppProvider
+from chronoflow.channels.base import (
+    ChannelStatus,
+    ProviderKind,
+    QrCode,
+    SentMessage,
+    SessionInfo,
+    WhatsAppProvider,
+)
 from chronoflow.channels.errors import ProviderError, UnsupportedCall
 from chronoflow.channels.transport import ProviderTransport, RetryPolicy
 
@@ -172,7 +179,11 @@ class EvolutionClient(WhatsAppProvider):
             raise ProviderError(PROVIDER, "list_sessions", f"expected a list, got {type(answer).__name__}")
         sessions = []
         for item in answer:
-            inner = item.get("instance") if isinstance(item, dict) and isinstance(item.get("instance"), dict) else item
+            inner = (
+                item.get("instance")
+                if isinstance(item, dict) and isinstance(item.get("instance"), dict)
+                else item
+            )
             if not isinstance(inner, dict):
                 raise ProviderError(PROVIDER, "list_sessions", f"unexpected instance {str(item)[:200]!r}")
             name = inner.get("name") or inner.get("instanceName")
@@ -212,7 +223,9 @@ class EvolutionClient(WhatsAppProvider):
         qrcode = answer.get("qrcode")
         waiting = isinstance(qrcode, dict) and bool(qrcode.get("base64") or qrcode.get("code"))
         status = ChannelStatus.SCAN_QR_CODE if waiting else ChannelStatus.STARTING
-        return SessionInfo(name=str(answer["instance"].get("instanceName") or name), status=status, raw=answer)
+        return SessionInfo(
+            name=str(answer["instance"].get("instanceName") or name), status=status, raw=answer
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""

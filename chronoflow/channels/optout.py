@@ -19,10 +19,12 @@ OPT_OUT_KEYWORDS = frozenset({"pare", "stop", "sair", "cancelar", "descadastrar"
 
 OPT_OUT_CONFIRMATION = {
     "pt-BR": (
-        "Pronto! Você não receberá mais nossas mensagens automáticas. "
-        "Se mudar de ideia, é só nos responder."
+        "Pronto! Você não receberá mais nossas mensagens automáticas. Se mudar de ideia, é só nos responder."
     ),
-    "en": "Done! You will not receive our automated messages anymore. If you change your mind, just reply to us.",
+    "en": (
+        "Done! You will not receive our automated messages anymore. "
+        "If you change your mind, just reply to us."
+    ),
 }
 """Reply sent once after an opt-out, by language; pt-BR is the default."""
 

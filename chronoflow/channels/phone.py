@@ -105,9 +105,13 @@ def normalize_number(raw: str, *, default_country_code: str | None = None) -> st
             number = default_country_code + national
 
     if number.startswith("0"):
-        raise InvalidPhoneNumber(raw, "country codes never start with 0; write the number with its country code")
+        raise InvalidPhoneNumber(
+            raw, "country codes never start with 0; write the number with its country code"
+        )
     if len(number) < MIN_DIGITS:
-        raise InvalidPhoneNumber(raw, f"too short ({len(number)} digits, at least {MIN_DIGITS} with country code)")
+        raise InvalidPhoneNumber(
+            raw, f"too short ({len(number)} digits, at least {MIN_DIGITS} with country code)"
+        )
     if len(number) > E164_MAX_DIGITS:
         raise InvalidPhoneNumber(raw, f"too long ({len(number)} digits, E.164 allows {E164_MAX_DIGITS})")
     if number.startswith(BRAZIL):
@@ -127,7 +131,7 @@ def _strip_individual_suffix(raw: str, text: str) -> str:
 
 def _canonical_brazilian(raw: str, number: str) -> str:
     """Apply the Brazilian rules to a number starting with 55 (see the module docstring)."""
-    national = number[len(BRAZIL):]
+    national = number[len(BRAZIL) :]
     ddd, subscriber = national[:2], national[2:]
     if len(national) not in (10, 11):
         raise InvalidPhoneNumber(raw, "a Brazilian number has a 2-digit DDD and 8 or 9 digits")
@@ -142,4 +146,3 @@ def _canonical_brazilian(raw: str, number: str) -> str:
     if subscriber[0] in "2345":
         return number
     raise InvalidPhoneNumber(raw, f"a Brazilian 8-digit number cannot start with {subscriber[0]}")
-

@@ -54,11 +54,11 @@ def _parts(template: str) -> Iterator[_Text | _Placeholder]:
         if match.group() == "}}":
             raise TemplateSyntaxError("'}}' without a matching '{{'", match.start())
         if match.start() > pos:
-            yield _Text(template[pos:match.start()])
+            yield _Text(template[pos : match.start()])
         end = template.find("}}", match.end())
         if end == -1:
             raise TemplateSyntaxError("'{{' is never closed with '}}'", match.start())
-        inner = template[match.end():end]
+        inner = template[match.end() : end]
         if "{" in inner or "}" in inner:
             raise TemplateSyntaxError("braces inside a placeholder", match.start())
         name = inner.strip()

@@ -175,7 +175,12 @@ class ProviderTransport:
                     await self._wait(call, attempt, f"HTTP {response.status_code}: {detail}")
                     continue
                 raise ProviderError(
-                    self.provider, call, detail, http_status=response.status_code, retryable=True, attempts=attempt
+                    self.provider,
+                    call,
+                    detail,
+                    http_status=response.status_code,
+                    retryable=True,
+                    attempts=attempt,
                 )
             if response.status_code >= 400:
                 raise ProviderError(
@@ -211,7 +216,12 @@ class ProviderTransport:
         delay = self.policy.delay(attempt)
         logger.warning(
             "%s %s failed (%s); retry %d/%d in %.2fs",
-            self.provider, call, reason, attempt, self.policy.max_retries, delay,
+            self.provider,
+            call,
+            reason,
+            attempt,
+            self.policy.max_retries,
+            delay,
         )
         await self._sleep(delay)
 

@@ -21,7 +21,14 @@ from urllib.parse import quote
 
 import httpx
 
-from chronoflow.channels.base import ChannelStatus, ProviderKind, QrCode, SentMessage, SessionInfo, WhatsAppProvider
+from chronoflow.channels.base import (
+    ChannelStatus,
+    ProviderKind,
+    QrCode,
+    SentMessage,
+    SessionInfo,
+    WhatsAppProvider,
+)
 from chronoflow.channels.errors import ProviderError
 from chronoflow.channels.transport import ProviderTransport, RetryPolicy
 
@@ -96,7 +103,9 @@ class WahaClient(WhatsAppProvider):
     async def send_text(self, number_digits: str, text: str) -> SentMessage:
         """Send a text through ``POST /api/sendText``; see :meth:`WhatsAppProvider.send_text`."""
         body = {"session": self.session, "chatId": waha_chat_id(number_digits), "text": text}
-        answer = await self._http.request_json("send_text", "POST", "/api/sendText", json=body, idempotent=False)
+        answer = await self._http.request_json(
+            "send_text", "POST", "/api/sendText", json=body, idempotent=False
+        )
         return SentMessage(id=_message_id(answer), raw=answer)
 
     async def status(self) -> ChannelStatus:
@@ -129,10 +138,15 @@ class WahaClient(WhatsAppProvider):
             return QrCode.from_bytes(response.content, response.headers["content-type"].split(";")[0])
         try:
             answer = response.json()
-            return QrCode(mimetype=str(answer.get("mimetype") or "image/png"), data_base64=str(answer["data"]))
+            return QrCode(
+                mimetype=str(answer.get("mimetype") or "image/png"), data_base64=str(answer["data"])
+            )
         except (ValueError, KeyError, AttributeError) as exc:
             raise ProviderError(
-                PROVIDER, "qr", f"unexpected QR answer: {response.text[:200]!r}", http_status=response.status_code
+                PROVIDER,
+                "qr",
+                f"unexpected QR answer: {response.text[:200]!r}",
+                http_status=response.status_code,
             ) from exc
 
     async def qr_png(self) -> bytes:
@@ -145,7 +159,9 @@ class WahaClient(WhatsAppProvider):
 
     async def list_sessions(self) -> list[SessionInfo]:
         """``GET /api/sessions?all=true``: stopped sessions included."""
-        answer = await self._http.request_json("list_sessions", "GET", "/api/sessions", params={"all": "true"})
+        answer = await self._http.request_json(
+            "list_sessions", "GET", "/api/sessions", params={"all": "true"}
+        )
         if not isinstance(answer, list):
             raise ProviderError(PROVIDER, "list_sessions", f"expected a list, got {type(answer).__name__}")
         return [self._info("list_sessions", item) for item in answer]
@@ -188,7 +204,9 @@ class WahaClient(WhatsAppProvider):
 
     def _info(self, call: str, answer: Any) -> SessionInfo:
         if not isinstance(answer, dict) or "name" not in answer or "status" not in answer:
-            raise ProviderError(PROVIDER, call, f"expected a session {{name, status}}, got {str(answer)[:200]!r}")
+            raise ProviderError(
+                PROVIDER, call, f"expected a session {{name, status}}, got {str(answer)[:200]!r}"
+            )
         try:
             status = waha_status(answer["status"])
         except ValueError as exc:

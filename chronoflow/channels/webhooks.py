@@ -195,7 +195,9 @@ def parse_waha_event(body: Mapping[str, Any]) -> ChannelEvent | None:
             raise WebhookPayloadError(f"WAHA {event} without a session name")
         raw_data = payload.get("_data")
         data_key = raw_data.get("key") if isinstance(raw_data, Mapping) else None
-        alternates = [data_key.get("remoteJidAlt"), data_key.get("senderPn")] if isinstance(data_key, Mapping) else []
+        alternates = (
+            [data_key.get("remoteJidAlt"), data_key.get("senderPn")] if isinstance(data_key, Mapping) else []
+        )
         sender = _sender_digits(payload.get("from"), alternates)
         if sender is None:
             return None
@@ -258,7 +260,11 @@ def parse_evolution_event(body: Mapping[str, Any]) -> ChannelEvent | None:
     if sender is None:
         return None
     return InboundMessage(
-        ProviderKind.EVOLUTION, session, sender, _evolution_text(message.get("message")), _text(key.get("id")) or None
+        ProviderKind.EVOLUTION,
+        session,
+        sender,
+        _evolution_text(message.get("message")),
+        _text(key.get("id")) or None,
     )
 
 

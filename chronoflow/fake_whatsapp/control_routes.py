@@ -42,7 +42,8 @@ def messages(state: FakeState, request: Request) -> Response:
     """Texts sent through either provider, oldest first (``?provider=``, ``?session=`` filter)."""
     with state.lock:
         items = [
-            m for m in state.messages
+            m
+            for m in state.messages
             if request.query.get("provider") in (None, m["provider"])
             and request.query.get("session") in (None, m["session"])
         ]
@@ -101,8 +102,13 @@ def fail(state: FakeState, request: Request) -> Response:
     if status is None and not delay:
         raise BadRequest("give a status, a delay, or both")
     path = body.get("path")
-    rule = FailRule(status=status, times=times, path=path if isinstance(path, str) else None,
-                    delay_s=float(delay), body=body.get("body"))
+    rule = FailRule(
+        status=status,
+        times=times,
+        path=path if isinstance(path, str) else None,
+        delay_s=float(delay),
+        body=body.get("body"),
+    )
     with state.lock:
         state.fail_rules.append(rule)
     return json_response({"ok": True})

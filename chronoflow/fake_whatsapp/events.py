@@ -81,7 +81,9 @@ def waha_webhook(session: str, event: str, payload: dict[str, Any]) -> dict[str,
     }
 
 
-def evolution_webhook(instance: str, event: str, data: dict[str, Any], *, destination: str, server_url: str) -> dict[str, Any]:
+def evolution_webhook(
+    instance: str, event: str, data: dict[str, Any], *, destination: str, server_url: str
+) -> dict[str, Any]:
     """An Evolution API webhook body."""
     return {
         "event": event,

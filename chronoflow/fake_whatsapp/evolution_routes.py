@@ -52,9 +52,10 @@ def _connect(state: FakeState, session: FakeSession) -> dict[str, Any]:
     if session.status is ChannelStatus.WORKING:
         return _state(session)
     if session.status in (ChannelStatus.STOPPED, ChannelStatus.FAILED):
-        state.set_status(session, ChannelStatus.WORKING if session.paired else ChannelStatus.SCAN_QR_CODE, wait=False)
-        if session.status is ChannelStatus.WORKING:
+        if session.paired:
+            state.set_status(session, ChannelStatus.WORKING, wait=False)
             return _state(session)
+        state.set_status(session, ChannelStatus.SCAN_QR_CODE, wait=False)
     if session.status is ChannelStatus.STARTING:
         state.set_status(session, ChannelStatus.SCAN_QR_CODE, wait=False)
     return _qr_object(session)
@@ -69,30 +70,43 @@ def create_instance(state: FakeState, request: Request) -> Response:
         return _error(400, "instanceName is required")
     if state.session("evolution", name) is not None:
         return _error(403, f'This name "{name}" is already in use.')
-    hook = body.get("webhook") if isinstance(body.get("webhook"), dict) else {}
-    headers = hook.get("headers") if isinstance(hook.get("headers"), dict) else {}
+    hook: dict[str, Any] = body["webhook"] if isinstance(body.get("webhook"), dict) else {}
+    headers: dict[str, Any] = hook["headers"] if isinstance(hook.get("headers"), dict) else {}
     secret = next((v for k, v in headers.items() if k.lower() == "x-webhook-secret"), None)
-    session = state.add_session(FakeSession(
-        "evolution", name, status=ChannelStatus.STOPPED, paired=False, webhook_url=hook.get("url"), webhook_secret=secret,
-    ))
+    session = state.add_session(
+        FakeSession(
+            "evolution",
+            name,
+            status=ChannelStatus.STOPPED,
+            paired=False,
+            webhook_url=hook.get("url"),
+            webhook_secret=secret,
+        )
+    )
     if body.get("qrcode"):
         state.set_status(session, ChannelStatus.SCAN_QR_CODE, wait=False)
     token = str(body.get("token") or uuid.uuid4()).upper()
-    return json_response({
-        "instance": {
-            "instanceName": name,
-            "instanceId": session.instance_id,
-            "integration": body.get("integration") or "WHATSAPP-BAILEYS",
-            "webhookWaBusiness": None,
-            "accessTokenWaBusiness": "",
-            "status": "created",
+    return json_response(
+        {
+            "instance": {
+                "instanceName": name,
+                "instanceId": session.instance_id,
+                "integration": body.get("integration") or "WHATSAPP-BAILEYS",
+                "webhookWaBusiness": None,
+                "accessTokenWaBusiness": "",
+                "status": "created",
+            },
+            "hash": token,
+            "webhook": {
+                "webhookUrl": hook.get("url"),
+                "webhookByEvents": bool(hook.get("byEvents")),
+                "webhookBase64": bool(hook.get("base64")),
+            },
+            "settings": {"rejectCall": False, "groupsIgnore": False, "alwaysOnline": False},
+            "qrcode": _qr_object(session) if session.status is ChannelStatus.SCAN_QR_CODE else {"count": 0},
         },
-        "hash": token,
-        "webhook": {"webhookUrl": hook.get("url"), "webhookByEvents": bool(hook.get("byEvents")),
-                    "webhookBase64": bool(hook.get("base64"))},
-        "settings": {"rejectCall": False, "groupsIgnore": False, "alwaysOnline": False},
-        "qrcode": _qr_object(session) if session.status is ChannelStatus.SCAN_QR_CODE else {"count": 0},
-    }, 201)
+        201,
+    )
 
 
 @router.route("GET", "/instance/fetchInstances")
@@ -136,7 +150,9 @@ def restart(state: FakeState, request: Request, name: str) -> Response:
     if isinstance(session, Response):
         return session
     if session.status in (ChannelStatus.STOPPED, ChannelStatus.FAILED):
-        return json_response({"error": True, "message": f'BadRequestException: The "{name}" instance is not connected'})
+        return json_response(
+            {"error": True, "message": f'BadRequestException: The "{name}" instance is not connected'}
+        )
     return json_response(_connect(state, session))
 
 
@@ -150,7 +166,9 @@ def logout(state: FakeState, request: Request, name: str) -> Response:
         return _error(400, f'The "{name}" instance is not connected')
     session.paired = False
     state.set_status(session, ChannelStatus.STOPPED, wait=False)
-    return json_response({"status": "SUCCESS", "error": False, "response": {"message": "Instance logged out"}})
+    return json_response(
+        {"status": "SUCCESS", "error": False, "response": {"message": "Instance logged out"}}
+    )
 
 
 @router.route("POST", "/message/sendText/{name}")
@@ -169,13 +187,16 @@ def send_text(state: FakeState, request: Request, name: str) -> Response:
         return _error(400, "Connection Closed")
     digits = number.split("@", 1)[0]
     record = state.record_message(session, digits, text, {"number": number})
-    return json_response({
-        "key": {"remoteJid": f"{digits}@s.whatsapp.net", "fromMe": True, "id": record["id"]},
-        "pushName": "",
-        "status": "PENDING",
-        "message": {"conversation": text},
-        "messageType": "conversation",
-        "messageTimestamp": int(record["timestamp"]),
-        "instanceId": session.instance_id,
-        "source": "unknown",
-    }, 201)
+    return json_response(
+        {
+            "key": {"remoteJid": f"{digits}@s.whatsapp.net", "fromMe": True, "id": record["id"]},
+            "pushName": "",
+            "status": "PENDING",
+            "message": {"conversation": text},
+            "messageType": "conversation",
+            "messageTimestamp": int(record["timestamp"]),
+            "instanceId": session.instance_id,
+            "source": "unknown",
+        },
+        201,
+    )

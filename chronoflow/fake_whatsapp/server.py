@@ -70,15 +70,17 @@ class FakeWhatsApp:
     ) -> None:
         self._host = host
         self._port = port
-        self.state = FakeState(FakeConfig(
-            api_key=api_key or None,
-            evolution_api_key=evolution_api_key or None,
-            webhook_url=webhook_url or None,
-            evolution_webhook_url=evolution_webhook_url or None,
-            hmac_key=hmac_key or None,
-            evolution_secret=evolution_secret or None,
-            sessions=tuple(sessions),
-        ))
+        self.state = FakeState(
+            FakeConfig(
+                api_key=api_key or None,
+                evolution_api_key=evolution_api_key or None,
+                webhook_url=webhook_url or None,
+                evolution_webhook_url=evolution_webhook_url or None,
+                hmac_key=hmac_key or None,
+                evolution_secret=evolution_secret or None,
+                sessions=tuple(sessions),
+            )
+        )
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -137,8 +139,10 @@ class FakeWhatsApp:
         with self.state.lock:
             return [r for r in self.state.requests if r["path"].startswith(path_prefix)]
 
-    def fail(self, status: int | None = 500, *, times: int = 1, path: str | None = None, delay: float = 0.0) -> None:
-        """Make the next ``times`` provider requests (under ``path``) answer ``status`` (as ``/_fake/fail``)."""
+    def fail(
+        self, status: int | None = 500, *, times: int = 1, path: str | None = None, delay: float = 0.0
+    ) -> None:
+        """Make the next ``times`` provider requests under ``path`` answer ``status`` (as ``/_fake/fail``)."""
         with self.state.lock:
             self.state.fail_rules.append(FailRule(status=status, times=times, path=path, delay_s=delay))
 
@@ -147,9 +151,13 @@ class FakeWhatsApp:
         try:
             if request.path.startswith("/_fake/"):
                 return _route(control_routes.router, self.state, request)
-            provider = next((p for p, prefixes in _PROVIDER_PREFIXES.items() if request.path.startswith(prefixes)), None)
+            provider = next(
+                (p for p, prefixes in _PROVIDER_PREFIXES.items() if request.path.startswith(prefixes)), None
+            )
             if provider is None:
-                return json_response({"statusCode": 404, "message": f"Cannot {request.method} {request.path}"}, 404)
+                return json_response(
+                    {"statusCode": 404, "message": f"Cannot {request.method} {request.path}"}, 404
+                )
             return self._provider_request(provider, request)
         except BadRequest as exc:
             return json_response({"statusCode": 400, "message": str(exc), "error": "Bad Request"}, 400)
@@ -163,8 +171,13 @@ class FakeWhatsApp:
         except BadRequest:
             logged_body = request.body.decode("utf-8", errors="replace")
         entry: dict[str, Any] = {
-            "provider": provider, "method": request.method, "path": request.path, "query": dict(request.query),
-            "body": logged_body, "status": None, "timestamp": time.time(),
+            "provider": provider,
+            "method": request.method,
+            "path": request.path,
+            "query": dict(request.query),
+            "body": logged_body,
+            "status": None,
+            "timestamp": time.time(),
         }
         self.state.record_request(entry)
         response = self._injected_failure(request)
@@ -181,7 +194,9 @@ class FakeWhatsApp:
             time.sleep(rule.delay_s)
         if rule.status is None:
             return None
-        body = rule.body if rule.body is not None else {"statusCode": rule.status, "message": "injected failure"}
+        body = (
+            rule.body if rule.body is not None else {"statusCode": rule.status, "message": "injected failure"}
+        )
         return json_response(body, rule.status)
 
     def _check_key(self, provider: str, request: Request) -> Response | None:
@@ -193,7 +208,9 @@ class FakeWhatsApp:
             return None
         if provider == "waha":
             return json_response({"statusCode": 401, "message": "Unauthorized"}, 401)
-        return json_response({"status": 401, "error": "Unauthorized", "response": {"message": "Unauthorized"}}, 401)
+        return json_response(
+            {"status": 401, "error": "Unauthorized", "response": {"message": "Unauthorized"}}, 401
+        )
 
 
 def _route(router: Router, state: FakeState, request: Request) -> Response:
@@ -245,4 +262,3 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         logger.debug("fake WhatsApp: " + format, *args)
-

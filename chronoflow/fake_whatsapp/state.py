@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chronoflow.channels.base import ChannelStatus, QrCode
-from chronoflow.fake_whatsapp.events import Delivery, WebhookSender, evolution_state, evolution_webhook, waha_webhook
+from chronoflow.fake_whatsapp.events import (
+    Delivery,
+    WebhookSender,
+    evolution_state,
+    evolution_webhook,
+    waha_webhook,
+)
 from chronoflow.fake_whatsapp.png import qr_png
 
 __all__ = ["PROVIDERS", "FailRule", "FakeConfig", "FakeSession", "FakeState"]
@@ -65,7 +71,12 @@ class FakeSession:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form for the control API."""
-        return {"provider": self.provider, "name": self.name, "status": self.status.value, "paired": self.paired}
+        return {
+            "provider": self.provider,
+            "name": self.name,
+            "status": self.status.value,
+            "paired": self.paired,
+        }
 
 
 @dataclass
@@ -106,7 +117,9 @@ class FakeState:
         """Back to the initial state: configured sessions WORKING and paired, logs empty."""
         with self.lock:
             self.sessions = {
-                (provider, name): FakeSession(provider, name) for provider in PROVIDERS for name in self.config.sessions
+                (provider, name): FakeSession(provider, name)
+                for provider in PROVIDERS
+                for name in self.config.sessions
             }
             self.messages.clear()
             self.requests.clear()
@@ -150,7 +163,9 @@ class FakeState:
         with self.lock:
             self.requests.append(entry)
 
-    def record_message(self, session: FakeSession, to_digits: str, text: str, extra: dict[str, Any]) -> dict[str, Any]:
+    def record_message(
+        self, session: FakeSession, to_digits: str, text: str, extra: dict[str, Any]
+    ) -> dict[str, Any]:
         """Remember a sent text; returns the stored record (with its id)."""
         record = {
             "id": uuid.uuid4().hex[:20].upper(),
@@ -184,17 +199,33 @@ class FakeState:
             if status is ChannelStatus.SCAN_QR_CODE:
                 session.qr_count += 1
         if session.provider == "waha":
-            bodies = [waha_webhook(session.name, "session.status", {"name": session.name, "status": status.value})]
+            bodies = [
+                waha_webhook(session.name, "session.status", {"name": session.name, "status": status.value})
+            ]
         else:
-            bodies = [self._evolution_body(session, "connection.update",
-                                           {"instance": session.name, "state": evolution_state(status),
-                                            "statusReason": 200})]
+            bodies = [
+                self._evolution_body(
+                    session,
+                    "connection.update",
+                    {"instance": session.name, "state": evolution_state(status), "statusReason": 200},
+                )
+            ]
             if status is ChannelStatus.SCAN_QR_CODE:
                 qr = session.qr()
-                bodies.append(self._evolution_body(session, "qrcode.updated", {"qrcode": {
-                    "instance": session.name, "pairingCode": None, "code": session.qr_code,
-                    "base64": f"data:{qr.mimetype};base64,{qr.data_base64}",
-                }}))
+                bodies.append(
+                    self._evolution_body(
+                        session,
+                        "qrcode.updated",
+                        {
+                            "qrcode": {
+                                "instance": session.name,
+                                "pairingCode": None,
+                                "code": session.qr_code,
+                                "base64": f"data:{qr.mimetype};base64,{qr.data_base64}",
+                            }
+                        },
+                    )
+                )
         return [d for body in bodies if (d := self._emit(session, body, wait)) is not None]
 
     def inbound(self, session: FakeSession, sender_jid: str, text: str) -> list[Delivery]:
@@ -202,22 +233,42 @@ class FakeState:
         message_id = uuid.uuid4().hex[:20].upper()
         now = int(time.time())
         if session.provider == "waha":
-            body = waha_webhook(session.name, "message", {
-                "id": f"false_{sender_jid}_{message_id}", "timestamp": now, "from": sender_jid, "fromMe": False,
-                "to": "5511900000000@c.us", "body": text, "hasMedia": False, "ack": 1, "ackName": "SERVER",
-            })
+            body = waha_webhook(
+                session.name,
+                "message",
+                {
+                    "id": f"false_{sender_jid}_{message_id}",
+                    "timestamp": now,
+                    "from": sender_jid,
+                    "fromMe": False,
+                    "to": "5511900000000@c.us",
+                    "body": text,
+                    "hasMedia": False,
+                    "ack": 1,
+                    "ackName": "SERVER",
+                },
+            )
         else:
-            body = self._evolution_body(session, "messages.upsert", {
-                "key": {"remoteJid": sender_jid, "fromMe": False, "id": message_id},
-                "pushName": "Fake Contact", "message": {"conversation": text}, "messageType": "conversation",
-                "messageTimestamp": now, "instanceId": session.instance_id, "source": "android",
-            })
+            body = self._evolution_body(
+                session,
+                "messages.upsert",
+                {
+                    "key": {"remoteJid": sender_jid, "fromMe": False, "id": message_id},
+                    "pushName": "Fake Contact",
+                    "message": {"conversation": text},
+                    "messageType": "conversation",
+                    "messageTimestamp": now,
+                    "instanceId": session.instance_id,
+                    "source": "android",
+                },
+            )
         delivery = self._emit(session, body, True)
         return [delivery] if delivery else []
 
     def _evolution_body(self, session: FakeSession, event: str, data: dict[str, Any]) -> dict[str, Any]:
-        return evolution_webhook(session.name, event, data, destination=self._webhook_url(session) or "",
-                                 server_url=self.url)
+        return evolution_webhook(
+            session.name, event, data, destination=self._webhook_url(session) or "", server_url=self.url
+        )
 
     def _webhook_url(self, session: FakeSession) -> str | None:
         if session.webhook_url:

@@ -23,7 +23,9 @@ _PERSON_SUFFIXES = ("@c.us", "@s.whatsapp.net")
 
 def _error(status: int, message: str) -> Response:
     names = {400: "Bad Request", 404: "Not Found", 422: "Unprocessable Entity"}
-    return json_response({"statusCode": status, "message": message, "error": names.get(status, "Error")}, status)
+    return json_response(
+        {"statusCode": status, "message": message, "error": names.get(status, "Error")}, status
+    )
 
 
 def _info(session: FakeSession) -> dict[str, Any]:
@@ -64,10 +66,16 @@ def create_session(state: FakeState, request: Request) -> Response:
         return _error(422, f"Session '{name}' already exists. Use PUT to update it.")
     hooks = (body.get("config") or {}).get("webhooks") or []
     hook = hooks[0] if hooks and isinstance(hooks[0], dict) else {}
-    session = state.add_session(FakeSession(
-        "waha", name, status=ChannelStatus.STOPPED, paired=False,
-        webhook_url=hook.get("url"), webhook_secret=(hook.get("hmac") or {}).get("key"),
-    ))
+    session = state.add_session(
+        FakeSession(
+            "waha",
+            name,
+            status=ChannelStatus.STOPPED,
+            paired=False,
+            webhook_url=hook.get("url"),
+            webhook_secret=(hook.get("hmac") or {}).get("key"),
+        )
+    )
     if body.get("start", True):
         state.set_status(session, ChannelStatus.SCAN_QR_CODE, wait=False)
     return json_response(_info(session), 201)
@@ -98,7 +106,9 @@ def session_action(state: FakeState, request: Request, name: str, action: str) -
     elif action == "logout":
         was_running = session.status is not ChannelStatus.STOPPED
         session.paired = False
-        state.set_status(session, ChannelStatus.SCAN_QR_CODE if was_running else ChannelStatus.STOPPED, wait=False)
+        state.set_status(
+            session, ChannelStatus.SCAN_QR_CODE if was_running else ChannelStatus.STOPPED, wait=False
+        )
     elif action == "restart":
         state.set_status(session, _running_status(session), wait=False)
     else:
@@ -139,20 +149,24 @@ def send_text(state: FakeState, request: Request) -> Response:
         return _error(400, "text must be a string")
     if session.status is not ChannelStatus.WORKING:
         return _error(
-            422, f"Session status is not as expected. Try again later or restart the session. "
-                 f"Session: '{session.name}', status: '{session.status.value}', expected: ['WORKING']",
+            422,
+            f"Session status is not as expected. Try again later or restart the session. "
+            f"Session: '{session.name}', status: '{session.status.value}', expected: ['WORKING']",
         )
     local, _, suffix = chat_id.partition("@")
     to = local if "@" + suffix in _PERSON_SUFFIXES else chat_id
     record = state.record_message(session, to, text, {"chatId": chat_id})
     serialized = f"true_{chat_id}_{record['id']}"
-    return json_response({
-        "id": {"fromMe": True, "remote": chat_id, "id": record["id"], "_serialized": serialized},
-        "timestamp": int(record["timestamp"]),
-        "from": FAKE_ME["id"],
-        "fromMe": True,
-        "to": chat_id,
-        "body": text,
-        "hasMedia": False,
-        "ack": 0,
-    }, 201)
+    return json_response(
+        {
+            "id": {"fromMe": True, "remote": chat_id, "id": record["id"], "_serialized": serialized},
+            "timestamp": int(record["timestamp"]),
+            "from": FAKE_ME["id"],
+            "fromMe": True,
+            "to": chat_id,
+            "body": text,
+            "hasMedia": False,
+            "ack": 0,
+        },
+        201,
+    )

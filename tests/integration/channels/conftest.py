@@ -55,14 +55,17 @@ ClientFactory = Callable[..., WhatsAppProvider]
 
 @pytest.fixture
 async def make_client(delays: list[float]) -> AsyncIterator[ClientFactory]:
-    """``make_client(provider, base_url, session="default", api_key=API_KEY, policy=FAST)``; closed after the test."""
+    """``make_client(provider, base_url, session=, api_key=API_KEY, policy=FAST)``, closed at the end."""
     made: list[WhatsAppProvider] = []
 
     async def record(seconds: float) -> None:
         delays.append(seconds)
 
     def build(
-        provider: str, base_url: str, session: str = "default", api_key: str | None = API_KEY,
+        provider: str,
+        base_url: str,
+        session: str = "default",
+        api_key: str | None = API_KEY,
         policy: RetryPolicy = FAST,
     ) -> WhatsAppProvider:
         cls = WahaClient if provider == "waha" else EvolutionClient

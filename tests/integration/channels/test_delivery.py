@@ -32,7 +32,9 @@ async def test_it_sends_a_personal_message_to_each(
     assert all(r.message_id for r in report.results)
 
 
-async def test_it_skips_opt_outs_duplicates_and_served(fake: FakeWhatsApp, make_client: ClientFactory) -> None:
+async def test_it_skips_opt_outs_duplicates_and_served(
+    fake: FakeWhatsApp, make_client: ClientFactory
+) -> None:
     """It sends once per person: opted-out, repeated and already-served numbers are skipped with a reason."""
     report = await deliver(
         make_client("waha", fake.url),
@@ -58,7 +60,12 @@ async def test_bad_recipients_fail_alone(fake: FakeWhatsApp, make_client: Client
         ["group@g.us", {"phone": "5511987654321"}, {"phone": "5521987654321", "name": "Bia"}, {"name": "x"}],
         "Olá {{name}}",
     )
-    assert [r.outcome for r in report.results] == [Outcome.FAILED, Outcome.FAILED, Outcome.SENT, Outcome.FAILED]
+    assert [r.outcome for r in report.results] == [
+        Outcome.FAILED,
+        Outcome.FAILED,
+        Outcome.SENT,
+        Outcome.FAILED,
+    ]
     assert "group" in (report.results[0].reason or "")
     assert "'name'" in (report.results[1].reason or "")
     assert report.results[3].recipient == "None"

@@ -60,12 +60,20 @@ def test_fail_validates(body: dict[str, Any], problem: str) -> None:
 def test_fail_over_http_limited_to_a_path() -> None:
     """It fails only matching requests, the given number of times, with the given body."""
     with FakeWhatsApp() as fake:
-        httpx.post(f"{fake.url}/_fake/fail", json={"status": 502, "times": 1, "path": "/message/", "body": {"x": 1}})
+        httpx.post(
+            f"{fake.url}/_fake/fail", json={"status": 502, "times": 1, "path": "/message/", "body": {"x": 1}}
+        )
         assert httpx.get(f"{fake.url}/instance/fetchInstances").status_code == 200
-        failed = httpx.post(f"{fake.url}/message/sendText/default", json={"number": "5511987654321", "text": "a"})
+        failed = httpx.post(
+            f"{fake.url}/message/sendText/default", json={"number": "5511987654321", "text": "a"}
+        )
         assert (failed.status_code, failed.json()) == (502, {"x": 1})
-        assert httpx.post(f"{fake.url}/message/sendText/default",
-                          json={"number": "5511987654321", "text": "a"}).status_code == 201
+        assert (
+            httpx.post(
+                f"{fake.url}/message/sendText/default", json={"number": "5511987654321", "text": "a"}
+            ).status_code
+            == 201
+        )
         log = httpx.get(f"{fake.url}/_fake/requests", params={"path": "/message/"}).json()["items"]
     assert [entry["status"] for entry in log] == [502, 201]
 
@@ -93,8 +101,10 @@ def test_control_routes_validate(action: str, body: dict[str, Any], problem: str
 def test_inbound_keeps_an_exact_whatsapp_id(http_receiver: Any) -> None:
     """It posts a given WhatsApp id as is, to simulate ids without the ninth digit or groups."""
     with FakeWhatsApp(webhook_url=f"{http_receiver.url}/hook") as fake:
-        httpx.post(f"{fake.url}/_fake/inbound",
-                   json={"session": "default", "from": "120363025246125486@g.us", "text": "PARE"})
+        httpx.post(
+            f"{fake.url}/_fake/inbound",
+            json={"session": "default", "from": "120363025246125486@g.us", "text": "PARE"},
+        )
     [hook] = http_receiver.wait_for(1)
     assert hook.json()["payload"]["from"] == "120363025246125486@g.us"
 
@@ -102,7 +112,10 @@ def test_inbound_keeps_an_exact_whatsapp_id(http_receiver: Any) -> None:
 def test_reset_and_clear() -> None:
     """It forgets messages, requests and session changes on reset."""
     with FakeWhatsApp() as fake:
-        httpx.post(f"{fake.url}/api/sendText", json={"session": "default", "chatId": "5511987654321@c.us", "text": "a"})
+        httpx.post(
+            f"{fake.url}/api/sendText",
+            json={"session": "default", "chatId": "5511987654321@c.us", "text": "a"},
+        )
         httpx.post(f"{fake.url}/_fake/disconnect", json={"session": "default"})
         assert httpx.delete(f"{fake.url}/_fake/messages").status_code == 204
         assert httpx.get(f"{fake.url}/_fake/messages").json()["total"] == 0
@@ -140,7 +153,9 @@ def test_cli_serves_until_sigterm(closed_port: int) -> None:
     env = {**os.environ, "WAHA_API_KEY": "", "EVOLUTION_API_KEY": ""}
     process = subprocess.Popen(
         [sys.executable, "-m", "chronoflow.fake_whatsapp", "--port", str(closed_port), "--session", "s1"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 10

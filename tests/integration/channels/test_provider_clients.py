@@ -36,14 +36,18 @@ async def test_send_arrives(fake: FakeWhatsApp, make_client: ClientFactory, prov
         assert sent.raw["key"]["remoteJid"] == f"{NUMBER}@s.whatsapp.net"
 
 
-async def test_send_refuses_unnormalized_numbers(fake: FakeWhatsApp, make_client: ClientFactory, provider: str) -> None:
+async def test_send_refuses_unnormalized_numbers(
+    fake: FakeWhatsApp, make_client: ClientFactory, provider: str
+) -> None:
     """It refuses a number that was not normalized first, before any request."""
     with pytest.raises(ValueError, match="digits only"):
         await make_client(provider, fake.url).send_text("+55 11 98765-4321", "x")
     assert fake.requests() == []
 
 
-async def test_a_wrong_api_key_is_final(fake: FakeWhatsApp, make_client: ClientFactory, provider: str) -> None:
+async def test_a_wrong_api_key_is_final(
+    fake: FakeWhatsApp, make_client: ClientFactory, provider: str
+) -> None:
     """It reports 401 as a non-retryable error, after one attempt."""
     client = make_client(provider, fake.url, api_key="wrong")
     with pytest.raises(ProviderError) as caught:
@@ -66,14 +70,20 @@ async def test_a_500_is_retried_with_backoff(
     assert sent.id is not None and sent.id.endswith(message["id"])
 
 
-async def test_retries_run_out(fake: FakeWhatsApp, make_client: ClientFactory, provider: str, send_path: str) -> None:
+async def test_retries_run_out(
+    fake: FakeWhatsApp, make_client: ClientFactory, provider: str, send_path: str
+) -> None:
     """It gives up after max_retries and raises a retryable error naming provider, call and status."""
     fake.fail(503, times=10)
     with pytest.raises(ProviderError) as caught:
         await make_client(provider, fake.url).send_text(NUMBER, "oi")
     error = caught.value
     assert (error.provider, error.call, error.http_status, error.retryable, error.attempts) == (
-        provider, "send_text", 503, True, 3,
+        provider,
+        "send_text",
+        503,
+        True,
+        3,
     )
     assert str(error).startswith(f"{provider} send_text: HTTP 503: ")
     assert str(error).endswith("(after 3 attempts)")
@@ -102,7 +112,11 @@ async def test_connection_refused_is_retried_then_reported(
         await client.send_text(NUMBER, "oi")
     error = caught.value
     assert (error.provider, error.call, error.http_status, error.retryable, error.attempts) == (
-        provider, "send_text", None, True, 3,
+        provider,
+        "send_text",
+        None,
+        True,
+        3,
     )
     assert str(error).startswith(f"{provider} send_text: ConnectError")
     assert str(error).endswith("(after 3 attempts)")
@@ -173,7 +187,9 @@ async def test_restart_keeps_a_paired_session_working(
     assert await client.status() is ChannelStatus.WORKING
 
 
-async def test_list_and_create_sessions(fake: FakeWhatsApp, make_client: ClientFactory, provider: str) -> None:
+async def test_list_and_create_sessions(
+    fake: FakeWhatsApp, make_client: ClientFactory, provider: str
+) -> None:
     """It lists sessions, creates one waiting for a QR, and lists it too."""
     client = make_client(provider, fake.url)
     assert [(s.name, s.status) for s in await client.list_sessions()] == [("default", ChannelStatus.WORKING)]

@@ -30,9 +30,9 @@ def png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, chunks = 8, {}
     while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, payload = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, payload = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
         assert zlib.crc32(kind + payload) & 0xFFFFFFFF == crc, kind
         chunks[kind] = payload
         pos += 12 + length
@@ -60,7 +60,9 @@ async def test_waha_qr_as_json_and_png(fake: FakeWhatsApp, make_client: ClientFa
     assert png_size(png) == (132, 132)
 
 
-async def test_waha_qr_needs_a_session_waiting_for_a_scan(fake: FakeWhatsApp, make_client: ClientFactory) -> None:
+async def test_waha_qr_needs_a_session_waiting_for_a_scan(
+    fake: FakeWhatsApp, make_client: ClientFactory
+) -> None:
     """It reports WAHA's 422 when a working session has no QR to show."""
     with pytest.raises(ProviderError) as caught:
         await make_client("waha", fake.url).qr()
@@ -76,13 +78,27 @@ async def test_waha_stop_and_start(fake: FakeWhatsApp, make_client: ClientFactor
     assert await client.start() is ChannelStatus.WORKING
 
 
-async def test_waha_create_session_configures_webhooks(fake: FakeWhatsApp, make_client: ClientFactory) -> None:
+async def test_waha_create_session_configures_webhooks(
+    fake: FakeWhatsApp, make_client: ClientFactory
+) -> None:
     """It asks WAHA to post status and message events, signed with the given key."""
-    await make_client("waha", fake.url).create_session("loja", webhook_url="http://127.0.0.1:9/hook",
-                                                        webhook_secret="k")
+    await make_client("waha", fake.url).create_session(
+        "loja", webhook_url="http://127.0.0.1:9/hook", webhook_secret="k"
+    )
     [request] = fake.requests("/api/sessions")
-    assert request["body"] == {"name": "loja", "start": True, "config": {"webhooks": [
-        {"url": "http://127.0.0.1:9/hook", "events": ["session.status", "message"], "hmac": {"key": "k"}}]}}
+    assert request["body"] == {
+        "name": "loja",
+        "start": True,
+        "config": {
+            "webhooks": [
+                {
+                    "url": "http://127.0.0.1:9/hook",
+                    "events": ["session.status", "message"],
+                    "hmac": {"key": "k"},
+                }
+            ]
+        },
+    }
 
 
 async def test_evolution_has_no_stop(fake: FakeWhatsApp, make_client: ClientFactory) -> None:
@@ -107,7 +123,9 @@ async def test_evolution_qr_of_an_open_instance(fake: FakeWhatsApp, make_client:
         await make_client("evolution", fake.url).qr()
 
 
-async def test_evolution_create_instance_configures_webhooks(fake: FakeWhatsApp, make_client: ClientFactory) -> None:
+async def test_evolution_create_instance_configures_webhooks(
+    fake: FakeWhatsApp, make_client: ClientFactory
+) -> None:
     """It asks Evolution for the three events ChronoFlow handles, with the secret as a header."""
     created = await make_client("evolution", fake.url).create_session(
         "loja", webhook_url="http://127.0.0.1:9/hook", webhook_secret="s"

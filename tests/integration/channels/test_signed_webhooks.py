@@ -71,7 +71,9 @@ def test_waha_status_change_webhook(fake: FakeWhatsApp, http_receiver: Any) -> N
 
 def test_evolution_inbound_carries_the_secret(fake: FakeWhatsApp, http_receiver: Any) -> None:
     """It posts messages.upsert with X-Webhook-Secret; the secret verifies and the text parses."""
-    control(fake, "inbound", provider="evolution", session="default", **{"from": "5511987654321"}, text=" Sair. ")
+    control(
+        fake, "inbound", provider="evolution", session="default", **{"from": "5511987654321"}, text=" Sair. "
+    )
     [hook] = http_receiver.wait_for(1, path="/hooks/evolution")
     secret = fake.state.config.evolution_secret or ""
     assert verify_evolution_secret(hook.headers.get("x-webhook-secret"), None, secret)
@@ -80,7 +82,10 @@ def test_evolution_inbound_carries_the_secret(fake: FakeWhatsApp, http_receiver:
     event = parse_evolution_event(hook.json())
     assert isinstance(event, InboundMessage)
     assert (event.provider, event.session, event.from_digits, event.is_opt_out) == (
-        ProviderKind.EVOLUTION, "default", "5511987654321", True,
+        ProviderKind.EVOLUTION,
+        "default",
+        "5511987654321",
+        True,
     )
 
 
@@ -98,8 +103,9 @@ def test_evolution_qr_and_state_webhooks(fake: FakeWhatsApp, http_receiver: Any)
 
 def test_provider_calls_post_status_webhooks_too(fake: FakeWhatsApp, http_receiver: Any) -> None:
     """It reports a status change caused by an API call (stop) by webhook, as WAHA does."""
-    response = httpx.post(f"{fake.url}/api/sessions/default/stop",
-                          headers={"X-Api-Key": fake.state.config.api_key or ""})
+    response = httpx.post(
+        f"{fake.url}/api/sessions/default/stop", headers={"X-Api-Key": fake.state.config.api_key or ""}
+    )
     assert response.json()["status"] == "STOPPED"
     [hook] = http_receiver.wait_for(1, path="/hooks/waha")
     assert parse_waha_event(hook.json()) == StatusEvent(ProviderKind.WAHA, "default", ChannelStatus.STOPPED)
@@ -109,7 +115,9 @@ def test_unsigned_without_a_key(http_receiver: Any) -> None:
     """It sends webhooks without signature or secret when none is configured."""
     with FakeWhatsApp(webhook_url=f"{http_receiver.url}/hooks") as fake:
         control(fake, "inbound", session="default", **{"from": "5511987654321"}, text="x")
-        control(fake, "inbound", provider="evolution", session="default", **{"from": "5511987654321"}, text="x")
+        control(
+            fake, "inbound", provider="evolution", session="default", **{"from": "5511987654321"}, text="x"
+        )
     hooks = http_receiver.wait_for(2, path="/hooks")
     assert all("x-webhook-hmac" not in h.headers and "x-webhook-secret" not in h.headers for h in hooks)
 
@@ -124,17 +132,42 @@ def test_a_failed_delivery_is_recorded(fake: FakeWhatsApp, http_receiver: Any) -
 
 
 @pytest.mark.parametrize(
-    ("provider", "hook_path"), [("waha", "/hooks/waha"), ("evolution", "/hooks/evolution")], ids=["waha", "evolution"]
+    ("provider", "hook_path"),
+    [("waha", "/hooks/waha"), ("evolution", "/hooks/evolution")],
+    ids=["waha", "evolution"],
 )
 def test_sessions_created_with_a_webhook_use_it(provider: str, hook_path: str, http_receiver: Any) -> None:
     """It posts a session's events to the webhook and secret given at creation, as the real gateways do."""
     with FakeWhatsApp() as fake:  # no global webhook: only the session's own
         if provider == "waha":
-            httpx.post(f"{fake.url}/api/sessions", json={"name": "loja", "start": True, "config": {"webhooks": [
-                {"url": f"{http_receiver.url}{hook_path}", "events": ["session.status"], "hmac": {"key": "own"}}]}})
+            httpx.post(
+                f"{fake.url}/api/sessions",
+                json={
+                    "name": "loja",
+                    "start": True,
+                    "config": {
+                        "webhooks": [
+                            {
+                                "url": f"{http_receiver.url}{hook_path}",
+                                "events": ["session.status"],
+                                "hmac": {"key": "own"},
+                            }
+                        ]
+                    },
+                },
+            )
         else:
-            httpx.post(f"{fake.url}/instance/create", json={"instanceName": "loja", "qrcode": False, "webhook": {
-                "url": f"{http_receiver.url}{hook_path}", "headers": {"X-Webhook-Secret": "own"}}})
+            httpx.post(
+                f"{fake.url}/instance/create",
+                json={
+                    "instanceName": "loja",
+                    "qrcode": False,
+                    "webhook": {
+                        "url": f"{http_receiver.url}{hook_path}",
+                        "headers": {"X-Webhook-Secret": "own"},
+                    },
+                },
+            )
         control(fake, "connect", provider=provider, session="loja")
     # WAHA: SCAN_QR_CODE on creation (posted in the background) and WORKING; Evolution: WORKING.
     hooks = http_receiver.wait_for(2 if provider == "waha" else 1, path=hook_path)

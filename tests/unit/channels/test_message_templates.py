@@ -19,7 +19,9 @@ RENDERED = [
 ]
 
 
-@pytest.mark.parametrize(("template", "values", "expected"), RENDERED, ids=[case[0] or "empty" for case in RENDERED])
+@pytest.mark.parametrize(
+    ("template", "values", "expected"), RENDERED, ids=[case[0] or "empty" for case in RENDERED]
+)
 def test_it_renders(template: str, values: dict[str, object], expected: str) -> None:
     """It replaces each placeholder with str(value) and leaves the rest as written."""
     assert render(template, values) == expected

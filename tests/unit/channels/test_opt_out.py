@@ -8,10 +8,32 @@ from chronoflow.channels import is_opt_out, opt_out_confirmation
 from chronoflow.channels.optout import OPT_OUT_CONFIRMATION
 
 OPT_OUTS = [
-    "PARE", "pare", "Pare", " Pare!! ", "pare.", "STOP", "stop", "Stop!",
-    "SAIR", "sair", "SAÍR", "sáir", "CANCELAR", "cancelar?", "Cancelár",
-    "DESCADASTRAR", "descadastrar", "  descadastrar  ", '"PARE"', "*PARE*", "(stop)",
-    "pare 🙏", "🛑 STOP 🛑", "\u200bpare\u200b", "pare\n", "¡PARE!",
+    "PARE",
+    "pare",
+    "Pare",
+    " Pare!! ",
+    "pare.",
+    "STOP",
+    "stop",
+    "Stop!",
+    "SAIR",
+    "sair",
+    "SAÍR",
+    "sáir",
+    "CANCELAR",
+    "cancelar?",
+    "Cancelár",
+    "DESCADASTRAR",
+    "descadastrar",
+    "  descadastrar  ",
+    '"PARE"',
+    "*PARE*",
+    "(stop)",
+    "pare 🙏",
+    "🛑 STOP 🛑",
+    "\u200bpare\u200b",
+    "pare\n",
+    "¡PARE!",
 ]
 
 
@@ -22,8 +44,19 @@ def test_it_recognizes_opt_outs(text: str) -> None:
 
 
 NOT_OPT_OUTS = [
-    "", None, "olá", "pare de mandar mensagem amanhã", "não vou sair de casa hoje",
-    "stop by tomorrow", "parei", "pa re", "sairr", "p.a.r.e", "ok", "1", "PARE PARE",
+    "",
+    None,
+    "olá",
+    "pare de mandar mensagem amanhã",
+    "não vou sair de casa hoje",
+    "stop by tomorrow",
+    "parei",
+    "pa re",
+    "sairr",
+    "p.a.r.e",
+    "ok",
+    "1",
+    "PARE PARE",
 ]
 
 
@@ -41,7 +74,15 @@ def test_keywords_can_be_replaced() -> None:
 
 @pytest.mark.parametrize(
     ("language", "key"),
-    [(None, "pt-BR"), ("pt-BR", "pt-BR"), ("pt", "pt-BR"), ("en", "en"), ("en-US", "en"), ("EN_gb", "en"), ("es", "pt-BR")],
+    [
+        (None, "pt-BR"),
+        ("pt-BR", "pt-BR"),
+        ("pt", "pt-BR"),
+        ("en", "en"),
+        ("en-US", "en"),
+        ("EN_gb", "en"),
+        ("es", "pt-BR"),
+    ],
     ids=["none", "pt-BR", "pt", "en", "en-US", "EN_gb", "es"],
 )
 def test_confirmation_text(language: str | None, key: str) -> None:

@@ -32,7 +32,9 @@ SETTINGS = dataclasses.replace(
     ],
     ids=["waha-defaults", "waha-own-url", "evolution-instance", "evolution-session-alias"],
 )
-def test_it_builds_the_client(provider: str, config: dict[str, Any], cls: type, session: str, base_url: str) -> None:
+def test_it_builds_the_client(
+    provider: str, config: dict[str, Any], cls: type, session: str, base_url: str
+) -> None:
     """It picks the client by provider, the session from config and the rest from settings."""
     client = provider_for_channel(provider, config, SETTINGS)
     assert isinstance(client, cls)
@@ -51,7 +53,14 @@ def test_it_builds_the_client(provider: str, config: dict[str, Any], cls: type, 
         ("WAHA", {"baseUrl": "waha:3000"}, "config.baseUrl"),
         ("EVOLUTION", {"instance": "x", "apiKey": 123}, "config.apiKey"),
     ],
-    ids=["unknown-provider", "config-not-object", "no-instance", "blank-session", "url-without-scheme", "key-not-str"],
+    ids=[
+        "unknown-provider",
+        "config-not-object",
+        "no-instance",
+        "blank-session",
+        "url-without-scheme",
+        "key-not-str",
+    ],
 )
 def test_it_names_the_bad_field(provider: str, config: Any, field: str) -> None:
     """It raises InvalidInput naming the field, so the API answers a precise 422."""
@@ -61,7 +70,8 @@ def test_it_names_the_bad_field(provider: str, config: Any, field: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("retry", "expected"), [(1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (5, 8.0), (6, 8.0), (20, 8.0)],
+    ("retry", "expected"),
+    [(1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (5, 8.0), (6, 8.0), (20, 8.0)],
     ids=lambda value: str(value),
 )
 def test_backoff_doubles_up_to_a_ceiling(retry: int, expected: float) -> None:
@@ -70,7 +80,9 @@ def test_backoff_doubles_up_to_a_ceiling(retry: int, expected: float) -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"max_retries": -1}, {"backoff_s": -0.1}, {"timeout_s": 0}], ids=["retries", "backoff", "timeout"]
+    "kwargs",
+    [{"max_retries": -1}, {"backoff_s": -0.1}, {"timeout_s": 0}],
+    ids=["retries", "backoff", "timeout"],
 )
 def test_policy_validates(kwargs: dict[str, float]) -> None:
     """It refuses a negative retry count or backoff and a zero timeout."""

@@ -50,7 +50,9 @@ HMAC_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("body", "header", "key", "expected"), [c[1:] for c in HMAC_CASES], ids=[c[0] for c in HMAC_CASES])
+@pytest.mark.parametrize(
+    ("body", "header", "key", "expected"), [c[1:] for c in HMAC_CASES], ids=[c[0] for c in HMAC_CASES]
+)
 def test_waha_hmac(body: bytes, header: str | None, key: str, expected: bool) -> None:
     """It accepts only the exact signature of the exact bytes under the configured key."""
     assert verify_waha_hmac(body, header, key) is expected
@@ -69,40 +71,88 @@ SECRET_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("header", "query", "secret", "expected"), [c[1:] for c in SECRET_CASES], ids=[c[0] for c in SECRET_CASES])
+@pytest.mark.parametrize(
+    ("header", "query", "secret", "expected"), [c[1:] for c in SECRET_CASES], ids=[c[0] for c in SECRET_CASES]
+)
 def test_evolution_secret(header: str | None, query: str | None, secret: str, expected: bool) -> None:
     """It accepts the shared secret from the header or the query string, nothing else."""
     assert verify_evolution_secret(header, query, secret) is expected
 
 
 def waha(event: str, payload: dict[str, Any], session: str = "default") -> dict[str, Any]:
-    return {"id": "evt_1", "timestamp": 1700000000000, "event": event, "session": session, "engine": "WEBJS",
-            "payload": payload}
+    return {
+        "id": "evt_1",
+        "timestamp": 1700000000000,
+        "event": event,
+        "session": session,
+        "engine": "WEBJS",
+        "payload": payload,
+    }
 
 
 WAHA_CASES = [
-    ("status working", waha("session.status", {"name": "default", "status": "WORKING"}),
-     StatusEvent(ProviderKind.WAHA, "default", ChannelStatus.WORKING)),
-    ("status qr", waha("session.status", {"name": "vendas", "status": "SCAN_QR_CODE"}, "vendas"),
-     StatusEvent(ProviderKind.WAHA, "vendas", ChannelStatus.SCAN_QR_CODE)),
-    ("status name only in payload", {"event": "session.status", "payload": {"name": "x", "status": "FAILED"}},
-     StatusEvent(ProviderKind.WAHA, "x", ChannelStatus.FAILED)),
-    ("inbound text", waha("message", {"id": "false_551187654321@c.us_AAA", "from": "551187654321@c.us",
-                                      "fromMe": False, "body": "PARE"}),
-     InboundMessage(ProviderKind.WAHA, "default", "5511987654321", "PARE", "false_551187654321@c.us_AAA")),
-    ("inbound lid with alternate", waha("message", {"id": "m", "from": "123456789012345@lid", "fromMe": False,
-                                                    "body": "oi", "_data": {"key": {"remoteJidAlt":
-                                                                                    "5521987654321@s.whatsapp.net"}}}),
-     InboundMessage(ProviderKind.WAHA, "default", "5521987654321", "oi", "m")),
-    ("inbound media without body", waha("message", {"id": "m", "from": "5511987654321@c.us", "fromMe": False,
-                                                    "hasMedia": True}),
-     InboundMessage(ProviderKind.WAHA, "default", "5511987654321", "", "m")),
-    ("our own message", waha("message.any", {"id": "m", "from": "5511987654321@c.us", "fromMe": True, "body": "x"}),
-     None),
-    ("group message", waha("message", {"id": "m", "from": "120363025246125486@g.us", "fromMe": False, "body": "PARE"}),
-     None),
-    ("lid without number", waha("message", {"id": "m", "from": "123456789012345@lid", "fromMe": False, "body": "x"}),
-     None),
+    (
+        "status working",
+        waha("session.status", {"name": "default", "status": "WORKING"}),
+        StatusEvent(ProviderKind.WAHA, "default", ChannelStatus.WORKING),
+    ),
+    (
+        "status qr",
+        waha("session.status", {"name": "vendas", "status": "SCAN_QR_CODE"}, "vendas"),
+        StatusEvent(ProviderKind.WAHA, "vendas", ChannelStatus.SCAN_QR_CODE),
+    ),
+    (
+        "status name only in payload",
+        {"event": "session.status", "payload": {"name": "x", "status": "FAILED"}},
+        StatusEvent(ProviderKind.WAHA, "x", ChannelStatus.FAILED),
+    ),
+    (
+        "inbound text",
+        waha(
+            "message",
+            {
+                "id": "false_551187654321@c.us_AAA",
+                "from": "551187654321@c.us",
+                "fromMe": False,
+                "body": "PARE",
+            },
+        ),
+        InboundMessage(ProviderKind.WAHA, "default", "5511987654321", "PARE", "false_551187654321@c.us_AAA"),
+    ),
+    (
+        "inbound lid with alternate",
+        waha(
+            "message",
+            {
+                "id": "m",
+                "from": "123456789012345@lid",
+                "fromMe": False,
+                "body": "oi",
+                "_data": {"key": {"remoteJidAlt": "5521987654321@s.whatsapp.net"}},
+            },
+        ),
+        InboundMessage(ProviderKind.WAHA, "default", "5521987654321", "oi", "m"),
+    ),
+    (
+        "inbound media without body",
+        waha("message", {"id": "m", "from": "5511987654321@c.us", "fromMe": False, "hasMedia": True}),
+        InboundMessage(ProviderKind.WAHA, "default", "5511987654321", "", "m"),
+    ),
+    (
+        "our own message",
+        waha("message.any", {"id": "m", "from": "5511987654321@c.us", "fromMe": True, "body": "x"}),
+        None,
+    ),
+    (
+        "group message",
+        waha("message", {"id": "m", "from": "120363025246125486@g.us", "fromMe": False, "body": "PARE"}),
+        None,
+    ),
+    (
+        "lid without number",
+        waha("message", {"id": "m", "from": "123456789012345@lid", "fromMe": False, "body": "x"}),
+        None,
+    ),
     ("ack", waha("message.ack", {"id": "m", "ack": 3}), None),
     ("unknown event", {"event": "presence.update"}, None),
 ]
@@ -133,51 +183,115 @@ PNG_B64 = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
 
 
 def evo(event: str, data: dict[str, Any], instance: str = "vendas") -> dict[str, Any]:
-    return {"event": event, "instance": instance, "data": data, "destination": "http://x", "date_time": "2024-01-01",
-            "sender": "5511999999999@s.whatsapp.net", "server_url": "http://evo", "apikey": None}
+    return {
+        "event": event,
+        "instance": instance,
+        "data": data,
+        "destination": "http://x",
+        "date_time": "2024-01-01",
+        "sender": "5511999999999@s.whatsapp.net",
+        "server_url": "http://evo",
+        "apikey": None,
+    }
 
 
 def upsert(jid: str, message: dict[str, Any], from_me: bool = False, **key: Any) -> dict[str, Any]:
-    return evo("messages.upsert", {"key": {"remoteJid": jid, "fromMe": from_me, "id": "3EB0AA", **key},
-                                   "pushName": "Ana", "message": message, "messageType": "conversation"})
+    return evo(
+        "messages.upsert",
+        {
+            "key": {"remoteJid": jid, "fromMe": from_me, "id": "3EB0AA", **key},
+            "pushName": "Ana",
+            "message": message,
+            "messageType": "conversation",
+        },
+    )
 
 
 EVOLUTION_CASES = [
-    ("open", evo("connection.update", {"instance": "vendas", "state": "open", "statusReason": 200}),
-     StatusEvent(ProviderKind.EVOLUTION, "vendas", ChannelStatus.WORKING)),
-    ("connecting", evo("connection.update", {"state": "connecting"}),
-     StatusEvent(ProviderKind.EVOLUTION, "vendas", ChannelStatus.STARTING)),
-    ("close", evo("connection.update", {"state": "close"}),
-     StatusEvent(ProviderKind.EVOLUTION, "vendas", ChannelStatus.STOPPED)),
-    ("refused", evo("connection.update", {"state": "refused"}),
-     StatusEvent(ProviderKind.EVOLUTION, "vendas", ChannelStatus.FAILED)),
-    ("upper-case event name", evo("CONNECTION_UPDATE", {"state": "open"}),
-     StatusEvent(ProviderKind.EVOLUTION, "vendas", ChannelStatus.WORKING)),
-    ("conversation", upsert("553187654321@s.whatsapp.net", {"conversation": "Sair"}),
-     InboundMessage(ProviderKind.EVOLUTION, "vendas", "5531987654321", "Sair", "3EB0AA")),
-    ("extended text", upsert("5511987654321@s.whatsapp.net", {"extendedTextMessage": {"text": "stop"}}),
-     InboundMessage(ProviderKind.EVOLUTION, "vendas", "5511987654321", "stop", "3EB0AA")),
-    ("image caption", upsert("5511987654321@s.whatsapp.net", {"imageMessage": {"caption": "olha"}}),
-     InboundMessage(ProviderKind.EVOLUTION, "vendas", "5511987654321", "olha", "3EB0AA")),
-    ("lid with senderPn", upsert("99999@lid", {"conversation": "x"}, senderPn="5511987654321@s.whatsapp.net"),
-     InboundMessage(ProviderKind.EVOLUTION, "vendas", "5511987654321", "x", "3EB0AA")),
+    (
+        "open",
+        evo("connection.update", {"instance": "vendas", "state": "open", "statusReason": 200}),
+        StatusEvent(ProviderKind.EVOLUTION, "vendas", ChannelStatus.WORKING),
+    ),
+    (
+        "connecting",
+        evo("connection.update", {"state": "connecting"}),
+        StatusEvent(ProviderKind.EVOLUTION, "vendas", ChannelStatus.STARTING),
+    ),
+    (
+        "close",
+        evo("connection.update", {"state": "close"}),
+        StatusEvent(ProviderKind.EVOLUTION, "vendas", ChannelStatus.STOPPED),
+    ),
+    (
+        "refused",
+        evo("connection.update", {"state": "refused"}),
+        StatusEvent(ProviderKind.EVOLUTION, "vendas", ChannelStatus.FAILED),
+    ),
+    (
+        "upper-case event name",
+        evo("CONNECTION_UPDATE", {"state": "open"}),
+        StatusEvent(ProviderKind.EVOLUTION, "vendas", ChannelStatus.WORKING),
+    ),
+    (
+        "conversation",
+        upsert("553187654321@s.whatsapp.net", {"conversation": "Sair"}),
+        InboundMessage(ProviderKind.EVOLUTION, "vendas", "5531987654321", "Sair", "3EB0AA"),
+    ),
+    (
+        "extended text",
+        upsert("5511987654321@s.whatsapp.net", {"extendedTextMessage": {"text": "stop"}}),
+        InboundMessage(ProviderKind.EVOLUTION, "vendas", "5511987654321", "stop", "3EB0AA"),
+    ),
+    (
+        "image caption",
+        upsert("5511987654321@s.whatsapp.net", {"imageMessage": {"caption": "olha"}}),
+        InboundMessage(ProviderKind.EVOLUTION, "vendas", "5511987654321", "olha", "3EB0AA"),
+    ),
+    (
+        "lid with senderPn",
+        upsert("99999@lid", {"conversation": "x"}, senderPn="5511987654321@s.whatsapp.net"),
+        InboundMessage(ProviderKind.EVOLUTION, "vendas", "5511987654321", "x", "3EB0AA"),
+    ),
     ("from me", upsert("5511987654321@s.whatsapp.net", {"conversation": "x"}, from_me=True), None),
     ("group", upsert("120363025246125486@g.us", {"conversation": "PARE"}), None),
-    ("qr", evo("qrcode.updated", {"qrcode": {"instance": "vendas", "pairingCode": None, "code": "2@abc",
-                                             "base64": f"data:image/png;base64,{PNG_B64}"}}),
-     QrEvent(ProviderKind.EVOLUTION, "vendas", None, "2@abc")),  # qr compared below
-    ("qr limit reached", evo("qrcode.updated", {"message": "QR code limit reached", "statusCode": 500}), None),
+    (
+        "qr",
+        evo(
+            "qrcode.updated",
+            {
+                "qrcode": {
+                    "instance": "vendas",
+                    "pairingCode": None,
+                    "code": "2@abc",
+                    "base64": f"data:image/png;base64,{PNG_B64}",
+                }
+            },
+        ),
+        QrEvent(ProviderKind.EVOLUTION, "vendas", None, "2@abc"),
+    ),  # qr compared below
+    (
+        "qr limit reached",
+        evo("qrcode.updated", {"message": "QR code limit reached", "statusCode": 500}),
+        None,
+    ),
     ("other event", evo("presence.update", {"id": "x"}), None),
 ]
 
 
-@pytest.mark.parametrize(("body", "expected"), [c[1:] for c in EVOLUTION_CASES], ids=[c[0] for c in EVOLUTION_CASES])
+@pytest.mark.parametrize(
+    ("body", "expected"), [c[1:] for c in EVOLUTION_CASES], ids=[c[0] for c in EVOLUTION_CASES]
+)
 def test_evolution_events(body: dict[str, Any], expected: object) -> None:
     """It turns Evolution payloads into status changes, inbound texts and QR codes."""
     event = parse_evolution_event(body)
     if isinstance(expected, QrEvent):
         assert isinstance(event, QrEvent)
-        assert (event.provider, event.session, event.code) == (expected.provider, expected.session, expected.code)
+        assert (event.provider, event.session, event.code) == (
+            expected.provider,
+            expected.session,
+            expected.code,
+        )
         assert event.qr is not None and event.qr.mimetype == "image/png"
         assert event.qr.content == b"\x89PNG\r\n\x1a\nfake"
     else:
