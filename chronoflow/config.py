@@ -135,12 +135,16 @@ class Settings:
     @property
     def effective_database_url(self) -> str:
         """The async SQLAlchemy URL: the configured one, or the embedded SQLite file."""
-        url = self.database_url or f"sqlite+aiosqlite:///{(self.home / 'chronoflow.db').resolve()}"
-        for plain, driver in (("postgresql://", "postgresql+asyncpg://"), ("postgres://", "postgresql+asyncpg://"),
-                              ("sqlite://", "sqlite+aiosqlite://")):
-            if url.startswith(plain):
-                return driver + url[len(plain):]
-        return url
+        return async_database_url(self.database_url or f"sqlite:///{(self.home / 'chronoflow.db').resolve()}")
+
+
+def async_database_url(url: str) -> str:
+    """``url`` with the async driver ChronoFlow uses for its scheme (asyncpg, aiosqlite)."""
+    for plain, driver in (("postgresql://", "postgresql+asyncpg://"), ("postgres://", "postgresql+asyncpg://"),
+                          ("sqlite://", "sqlite+aiosqlite://")):
+        if url.startswith(plain):
+            return driver + url[len(plain):]
+    return url
 
 
 @lru_cache(maxsize=1)

@@ -13,6 +13,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
+from chronoflow.config import async_database_url
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in and out, on every backend.
@@ -48,6 +50,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     WAL lets the API read while a worker writes; ``synchronous=NORMAL`` is durable across
     application crashes, which is what a scheduler's run log needs.
     """
+    url = async_database_url(url)
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":

@@ -29,6 +29,14 @@ def conflict(_: Request[Any, Any, Any], exc: Conflict) -> Response[dict[str, Any
     return _error(409, str(exc))
 
 
+def _camel(key: object) -> str | None:
+    """Parameter names as clients write them (``is_active`` -> ``isActive``)."""
+    if not isinstance(key, str):
+        return None
+    head, *rest = key.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
 def validation_failed(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
     """Litestar's body/parameter validation: say which field and what is wrong in ``detail``."""
     problems = exc.extra if isinstance(exc.extra, list) else []
@@ -36,7 +44,7 @@ def validation_failed(_: Request[Any, Any, Any], exc: ValidationException) -> Re
     field = None
     for problem in problems:
         if isinstance(problem, dict):
-            key = problem.get("key")
+            key = _camel(problem.get("key"))
             message = str(problem.get("message", "invalid"))
             field = field or key
             parts.append(f"{key}: {message}" if key else message)

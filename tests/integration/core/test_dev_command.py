@@ -1,0 +1,54 @@
+"""``chronoflow dev``: embedded Redis and SQLite, printed URL and token, clean stop on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from chronoflow.embedded_redis import free_port
+
+
+def test_dev_serves_on_the_printed_url_and_stops_its_children(tmp_path: Path) -> None:
+    """It starts everything from nothing, answers with the printed token, and leaves no process behind."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CHRONOFLOW_API_TOKENS")}
+    env.update(CHRONOFLOW_HOME=str(tmp_path / "home"), PYTHONUNBUFFERED="1")
+    process = subprocess.Popen([sys.executable, "-m", "chronoflow", "dev", "--port", str(port)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = ""
+    try:
+        deadline = time.monotonic() + 60
+        while "Press Ctrl-C" not in output and time.monotonic() < deadline:
+            output += process.stdout.readline()
+        url = re.search(r"running at (http://\S+)", output).group(1)
+        token = re.search(r"API token:\s+(\S+)", output).group(1)
+        assert f"{url}/schema" in output
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(f"{url}/health", timeout=2)
+                if health.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, output
+            time.sleep(0.2)
+        headers = {"Authorization": f"Bearer {token}"}
+        created = httpx.post(f"{url}/chronos", headers=headers, timeout=5, json={
+            "name": "dev", "cron": "in 10 min", "targetType": "HTTP", "url": "http://127.0.0.1:9/x"})
+        assert created.status_code == 201, created.text
+        assert httpx.get(f"{url}/chronos", timeout=5).status_code == 401
+        assert (tmp_path / "home" / "chronoflow.db").exists()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(30)
+    children = subprocess.run(["pgrep", "-f", str(tmp_path / "home")], capture_output=True, text=True).stdout
+    assert process.returncode == 0
+    assert children.strip() == "", f"left running: {children}"

@@ -1,0 +1,96 @@
+"""Invariant 1: an active chrono has exactly one scheduled job, after every API call."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tests.integration.conftest import Stack
+
+
+def test_it_keeps_one_job_through_the_whole_lifecycle(stack: Stack) -> None:
+    """It keeps one job while active and none while paused, inactive or deleted."""
+    chrono = stack.create_http_chrono("http://127.0.0.1:9/hook", cron="0 8 * * *")
+    cid = chrono["id"]
+    assert stack.jobs.count_schedule_jobs(cid) == 1
+    assert stack.jobs.scheduled_due(cid) == datetime.fromisoformat(chrono["nextRunAt"]).timestamp()
+
+    assert stack.api.post(f"/chronos/{cid}/pause").status_code == 200
+    assert stack.jobs.count_schedule_jobs(cid) == 0
+    assert stack.api.get(f"/chronos/{cid}").json()["nextRunAt"] is None
+
+    resumed = stack.api.post(f"/chronos/{cid}/resume").json()
+    assert stack.jobs.count_schedule_jobs(cid) == 1
+    assert resumed["isActive"] is True and resumed["nextRunAt"] is not None
+
+    updated = stack.api.patch(f"/chronos/{cid}", json={"cron": "30 9 * * *", "timezone": "America/Sao_Paulo"}).json()
+    assert stack.jobs.count_schedule_jobs(cid) == 1
+    due = datetime.fromtimestamp(stack.jobs.scheduled_due(cid), UTC)
+    assert due == datetime.fromisoformat(updated["nextRunAt"])
+    assert (due.hour, due.minute) == (12, 30)  # 09:30 in São Paulo (UTC-3)
+
+    stack.api.patch(f"/chronos/{cid}", json={"name": "renamed"})
+    assert stack.jobs.count_schedule_jobs(cid) == 1
+
+    stack.api.patch(f"/chronos/{cid}", json={"isActive": False})
+    assert stack.jobs.count_schedule_jobs(cid) == 0
+    stack.api.patch(f"/chronos/{cid}", json={"isActive": True})
+    assert stack.jobs.count_schedule_jobs(cid) == 1
+
+    trigger = stack.api.post(f"/chronos/{cid}/trigger")
+    assert trigger.status_code == 202
+    assert stack.jobs.count_schedule_jobs(cid) == 1
+    assert f"manual_{trigger.json()['runId']}".encode() in stack.queued()
+
+    assert stack.api.delete(f"/chronos/{cid}").status_code == 204
+    assert stack.jobs.count_schedule_jobs(cid) == 0
+    assert stack.api.get(f"/chronos/{cid}").status_code == 404
+
+
+def test_a_one_shot_has_no_job_after_its_run(stack: Stack, http_receiver) -> None:
+    """It runs a one-shot once, then deactivates it and leaves no job."""
+    at = datetime.now(UTC) + timedelta(seconds=30)
+    chrono = stack.create_http_chrono(http_receiver.url + "/once", cron=at.isoformat())
+    cid = chrono["id"]
+    assert chrono["isRecurring"] is False
+    assert stack.jobs.count_schedule_jobs(cid) == 1
+    assert stack.hand_over(at.timestamp() - 0.001) == 0, "handed over before it was due"
+    assert stack.hand_over(at.timestamp()) == 1
+    assert stack.jobs.count_schedule_jobs(cid) == 0
+    stack.drain()
+    assert len(http_receiver.wait_for(1)) == 1
+    stored = stack.api.get(f"/chronos/{cid}").json()
+    assert stored["isActive"] is False and stored["nextRunAt"] is None and stored["lastRunStatus"] == "success"
+    assert stack.jobs.count_schedule_jobs(cid) == 0
+
+
+def test_recurring_occurrences_are_rescheduled_from_their_own_fire_time(stack: Stack) -> None:
+    """It computes each next occurrence from the previous fire time, not from when the hand-over ran."""
+    chrono = stack.create_http_chrono("http://127.0.0.1:9/x", cron="*/10 * * * *")
+    cid = chrono["id"]
+    first = stack.jobs.scheduled_due(cid)
+    assert stack.hand_over(first + 3.7) == 1  # handed over 3.7 s late
+    second = stack.jobs.scheduled_due(cid)
+    assert second - first == 600.0
+    assert stack.jobs.count_schedule_jobs(cid) == 1
+
+
+def test_reconcile_adds_missing_and_removes_orphan_jobs(stack: Stack) -> None:
+    """It rebuilds Redis from the database: missing jobs come back, orphan jobs go."""
+    from chronoflow.chronos import schedule_spec
+    from chronoflow.jobs import ScheduleSpec
+    from chronoflow.reconciler import reconcile
+
+    kept = stack.create_http_chrono("http://127.0.0.1:9/a", cron="0 8 * * *")
+    paused = stack.create_http_chrono("http://127.0.0.1:9/b", cron="0 9 * * *")
+    stack.api.post(f"/chronos/{paused['id']}/pause")
+    due_before = stack.jobs.scheduled_due(kept["id"])
+    stack.redis.flushall()
+    stack.jobs.put_schedule(ScheduleSpec("no-such-chrono", datetime.now(UTC), "* * * * *", "* * * * *", None, "UTC", 60))
+
+    report = stack.db_run(reconcile(stack.db, stack.jobs))
+    assert report.added == [kept["id"]]
+    assert report.removed == ["no-such-chrono"]
+    assert stack.jobs.scheduled_due(kept["id"]) == due_before
+    assert stack.jobs.count_schedule_jobs(paused["id"]) == 0
+    assert schedule_spec  # the reconciler and the API share one spec builder
+    assert stack.db_run(reconcile(stack.db, stack.jobs)).added == []
