@@ -29,8 +29,6 @@ from chronoflow.nlcron.cronexpr import compile_cron
 from chronoflow.nlcron.errors import ScheduleError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from chronoflow.nlcron.schedule import Schedule
 
 _MAX_CANDIDATES = 100_000
@@ -74,17 +72,15 @@ def _iterator(cron: str) -> croniter:
     return iterator
 
 
-def _wall_times(cron: str, start: datetime) -> Iterator[datetime]:
-    """Naive local times matching ``cron``, strictly after the naive ``start``."""
+def _next_wall(cron: str, start: datetime) -> datetime | None:
+    """The first naive local time matching ``cron`` strictly after the naive ``start``."""
     iterator = _iterator(cron)
-    current = start
-    for _ in range(_MAX_CANDIDATES):
-        iterator.set_current(current, force=True)
-        try:
-            current = iterator.get_next(datetime)
-        except CroniterBadDateError:
-            return
-        yield current
+    iterator.set_current(start, force=True)
+    try:
+        found: datetime = iterator.get_next(datetime)
+    except CroniterBadDateError:
+        return None
+    return found
 
 
 def _offset_at(instant: datetime, tz: ZoneInfo) -> timedelta:
@@ -105,11 +101,17 @@ def _gap_end(before: datetime, after: datetime, tz: ZoneInfo) -> datetime:
     return after.replace(microsecond=0) if after.microsecond else after
 
 
-def _instants(wall: datetime, tz: ZoneInfo, every_hour: bool) -> list[datetime]:
-    """The naive UTC instants a naive local time stands for, under the rules above."""
+def _offsets(wall: datetime, tz: ZoneInfo) -> tuple[timedelta, timedelta]:
+    """UTC offsets of a naive local time at its first and second pass (equal when unambiguous)."""
     first = wall.replace(tzinfo=tz).utcoffset()
     second = wall.replace(tzinfo=tz, fold=1).utcoffset()
     assert first is not None and second is not None
+    return first, second
+
+
+def _instants(wall: datetime, tz: ZoneInfo, every_hour: bool) -> list[datetime]:
+    """The naive UTC instants a naive local time stands for, under the rules above."""
+    first, second = _offsets(wall, tz)
     if first == second:
         return [wall - first]
     if first > second:  # repeated: the clock went back, the wall time happens twice
@@ -117,14 +119,6 @@ def _instants(wall: datetime, tz: ZoneInfo, every_hour: bool) -> list[datetime]:
     if every_hour:  # skipped by the clock: nothing to fire
         return []
     return [_gap_end(wall - second, wall - first, tz)]
-
-
-def _fold_width(wall: datetime, tz: ZoneInfo) -> timedelta:
-    """How much of the wall clock repeats at ``wall`` (zero or negative when it does not)."""
-    first = wall.replace(tzinfo=tz).utcoffset()
-    second = wall.replace(tzinfo=tz, fold=1).utcoffset()
-    assert first is not None and second is not None
-    return first - second
 
 
 def wall_to_utc(wall: datetime, tz: ZoneInfo) -> datetime:
@@ -158,29 +152,40 @@ def next_cron_after(cron: str, timezone: str, after: datetime) -> datetime | Non
     """
     tz = zone(timezone)
     every_hour = len(compile_cron(cron).hour.values) == 24
-    after_utc = _as_utc(after).replace(tzinfo=None)
-    wall = after_utc + _offset_at(after_utc, tz)
-    start = wall
-    fold_width = _fold_width(wall, tz)
-    if fold_width > timedelta(0):
-        # ``after`` falls in a repeated hour: wall times earlier than its own may still have a
-        # second occurrence later than it, so the search starts one fold earlier.
-        start = wall - fold_width
+    moment = _as_utc(after).replace(tzinfo=None)
+    wall = moment + _offset_at(moment, tz)
+    first, second = _offsets(wall, tz)
     best: datetime | None = None
-    horizon: datetime | None = None
-    for candidate in _wall_times(cron, start):
-        if horizon is not None and candidate > horizon:
+    if every_hour and first > second and moment == wall - first:
+        # ``after`` is in the first pass of a repeated hour: a wall time at or before its own
+        # comes round again in the second pass, possibly before any later wall time does.
+        again = _next_wall(cron, wall - (first - second))
+        if again is not None and again < wall + (first - second):
+            again_first, again_second = _offsets(again, tz)
+            if again_first > again_second:
+                best = again - again_second
+    current = wall
+    for _ in range(_MAX_CANDIDATES):
+        candidate = _next_wall(cron, current)
+        if candidate is None:
             break
-        for instant in _instants(candidate, tz, every_hour):
-            if instant > after_utc and (best is None or instant < best):
-                best = instant
-        if best is not None and horizon is None:
-            # Later wall times give later instants, except inside a repeated hour, whose first
-            # pass precedes the second pass of earlier wall times: look one fold further.
-            width = max(_fold_width(candidate, tz), fold_width)
-            if width <= timedelta(0):
-                break
-            horizon = candidate + width
+        current = candidate
+        first, second = _offsets(candidate, tz)
+        if first == second:
+            instant = candidate - first
+        elif first > second:  # repeated wall time: first pass, or the second for intervals
+            instant = candidate - first
+            if instant <= moment and every_hour:
+                instant = candidate - second
+        elif every_hour:  # skipped wall time: resume where the clock lands after the jump
+            jump = _gap_end(candidate - second, candidate - first, tz)
+            current = jump + second - timedelta(microseconds=1)
+            continue
+        else:
+            instant = _gap_end(candidate - second, candidate - first, tz)
+        if instant > moment:
+            best = instant if best is None else min(best, instant)
+            break
     return None if best is None else best.replace(tzinfo=UTC)
 
 

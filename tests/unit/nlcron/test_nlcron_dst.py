@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from croniter import croniter
 
 from chronoflow.nlcron import next_fire_after, next_fire_times, parse
 
@@ -94,3 +95,51 @@ def test_sao_paulo_keeps_one_offset_today() -> None:
     times = next_fire_times(parse("todo dia às 8h", "America/Sao_Paulo"), 365, after=utc(2026, 1, 1))
     assert {time.astimezone(ZoneInfo("America/Sao_Paulo")).utcoffset() for time in times} == {timedelta(hours=-3)}
     assert all(time.hour == 11 and time.minute == 0 for time in times)
+
+
+_TRANSITIONS = [
+    ("America/Sao_Paulo", utc(2018, 11, 4, 3)),
+    ("America/Sao_Paulo", utc(2019, 2, 17, 2)),
+    ("America/New_York", utc(2026, 3, 8, 7)),
+    ("America/New_York", utc(2026, 11, 1, 6)),
+    ("Europe/Lisbon", utc(2026, 3, 29, 1)),
+    ("Europe/Lisbon", utc(2026, 10, 25, 1)),
+]
+
+
+def _reference(cron: str, zone: str, start: datetime, end: datetime) -> list[datetime]:
+    """Fire instants by brute force, minute by minute, from the rules stated in ``fire_times``."""
+    tz = ZoneInfo(zone)
+    every_hour = cron.split()[1] == "*"
+    fired: list[datetime] = []
+    instant = start
+    while instant < end:
+        local = instant.astimezone(tz)
+        wall = local.replace(tzinfo=None, fold=0)
+        if croniter.match(cron, wall):
+            first_pass = local.utcoffset() == wall.replace(tzinfo=tz).utcoffset()
+            if every_hour or first_pass:
+                fired.append(instant)
+        previous = (instant - timedelta(minutes=1)).astimezone(tz).replace(tzinfo=None)
+        skipped = wall - previous - timedelta(minutes=1)
+        if skipped > timedelta(0) and not every_hour:
+            # The clock jumped at this instant: fire once for any skipped wall time that matches.
+            gap = [previous + timedelta(minutes=step) for step in range(1, int(skipped / timedelta(minutes=1)) + 1)]
+            if any(croniter.match(cron, moment) for moment in gap) and (not fired or fired[-1] != instant):
+                fired.append(instant)
+        instant += timedelta(minutes=1)
+    return fired
+
+
+@pytest.mark.parametrize(("zone", "transition"), _TRANSITIONS, ids=[f"{z}-{t:%Y-%m}" for z, t in _TRANSITIONS])
+@pytest.mark.parametrize(
+    "cron",
+    ["30 * * * *", "*/20 * * * *", "0 0-3 * * *", "30 1 * * *", "30 2 * * *", "0,30 23 * * *", "15 0 * * *", "*/30 1-2 * * *"],
+)
+def test_matches_brute_force_reference(zone: str, transition: datetime, cron: str) -> None:
+    """It fires exactly where a minute-by-minute scan of the wall clock says, around each transition."""
+    start, end = transition - timedelta(hours=4), transition + timedelta(hours=4)
+    expected = _reference(cron, zone, start, end)
+    schedule = parse(cron, zone)
+    actual = [time for time in next_fire_times(schedule, len(expected) + 1, after=start - timedelta(seconds=1)) if time < end]
+    assert actual == expected
