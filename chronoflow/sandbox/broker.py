@@ -22,7 +22,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urljoin
 
 import httpx
@@ -107,7 +107,7 @@ class Broker:
         self.http_count = 0
         self.message_count = 0
         self._log_bytes = 0
-        self._http = http
+        self._client = http
         self._send_message = send_message
         self._effects: collections.deque[float] = collections.deque()
 
@@ -116,7 +116,7 @@ class Broker:
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         """The answer frame for one ``{"kind": "call", "op": ..., "args": {...}}`` request."""
         op, args = request.get("op"), request.get("args")
-        handler = self._HANDLERS.get(op) if type(op) is str else None
+        handler = self._HANDLERS.get(op) if isinstance(op, str) else None
         if handler is None or type(args) is not dict:
             return {"error": {"type": "SdkError", "message": "unknown SDK call"}}
         try:
@@ -124,7 +124,7 @@ class Broker:
         except _Refused as exc:
             return {"error": {"type": exc.kind, "message": str(exc)}}
         except PolicyViolation as exc:
-            return {"error": {"type": self._POLICY_ERRORS.get(op, "SdkError"), "message": str(exc)}}
+            return {"error": {"type": self._POLICY_ERRORS.get(str(op), "SdkError"), "message": str(exc)}}
 
     def remaining(self) -> float:
         """Seconds left before the run's deadline."""
@@ -151,7 +151,7 @@ class Broker:
         self.add_log(text)
 
     def _now(self, args: dict[str, Any]) -> str:
-        return datetime.datetime.now(datetime.timezone.utc).isoformat()
+        return datetime.datetime.now(datetime.UTC).isoformat()
 
     def _sleep(self, args: dict[str, Any]) -> None:
         seconds = finite_seconds(args.get("seconds"), "seconds")
@@ -320,7 +320,7 @@ class Broker:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
             raise _Refused("HttpError", f"cannot resolve {host}: {exc}") from None
-        addresses = [info[4][0] for info in infos]
+        addresses = [str(info[4][0]) for info in infos]
         if not addresses:
             raise _Refused("HttpError", f"cannot resolve {host}")
         if not self.policy.host_may_be_private(host):
@@ -349,12 +349,12 @@ class Broker:
         request_headers["Host"] = host if port == default_port else f"{host}:{port}"
         request_headers["Accept-Encoding"] = "identity"
         extensions: dict[str, Any] = {"sni_hostname": host} if parts.scheme == "https" else {}
-        request = self._http.build_request(
+        request = self._client.build_request(
             method, target, headers=request_headers, content=body,
             timeout=min(timeout, remaining), extensions=extensions,
         )
         try:
-            return self._http.send(request, stream=True)
+            return self._client.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise _Refused("HttpError", f"request to {host} failed: {type(exc).__name__}") from None
 
@@ -383,7 +383,7 @@ class Broker:
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
         return {"status_code": response.status_code, "headers": headers, "text": text, "url": url}
 
-    _HANDLERS: dict[str, Callable[[Broker, dict[str, Any]], Any]] = {
+    _HANDLERS: ClassVar[dict[str, Callable[[Broker, dict[str, Any]], Any]]] = {
         "log": _log,
         "now": _now,
         "sleep": _sleep,
@@ -393,4 +393,4 @@ class Broker:
         "message": _message,
         "http": _http,
     }
-    _POLICY_ERRORS = {"http": "HttpError", "message": "MessageError", "sleep": "ValueError"}
+    _POLICY_ERRORS: ClassVar[dict[str, str]] = {"http": "HttpError", "message": "MessageError", "sleep": "ValueError"}

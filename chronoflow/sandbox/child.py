@@ -60,7 +60,7 @@ def describe(exc: BaseException) -> str:
     """``"ZeroDivisionError: division by zero"``, cut to :data:`MAX_ERROR_CHARS`."""
     try:
         text = str(exc)
-    except Exception:  # a user exception whose __str__ fails still needs a name
+    except Exception:  # noqa: BLE001 - a user exception whose __str__ fails still needs a name
         text = ""
     name = type(exc).__name__
     return (f"{name}: {text}" if text else name)[:MAX_ERROR_CHARS]
@@ -80,7 +80,7 @@ def _run(channel: _Channel, job: dict[str, Any]) -> dict[str, Any]:
     ctx = sdk.Context(channel.call, env=dict(job.get("env") or {}), extras=job.get("extras"), log_cap=max_log)
     namespace = build_globals(log)
     try:
-        exec(code, namespace)
+        exec(code, namespace)  # noqa: S102 - restricted code object, restricted globals
         entry = namespace.get("run")
         if type(entry) is not FunctionType:
             return {"kind": "failed", "error": "run is not a function"}
@@ -91,7 +91,7 @@ def _run(channel: _Channel, job: dict[str, Any]) -> dict[str, Any]:
         return {"kind": "failed", "error": "memory limit exceeded"}
     except protocol.ChannelClosed:
         raise
-    except BaseException as exc:  # the user's error, whatever it is, ends the run cleanly
+    except BaseException as exc:  # noqa: BLE001 - the user's error, whatever it is, ends the run cleanly
         if isinstance(exc, RecursionError):
             return {"kind": "failed", "error": describe(exc), "traceback": user_traceback(exc, source)[-8000:]}
         return {"kind": "failed", "error": describe(exc), "traceback": user_traceback(exc, source)}
@@ -122,8 +122,8 @@ def serve(sock: socket.socket, layers: list[str]) -> NoReturn:
     except MemoryError:
         try:
             protocol.send(sock, {"kind": "failed", "error": "memory limit exceeded", "layers": layers})
-        except BaseException:
+        except BaseException:  # noqa: BLE001 - nothing left to report with
             status = 3
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - the channel is gone; exit with a code the runner decodes
         status = 2
     os._exit(status)

@@ -36,8 +36,8 @@ _STATUS = struct.Struct(">i")
 def _warm_up() -> None:
     """Compile and build globals once so the first child pays nothing extra."""
     code = compiler.compile_function("def run(ctx):\n    x = [i for i in range(3)]\n    return {'n': len(x)}\n")
-    exec(code, guards.build_globals(lambda line: None))
-    import _strptime  # noqa: F401  (datetime.strptime imports it lazily)
+    exec(code, guards.build_globals(lambda line: None))  # noqa: S102 - our own warm-up code
+    import _strptime  # type: ignore[import-not-found]  # noqa: F401  (datetime.strptime imports it lazily)
     import encodings.idna  # noqa: F401
 
 
@@ -79,9 +79,9 @@ def serve(control: socket.socket) -> None:
     pidfds: dict[int, int] = {}  # pidfd -> pid
     try:
         while True:
-            readable, _, _ = select.select([control, *pidfds], [], [])
+            readable, _, _ = select.select([control.fileno(), *pidfds], [], [])
             for fd in readable:
-                if fd is control:
+                if fd == control.fileno():
                     continue
                 pid = pidfds.pop(fd)
                 _, status = os.waitpid(pid, 0)
@@ -92,7 +92,7 @@ def serve(control: socket.socket) -> None:
                 except OSError:
                     pass  # the runner no longer listens
                 os.close(status_fd)
-            if control not in readable:
+            if control.fileno() not in readable:
                 continue
             data, fds, _, _ = socket.recv_fds(control, 65536, 2)
             if not data:

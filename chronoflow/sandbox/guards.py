@@ -58,10 +58,11 @@ def guarded_getattr(obj: Any, name: str) -> Any:
     """``obj.name`` for user code, refusing every known route out of the sandbox."""
     if type(name) is not str:
         raise TypeError("attribute name must be a string")
+    # AttributeError, not TypeError, below: it is what user code expects from a missing attribute.
     if name.startswith("_") or name in INSPECT_ATTRIBUTES or name.startswith(_FRAME_PREFIXES):
         raise AttributeError(f"access to attribute {name!r} is not allowed")
     if isinstance(obj, _OPAQUE_TYPES):
-        raise AttributeError(f"attributes of {type(obj).__name__} objects are not accessible")
+        raise AttributeError(f"attributes of {type(obj).__name__} objects are not accessible")  # noqa: TRY004
     if isinstance(obj, types.GeneratorType) and name not in _GENERATOR_ATTRIBUTES:
         raise AttributeError(f"access to attribute {name!r} is not allowed")
     if isinstance(obj, type) and name == "mro":
@@ -72,7 +73,7 @@ def guarded_getattr(obj: Any, name: str) -> Any:
         raise AttributeError("access to attribute 'obj' is not allowed")
     value = getattr(obj, name)
     if isinstance(value, types.ModuleType):
-        raise AttributeError(f"access to attribute {name!r} is not allowed")
+        raise AttributeError(f"access to attribute {name!r} is not allowed")  # noqa: TRY004
     return value
 
 
@@ -115,7 +116,7 @@ class _PrintSink:
         line = sep.join(str(o) for o in objects) + end
         if len(self._text) < 1000:
             self._text.append(line)
-        self._log(line[:-1] if line.endswith("\n") else line)
+        self._log(line.removesuffix("\n"))
 
     def __call__(self) -> str:
         return "".join(self._text)

@@ -60,9 +60,15 @@ def _random_members(rng: _random.Random) -> dict[str, Callable[..., Any]]:
     # Wrap the bound methods so no Random instance is reachable (and reseeding stays per child).
     members: dict[str, Callable[..., Any]] = {}
     for name in names:
-        method = getattr(rng, name)
-        members[name] = (lambda m: lambda *args, **kwargs: m(*args, **kwargs))(method)
+        members[name] = _forwarder(getattr(rng, name))
     return members
+
+
+def _forwarder(method: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return method(*args, **kwargs)
+
+    return call
 
 
 #: The generator behind the ``random`` facade; reseeded from the OS in every child.

@@ -103,7 +103,7 @@ class FunctionLimits:
         if data is None:
             return cls()
         if not isinstance(data, Mapping):
-            raise ValueError("functionLimits: must be an object")
+            raise ValueError("functionLimits: must be an object")  # noqa: TRY004 - API input errors are ValueError
         known = {_camel(f.name): f.name for f in fields(cls)}
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
@@ -192,7 +192,7 @@ class SandboxPolicy:
 
 def _normalize_pattern(entry: str) -> str:
     entry = entry.strip().lower().rstrip(".")
-    bare = entry[2:] if entry.startswith("*.") else entry
+    bare = entry.removeprefix("*.")
     if not bare or "*" in bare or "/" in bare or "@" in bare:
         raise ValueError(f"host allowlist entry {entry!r} must be a host or *.domain")
     return entry
@@ -268,7 +268,7 @@ def normalize_recipient(to: object) -> str:
         to = str(to)
     if type(to) is not str:
         raise PolicyViolation("recipient must be a string of digits")
-    text = to[1:] if to.startswith("+") else to
+    text = to.removeprefix("+")
     if any(c not in string.digits and c not in RECIPIENT_SEPARATORS for c in text):
         raise PolicyViolation("recipient must be one phone number: digits, spaces, dashes only")
     digits = "".join(c for c in text if c in string.digits)
@@ -280,6 +280,6 @@ def normalize_recipient(to: object) -> str:
 
 def finite_seconds(value: object, name: str) -> float:
     """An exact ``int``/``float`` number of seconds, finite and not negative."""
-    if type(value) not in (int, float) or not math.isfinite(value) or value < 0:  # type: ignore[arg-type]
+    if (type(value) is not int and type(value) is not float) or not math.isfinite(value) or value < 0:
         raise PolicyViolation(f"{name} must be a finite, non-negative number of seconds")
-    return float(value)  # type: ignore[arg-type]
+    return float(value)

@@ -63,7 +63,7 @@ def _recv_exact(sock: socket.socket, size: int, deadline: float | None) -> bytes
             sock.settimeout(remaining)
         try:
             chunk = sock.recv(min(size - len(chunks), 1 << 20))
-        except socket.timeout:
+        except TimeoutError:
             raise TimeoutError("deadline passed while reading a frame") from None
         except OSError as exc:
             raise ChannelClosed(str(exc)) from None

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -171,7 +171,7 @@ class SandboxRunner:
         self._http: httpx.Client | None = None
         self._closed = False
 
-    def __enter__(self) -> SandboxRunner:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -79,7 +79,7 @@ def to_plain(value: Any, what: str, depth: int = 0) -> Any:
 class Response:
     """The answer to ``ctx.http`` calls: a copy, detached from any connection."""
 
-    __slots__ = ("status_code", "headers", "text", "url", "ok")
+    __slots__ = ("headers", "ok", "status_code", "text", "url")
 
     def __init__(self, status_code: int, headers: dict[str, str], text: str, url: str) -> None:
         self.status_code = status_code
@@ -180,7 +180,7 @@ class State:
 class Context:
     """``ctx``: everything a function may do, each effect decided by the trusted side."""
 
-    __slots__ = ("_call", "_log_cap", "http", "message", "state", "env", "extras")
+    __slots__ = ("_call", "_log_cap", "env", "extras", "http", "message", "state")
 
     def __init__(self, call: Call, *, env: dict[str, str], extras: Any, log_cap: int = 65536) -> None:
         self._call = call
