@@ -143,6 +143,8 @@ def _one_shot(draft: Draft, reader: Reader, tz: ZoneInfo, now: datetime) -> date
 
 def _compress(values: set[int] | list[int]) -> str:
     """``[1, 2, 3, 5]`` -> ``"1-3,5"``: the short, conventional spelling of a cron list."""
+    if len(values) == 1:
+        return str(next(iter(values)))
     ordered = sorted(set(values))
     parts: list[str] = []
     start = previous = ordered[0]

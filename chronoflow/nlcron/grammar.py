@@ -291,6 +291,11 @@ _Handler = Callable[[Reader, re.Match[str]], bool]
 RULES: tuple[tuple[re.Pattern[str], _Handler], ...] = (
     (_rule(alternation(_both("NOW"))), _read_now),
     (_rule(
+        r"(?:at minute|minute|no minuto|ao minuto|aos|nos) (\d{1,2})(?: minutos?)?|(?:at )?:(\d{2})"
+        r"|(?:at )?(\d{1,2}) (?:minutes )?past(?: the hour)?"
+    ), _read_minute_offset),
+    (_rule(rf"(?:{alternation(_both('AT'))}) (?P<list>{_TIME_LIST})"), _read_times),
+    (_rule(
         rf"(?:(?P<pre>{alternation(_both('RELATIVE_PREFIX'))}) )?(?P<dur>{_DURATION})"
         rf"(?: (?P<suf>{alternation(_both('RELATIVE_SUFFIX'))}))?"
     ), _read_relative),
@@ -319,11 +324,6 @@ RULES: tuple[tuple[re.Pattern[str], _Handler], ...] = (
     (_rule(
         rf"(?:{alternation(_both('WINDOW_START'))}) (?P<a>{TIME}) (?:{alternation(_both('WINDOW_SEP'))}) (?P<b>{TIME})"
     ), _read_window),
-    (_rule(
-        r"(?:at minute|minute|no minuto|ao minuto|aos|nos) (\d{1,2})(?: minutos?)?|(?:at )?:(\d{2})"
-        r"|(?:at )?(\d{1,2}) (?:minutes )?past(?: the hour)?"
-    ), _read_minute_offset),
-    (_rule(rf"(?:{alternation(_both('AT'))}) (?P<list>{_TIME_LIST})"), _read_times),
     (_rule(rf"(?P<list>{_MARKED_LIST})"), _read_times),
     (_rule(
         rf"(?P<daily>{alternation(_both('DAILY'))})|(?P<am>{alternation(_both('DAILY_AM'))})"

@@ -9,7 +9,6 @@ user's own spelling of the part it could not read.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
 _ACCENTS = str.maketrans(
@@ -19,8 +18,6 @@ _ACCENTS = str.maketrans(
     "aaaaaaeeeeiiiiooooouuuucny",
 )
 """Precomposed accented letters of Portuguese, Spanish and French mapped to plain ASCII."""
-
-_SPACES = re.compile(r"\s+")
 
 _NBSP_AND_DASHES = str.maketrans({"\u00a0": " ", "\u2013": "-", "\u2014": "-", "\u2019": "'"})
 """Look-alike characters that phones and word processors insert in place of plain ones."""
@@ -35,11 +32,13 @@ def normalize(text: str) -> str:
     Returns:
         The form every grammar rule is matched against.
     """
-    if not text.isascii():
-        # Decomposed input (a letter followed by a combining accent) is rare but real; NFC first
-        # folds it into precomposed letters the translation table knows.
-        text = unicodedata.normalize("NFC", text).translate(_NBSP_AND_DASHES)
-    return _SPACES.sub(" ", text.lower().translate(_ACCENTS)).strip()
+    if text.isascii():
+        # The common case skips the translation table, whose per-character lookups dominate.
+        return " ".join(text.lower().split())
+    # Decomposed input (a letter followed by a combining accent) is rare but real; NFC first
+    # folds it into precomposed letters the translation table knows.
+    text = unicodedata.normalize("NFC", text).translate(_NBSP_AND_DASHES)
+    return " ".join(text.lower().translate(_ACCENTS).split())
 
 
 def original_span(text: str, start: int, end: int) -> str:
