@@ -17,6 +17,7 @@ import json as _json
 import math as _math
 import random as _random
 import re as _re
+import sys
 import zoneinfo as _zoneinfo
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -130,6 +131,12 @@ def safe_import(modules: Mapping[str, object]) -> Callable[..., object]:
 
     def guarded_import(name: str, globals: object = None, locals: object = None,
                        fromlist: object = (), level: int = 0) -> object:
+        # C code (datetime.strptime...) imports helpers lazily through the builtins of the
+        # running frame, passing a *list* as fromlist. Import statements pass None or a tuple,
+        # so this branch serves only interpreter internals, and only with modules the fork
+        # server already loaded; the module goes to that C code, never to the user.
+        if type(fromlist) is list and type(name) is str and name in sys.modules:
+            return sys.modules[name]
         if type(name) is not str or level != 0 or name not in modules:
             raise ImportError(f"import of {name!r} is not allowed; available: {', '.join(sorted(modules))}")
         return modules[name]

@@ -238,3 +238,8 @@ def test_breakpoint_and_help(run):
 def test_system_exit_is_clean(run):
     """It denies ending the sandbox through SystemExit: the run just fails."""
     denied(run("def run(ctx):\n    raise SystemExit(0)\n"), "SystemExit")
+
+
+def test_internal_helper_module_import(run):
+    """It denies from-importing the helpers C code may load lazily (from _strptime import calendar)."""
+    denied(run("from _strptime import calendar\ndef run(ctx):\n    return calendar\n"), "ImportError")

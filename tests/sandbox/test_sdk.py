@@ -253,3 +253,15 @@ def test_random_differs_between_runs(run):
 def test_ping_reports_layers(runner: SandboxRunner):
     """It allows a bare round trip through the fork server, reporting the active layers."""
     assert "rlimits" in runner.ping()
+
+
+def test_dates_time_zones_and_parsing(run):
+    """It allows ZoneInfo, strptime and strftime (whose C code imports helpers lazily)."""
+    code = (
+        "from zoneinfo import ZoneInfo\nfrom datetime import datetime\n"
+        "def run(ctx):\n"
+        "    d = datetime(2024, 1, 2, 8, tzinfo=ZoneInfo('America/Sao_Paulo'))\n"
+        "    return [d.strftime('%d/%m/%Y %H:%M %Z'), datetime.strptime('2024-03-04', '%Y-%m-%d').month]\n"
+    )
+    result = run(code)
+    assert result.result == ["02/01/2024 08:00 -03", 3], result.error
