@@ -17,9 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "unit" / "nlcron")]
 
-from nlcron_phrases import NOW, PHRASES, ZONE, ZONED_PHRASES  # noqa: E402
+from nlcron_phrases import NOW, PHRASES, ZONE, ZONED_PHRASES
 
-from chronoflow.nlcron import parse  # noqa: E402
+from chronoflow.nlcron import parse
 
 TARGET = 20_000
 """Phrases per second the parser must sustain on one core."""
@@ -39,9 +39,13 @@ def main() -> None:
     """Time several rounds and print the median throughput."""
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--rounds", type=int, default=7, help="timed rounds (default 7)")
-    options.add_argument("--repeat", type=int, default=20, help="passes over the table per round (default 20)")
+    options.add_argument(
+        "--repeat", type=int, default=20, help="passes over the table per round (default 20)"
+    )
     args = options.parse_args()
-    table = [(phrase, ZONE) for _, phrase, _ in PHRASES] + [(phrase, zone) for _, phrase, zone, _ in ZONED_PHRASES]
+    table = [(phrase, ZONE) for _, phrase, _ in PHRASES] + [
+        (phrase, zone) for _, phrase, zone, _ in ZONED_PHRASES
+    ]
     run_round(table, 1)  # warm-up: imports, zone loading, compiled patterns
     rates = []
     for index in range(args.rounds):
@@ -50,7 +54,9 @@ def main() -> None:
         print(f"round {index + 1}: {rate:,.0f} phrases/s")
     median = statistics.median(rates)
     verdict = "ok" if median >= TARGET else f"BELOW the {TARGET:,} target"
-    print(f"median: {median:,.0f} phrases/s over {len(table)} phrases x {args.repeat} x {args.rounds} rounds ({verdict})")
+    print(
+        f"median: {median:,.0f} phrases/s over {len(table)} phrases x {args.repeat} x {args.rounds} rounds ({verdict})"
+    )
 
 
 if __name__ == "__main__":

@@ -9,13 +9,14 @@ number elsewhere in a sentence is never mistaken for a time.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from chronoflow.nlcron import en, pt_br
 from chronoflow.nlcron.errors import ScheduleError
 
 
-def alternation(words: object) -> str:
+def alternation(words: Iterable[str]) -> str:
     """Regex alternation of phrases, longest first so ``segunda-feira`` beats ``segunda``.
 
     Args:
@@ -24,7 +25,7 @@ def alternation(words: object) -> str:
     Returns:
         A non-capturing group matching any of them.
     """
-    unique = sorted({str(word) for word in words}, key=len, reverse=True)  # type: ignore[attr-defined]
+    unique = sorted(set(words), key=len, reverse=True)
     return "(?:" + "|".join(re.escape(word).replace(r"\ ", " ") for word in unique) + ")"
 
 

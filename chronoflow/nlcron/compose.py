@@ -51,7 +51,12 @@ def compose(draft: Draft, reader: Reader, tz: ZoneInfo, now: datetime) -> tuple[
     if draft.now:
         _only(reader, ("now",))
         return None, now
-    if draft.durations and len(spans) > 1 and "times" not in spans and all(text for _, text in draft.durations):
+    if (
+        draft.durations
+        and len(spans) > 1
+        and "times" not in spans
+        and all(text for _, text in draft.durations)
+    ):
         # "toda segunda 9h": the "9h" read as a delay is the time of day.
         draft.times = [read_time(text) for _, text in draft.durations if text]
         spans["times"] = spans.pop("relative")
@@ -77,14 +82,18 @@ def _relative(draft: Draft, reader: Reader, tz: ZoneInfo, now: datetime) -> date
     span = draft.spans["relative"]
     total = sum(seconds for seconds, _ in draft.durations)
     if total <= 0:
-        raise reader.fail("{} is not a delay: it must be at least one second", span.start, span.end, "in 10 min")
+        raise reader.fail(
+            "{} is not a delay: it must be at least one second", span.start, span.end, "in 10 min"
+        )
     _only(reader, ("relative", "times"))
     if not draft.times:
         return now + timedelta(seconds=total)
     # "in 2 days at 9": the days pick the date, the time of day comes from the phrase.
     if total % 86400 or len(draft.times) > 1:
         times = draft.spans["times"]
-        raise reader.fail("{} needs a whole number of days before it", times.start, times.end, "in 2 days at 9")
+        raise reader.fail(
+            "{} needs a whole number of days before it", times.start, times.end, "in 2 days at 9"
+        )
     day = now.astimezone(tz).date() + timedelta(days=total // 86400)
     return _at(day, _hinted(draft, draft.times[0]), tz)
 
@@ -131,9 +140,14 @@ def _one_shot(draft: Draft, reader: Reader, tz: ZoneInfo, now: datetime) -> date
                     return instant
         raise reader.fail("{} does not occur in the coming years", span.start, span.end)  # pragma: no cover
     if time is None:
-        pt = any(word in reader.text for word in ("hoje", "amanha", "proxim", "nest", "neste", "esta", "este"))
+        pt = any(
+            word in reader.text for word in ("hoje", "amanha", "proxim", "nest", "neste", "esta", "este")
+        )
         raise reader.fail(
-            "{} needs a time of day", span.start, span.end, f"{reader.quote(span.start, span.end)} {'às 9h' if pt else 'at 9'}"
+            "{} needs a time of day",
+            span.start,
+            span.end,
+            f"{reader.quote(span.start, span.end)} {'às 9h' if pt else 'at 9'}",
         )
     if draft.next_dow is not None:
         ahead = (draft.next_dow - (local_now.weekday() + 1) % 7) % 7 or 7
@@ -152,7 +166,9 @@ def _compress(values: set[int] | list[int]) -> str:
         if value is not None and value == previous + 1:
             previous = value
             continue
-        parts.append(f"{start}-{previous}" if previous - start >= 2 else ",".join(map(str, range(start, previous + 1))))
+        parts.append(
+            f"{start}-{previous}" if previous - start >= 2 else ",".join(map(str, range(start, previous + 1)))
+        )
         if value is not None:
             start = previous = value
     return ",".join(parts)
@@ -161,17 +177,27 @@ def _compress(values: set[int] | list[int]) -> str:
 def _step_error(reader: Reader, count: int, unit: str) -> None:
     span = reader.draft.spans["interval"]
     if count <= 0:
-        raise reader.fail("{} is not an interval: the count must be at least 1", span.start, span.end, f"every 5 {unit}s")
+        raise reader.fail(
+            "{} is not an interval: the count must be at least 1", span.start, span.end, f"every 5 {unit}s"
+        )
     allowed = _DIVISORS.get(unit)
     if allowed is None:
-        why = {"day": "its day count restarts every month", "week": "it has no week count", "year": "it has no year field"}
-        raise reader.fail(f"{{}} cannot be written as a cron: {why[unit]}", span.start, span.end, f"every {unit}")
+        why = {
+            "day": "its day count restarts every month",
+            "week": "it has no week count",
+            "year": "it has no year field",
+        }
+        raise reader.fail(
+            f"{{}} cannot be written as a cron: {why[unit]}", span.start, span.end, f"every {unit}"
+        )
     if count not in allowed:
         nearest = min(allowed, key=lambda value: (abs(value - count), value))
         whole = {"second": "a minute", "minute": "an hour", "hour": "a day", "month": "a year"}[unit]
         raise reader.fail(
             f"{{}} does not divide {whole} evenly, so a cron would not keep that rhythm",
-            span.start, span.end, f"every {nearest} {unit}s",
+            span.start,
+            span.end,
+            f"every {nearest} {unit}s",
         )
 
 
@@ -183,11 +209,18 @@ def _window_hours(reader: Reader, step: int = 1) -> str:
     span = draft.spans["window"]
     if start.minute or end.minute or start.second or end.second:
         raise reader.fail(
-            "{} must start and end on the hour to be written as a cron", span.start, span.end, "between 8 and 18"
+            "{} must start and end on the hour to be written as a cron",
+            span.start,
+            span.end,
+            "between 8 and 18",
         )
     if start.hour == end.hour:
         raise reader.fail("{} is an empty window", span.start, span.end, "between 8 and 18")
-    hours = list(range(start.hour, end.hour)) if start.hour < end.hour else [*range(start.hour, 24), *range(end.hour)]
+    hours = (
+        list(range(start.hour, end.hour))
+        if start.hour < end.hour
+        else [*range(start.hour, 24), *range(end.hour)]
+    )
     hours = hours[::step]
     if start.hour < end.hour and step > 1 and len(hours) > 1:
         return f"{start.hour}-{end.hour - 1}/{step}"
@@ -215,7 +248,9 @@ def _recurring(draft: Draft, reader: Reader) -> str:
             times = spans["times"]
             raise reader.fail(
                 "{} gives a time of day to something that repeats within the day; use a window instead",
-                times.start, times.end, "every 15 minutes between 8 and 18",
+                times.start,
+                times.end,
+                "every 15 minutes between 8 and 18",
             )
         step = "*" if count == 1 else f"*/{count}"
         if unit == "second":
@@ -234,17 +269,36 @@ def _recurring(draft: Draft, reader: Reader) -> str:
             hour = _window_hours(reader)
     elif draft.window is not None:
         span = spans["window"]
-        raise reader.fail("{} needs to say how often within it", span.start, span.end, f"every hour {reader.quote(span.start, span.end)}")
+        raise reader.fail(
+            "{} needs to say how often within it",
+            span.start,
+            span.end,
+            f"every hour {reader.quote(span.start, span.end)}",
+        )
     if draft.minute_offset is not None and (draft.interval is None or draft.interval[1] != "hour"):
         span = spans["minute_offset"]
-        raise reader.fail("{} only makes sense for an hourly schedule", span.start, span.end, "every hour at :15")
+        raise reader.fail(
+            "{} only makes sense for an hourly schedule", span.start, span.end, "every hour at :15"
+        )
     if draft.interval is None or draft.interval[1] not in ("second", "minute", "hour"):
-        if not (draft.daily or draft.weekly or draft.monthly or draft.yearly or draft.dows or draft.nth or draft.doms or draft.last_dom or draft.date):
+        if not (
+            draft.daily
+            or draft.weekly
+            or draft.monthly
+            or draft.yearly
+            or draft.dows
+            or draft.nth
+            or draft.doms
+            or draft.last_dom
+            or draft.date
+        ):
             span = spans.get("times") or next(iter(spans.values()))
             said = reader.quote(span.start, span.end)
             pt = any(word in reader.text.split() for word in ("as", "ao", "aos", "pelas", "pela"))
             raise reader.fail(
-                "{} does not say which days it repeats on", span.start, span.end,
+                "{} does not say which days it repeats on",
+                span.start,
+                span.end,
                 f"todo dia {said}" if pt else f"every day {said}",
             )
         second, minute, hour = _time_fields(draft, reader)
@@ -262,9 +316,13 @@ def _time_fields(draft: Draft, reader: Reader) -> tuple[str, str, str]:
     hours = {time.hour for time in times}
     # A cron crosses its fields, so several times fit in one cron only if they differ in
     # a single field: 09:00 and 18:00 do, 09:00 and 18:30 do not (that would add 09:30).
-    if len(times) > 1 and len(seconds) * len(minutes) * len(hours) != len({(t.hour, t.minute, t.second) for t in times}):
+    if len(times) > 1 and len(seconds) * len(minutes) * len(hours) != len(
+        {(t.hour, t.minute, t.second) for t in times}
+    ):
         span = draft.spans["times"]
-        raise reader.fail("{} are times a single cron cannot hold together; use one schedule per time", span.start, span.end)
+        raise reader.fail(
+            "{} are times a single cron cannot hold together; use one schedule per time", span.start, span.end
+        )
     return _compress(seconds), _compress(minutes), _compress(hours)
 
 
@@ -289,8 +347,12 @@ def _day_fields(draft: Draft, reader: Reader, dom: str, month: str, dow: str) ->
         if not draft.monthly:
             span = spans["doms"]
             raise reader.fail(
-                "{} does not say it repeats every month", span.start, span.end, f"todo {reader.quote(span.start, span.end)}"
-                if any(word in reader.text for word in ("dia", " as ", "mes")) else f"every month {reader.quote(span.start, span.end)}",
+                "{} does not say it repeats every month",
+                span.start,
+                span.end,
+                f"todo {reader.quote(span.start, span.end)}"
+                if any(word in reader.text for word in ("dia", " as ", "mes"))
+                else f"every month {reader.quote(span.start, span.end)}",
             )
         parts = [_compress(draft.doms)] if draft.doms else []
         dom = ",".join([*parts, "l"] if draft.last_dom else parts)

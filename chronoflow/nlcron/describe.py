@@ -9,6 +9,7 @@ cron ``parse`` returns has a description.
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 
 from chronoflow.nlcron.cronexpr import CronExpr, CronField, compile_cron
@@ -96,7 +97,7 @@ def _cyclic(hours: list[int]) -> list[int] | None:
         return hours
     for index in range(1, len(hours)):
         rotated = hours[index:] + hours[:index]
-        if rotated[0] - rotated[-1] != 1 and all((b - a) % 24 == 1 for a, b in zip(rotated, rotated[1:], strict=False)):
+        if rotated[0] - rotated[-1] != 1 and all((b - a) % 24 == 1 for a, b in itertools.pairwise(rotated)):
             return rotated
     return None
 
@@ -131,15 +132,20 @@ def _time_part(expr: CronExpr, lang: str) -> tuple[str, bool]:
             start=_clock(cyclic[0], minutes[0], seconds[0]), end=_clock(cyclic[-1], minutes[-1], seconds[-1])
         )
     second_step = _step(expr.second, 0, 59) if len(seconds) > 1 else None
-    if len(seconds) == 60 or second_step:
-        if len(minutes) == 60 and (all_hours or window):
-            phrase = words["every_second"] if len(seconds) == 60 else words["every_n_seconds"].format(n=second_step)
-            return phrase + window, True
+    if (len(seconds) == 60 or second_step) and len(minutes) == 60 and (all_hours or window):
+        every = (
+            words["every_second"] if len(seconds) == 60 else words["every_n_seconds"].format(n=second_step)
+        )
+        return every + window, True
     if len(seconds) == 1:
         at_second = f" {words['on_second'].format(second=seconds[0])}" if seconds[0] else ""
         minute_step = _step(expr.minute, 0, 59)
         if (len(minutes) == 60 or minute_step) and (all_hours or window):
-            phrase = words["every_minute"] if len(minutes) == 60 else words["every_n_minutes"].format(n=minute_step)
+            phrase = (
+                words["every_minute"]
+                if len(minutes) == 60
+                else words["every_n_minutes"].format(n=minute_step)
+            )
             return phrase + at_second + window, True
         if len(minutes) == 1:
             past = f" {words['past'].format(minute=f'{minutes[0]:02d}')}" if minutes[0] else ""
@@ -152,7 +158,9 @@ def _time_part(expr: CronExpr, lang: str) -> tuple[str, bool]:
                 return words["every_hour"] + window, True
             spaced = hours[1] - hours[0]
             if hours == list(range(hours[0], hours[-1] + 1, spaced)):
-                span = words["window"].format(start=_clock(hours[0], minutes[0]), end=_clock(hours[-1], minutes[0]))
+                span = words["window"].format(
+                    start=_clock(hours[0], minutes[0]), end=_clock(hours[-1], minutes[0])
+                )
                 return f"{words['every_n_hours'].format(n=spaced)} {span}", True
     second_text = f"{words['on_second'].format(second=_ranges(seconds))}, " if seconds != [0] else ""
     return second_text + words["minutes_of"].format(minutes=_ranges(minutes), hours=_ranges(hours)), True
@@ -190,7 +198,14 @@ def _day_part(expr: CronExpr, lang: str, prefix: bool) -> str:
     month_set = len(expr.month.values) < 12
     joiner = "or" if not expr.dom.star and not expr.dow.star else "both"
     parts: list[str] = []
-    if dom_set and month_set and len(expr.month.values) == 1 and len(expr.dom.values) == 1 and not expr.dom.last and not dow_set:
+    if (
+        dom_set
+        and month_set
+        and len(expr.month.values) == 1
+        and len(expr.dom.values) == 1
+        and not expr.dom.last
+        and not dow_set
+    ):
         month = _MONTHS[lang][min(expr.month.values) - 1]
         return words["yearly"].format(month=month, day=min(expr.dom.values))
     if dow_set:

@@ -63,7 +63,16 @@ DAILY_AM = ("every morning", "each morning")
 DAILY_PM = ("every evening", "each evening", "every afternoon", "every night", "each night", "nightly")
 HOURLY = ("hourly", "every hour", "each hour")
 WEEKLY = ("weekly",)
-MONTHLY = ("monthly", "of every month", "of each month", "of the month", "every month", "each month", "per month", "a month")
+MONTHLY = (
+    "monthly",
+    "of every month",
+    "of each month",
+    "of the month",
+    "every month",
+    "each month",
+    "per month",
+    "a month",
+)
 YEARLY = ("yearly", "annually", "every year", "each year")
 WEEKDAYS = ("weekdays", "weekday", "week days", "business days", "business day", "working days", "workdays")
 WEEKENDS = ("weekends", "weekend", "week-ends")
@@ -74,11 +83,31 @@ WINDOW_START = ("between", "from")
 WINDOW_SEP = ("and", "to", "until", "till", "through", "-")
 RELATIVE_PREFIX = ("in", "within", "after")
 RELATIVE_SUFFIX = ("from now", "later")
-DAY_OFFSETS: dict[str, int] = {"today": 0, "tonight": 0, "tomorrow": 1, "day after tomorrow": 2, "the day after tomorrow": 2}
+DAY_OFFSETS: dict[str, int] = {
+    "today": 0,
+    "tonight": 0,
+    "tomorrow": 1,
+    "day after tomorrow": 2,
+    "the day after tomorrow": 2,
+}
 NEXT = ("next", "this", "this coming", "coming")
 NOW = ("now", "right now", "immediately", "asap")
 DATE_PREFIX = ("on", "for", "on the")
-DOM_PREFIX = ("on the", "on day", "on days", "on", "the", "day", "days", "every", "each", "every month on the", "every month on day", "monthly on the", "monthly on day")
+DOM_PREFIX = (
+    "on the",
+    "on day",
+    "on days",
+    "on",
+    "the",
+    "day",
+    "days",
+    "every",
+    "each",
+    "every month on the",
+    "every month on day",
+    "monthly on the",
+    "monthly on day",
+)
 LAST_DAY = ("last day", "the last day", "last")
 HALF_HOUR = ("half an hour", "half hour", "half-hour", "30 minutes")
 MINUTE_OFFSET = ("at minute", "minute", "at :", ":")

@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterBadDateError, croniter
+from croniter import CroniterBadDateError, croniter  # type: ignore[import-untyped]
 
 from chronoflow.nlcron.cronexpr import compile_cron
 from chronoflow.nlcron.errors import ScheduleError

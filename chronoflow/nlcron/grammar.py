@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chronoflow.nlcron import en, pt_br
 from chronoflow.nlcron.clock import MARKED_TIME, TIME, alternation, read_time
@@ -26,19 +26,27 @@ if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
 
-def _both(name: str) -> object:
-    first, second = getattr(en, name), getattr(pt_br, name)
-    if isinstance(first, dict):
-        return {**first, **second}
-    return (*first, *second)
+def _words(name: str) -> tuple[str, ...]:
+    """The phrases both vocabularies list under ``name``."""
+    return (*getattr(en, name), *getattr(pt_br, name))
 
 
-DAYS: dict[str, int] = _both("DAYS")  # type: ignore[assignment]
-MONTHS: dict[str, int] = _both("MONTHS")  # type: ignore[assignment]
-UNITS: dict[str, str] = _both("UNITS")  # type: ignore[assignment]
-NUMBERS: dict[str, int] = _both("NUMBERS")  # type: ignore[assignment]
-ORDINALS: dict[str, int] = _both("ORDINALS")  # type: ignore[assignment]
-DAY_OFFSETS: dict[str, int] = _both("DAY_OFFSETS")  # type: ignore[assignment]
+def _any(name: str) -> str:
+    """Regex alternation of every phrase listed under ``name`` in either language."""
+    return alternation(_words(name))
+
+
+def _table(name: str) -> dict[str, Any]:
+    """Both vocabularies' word tables under ``name``, merged."""
+    return {**getattr(en, name), **getattr(pt_br, name)}
+
+
+DAYS: dict[str, int] = _table("DAYS")
+MONTHS: dict[str, int] = _table("MONTHS")
+UNITS: dict[str, str] = _table("UNITS")
+NUMBERS: dict[str, int] = _table("NUMBERS")
+ORDINALS: dict[str, int] = _table("ORDINALS")
+DAY_OFFSETS: dict[str, int] = _table("DAY_OFFSETS")
 
 _FULL_UNITS = {word: unit for word, unit in UNITS.items() if len(word) > 3 or word in ("dia", "ano", "mes")}
 """Units that may stand without a count (``every hour``, ``toda semana``); abbreviations may
@@ -49,20 +57,22 @@ _NUM = rf"(?:\d+ ?|{alternation(NUMBERS)} )"
 """A count before a unit: digits may touch the unit (``5min``), spelled numbers may not (``as``
 is "às", not "a s")."""
 _DAY = rf"{alternation(DAYS)}(?![\w])"
-_DAY_ITEM = rf"{_DAY}(?: ?(?:-|{alternation(w for w in _both('RANGE_SEP') if w != '-')}) ?{_DAY})?"  # type: ignore[attr-defined]
+_DAY_ITEM = rf"{_DAY}(?: ?(?:-|{alternation(w for w in _words('RANGE_SEP') if w != '-')}) ?{_DAY})?"
 _LIST_SEP = r"(?: ?, ?(?:and |e )?| and | e | & | ?/ ?| or | ou )"
 _DURATION_PART = rf"(?:\d+h\d{{2}}(?:min|m)?|{_NUM}{alternation(UNITS)})(?![\w/:])"
-_DURATION = rf"(?:{alternation(_both('HALF_HOUR'))}|{_DURATION_PART}(?:(?: ?, ?| and | e | ){_DURATION_PART})*)"
-_DOM_ITEM = rf"(?:\d{{1,2}}(?:st|nd|rd|th|o|a|º)?(?![\w/:.-])|{alternation(_both('LAST_DAY'))}(?! day)(?: (?:of the month|do mes))?)"
-_DATE_PREFIX = rf"(?:(?P<yearly>todo dia|todo ano em|todos os anos em|todo ano no dia|every year on|each year on|annually on|yearly on|anualmente em|anualmente no dia) )?(?:{alternation(_both('DATE_PREFIX'))} )?"
+_DURATION = rf"(?:{_any('HALF_HOUR')}|{_DURATION_PART}(?:(?: ?, ?| and | e | ){_DURATION_PART})*)"
+_DOM_ITEM = rf"(?:\d{{1,2}}(?:st|nd|rd|th|o|a|º)?(?![\w/:.-])|{_any('LAST_DAY')}(?! day)(?: (?:of the month|do mes))?)"
+_DATE_PREFIX = rf"(?:(?P<yearly>todo dia|todo ano em|todos os anos em|todo ano no dia|every year on|each year on|annually on|yearly on|anualmente em|anualmente no dia) )?(?:{_any('DATE_PREFIX')} )?"
 _MONTH = rf"{alternation(MONTHS)}(?![\w])"
-_TIME_LIST = rf"{TIME}(?:{_LIST_SEP}(?:{alternation(_both('AT'))} )?{TIME})*"
-_MARKED_LIST = rf"{MARKED_TIME}(?:{_LIST_SEP}(?:{alternation(_both('AT'))} )?{MARKED_TIME})*"
+_TIME_LIST = rf"{TIME}(?:{_LIST_SEP}(?:{_any('AT')} )?{TIME})*"
+_MARKED_LIST = rf"{MARKED_TIME}(?:{_LIST_SEP}(?:{_any('AT')} )?{MARKED_TIME})*"
 
 _ONE_TIME = re.compile(rf"{TIME}")
 _ONE_DAY = re.compile(_DAY_ITEM)
 _DAY_WORD = re.compile(_DAY)
-_ONE_DURATION = re.compile(rf"(?:(?P<half>{alternation(_both('HALF_HOUR'))})|(?P<hm>(?P<hh>\d+)h(?P<mm>\d{{2}}))(?:min|m)?|(?P<n>{_NUM})(?P<u>{alternation(UNITS)}))")
+_ONE_DURATION = re.compile(
+    rf"(?:(?P<half>{_any('HALF_HOUR')})|(?P<hm>(?P<hh>\d+)h(?P<mm>\d{{2}}))(?:min|m)?|(?P<n>{_NUM})(?P<u>{alternation(UNITS)}))"
+)
 _ONE_DOM = re.compile(r"\d{1,2}|[a-z]")
 
 
@@ -119,11 +129,18 @@ def _read_relative(reader: Reader, match: re.Match[str]) -> bool:
         else:
             unit = UNITS[part.group("u")]
             if unit in ("month", "year"):
-                raise reader.fail("{} cannot be counted from now; give a date instead", match.start(), match.end(), "on 2026-12-24 at 9")
+                raise reader.fail(
+                    "{} cannot be counted from now; give a date instead",
+                    match.start(),
+                    match.end(),
+                    "on 2026-12-24 at 9",
+                )
             total += _number(part.group("n")) * _SECONDS[unit]
     # "6h" or "8h30" alone is a delay, but next to other phrases ("toda segunda 9h") a time.
     hours_only = re.fullmatch(r"\d{1,2}h(?:\d{2})?", match.group("dur"))
-    draft.durations.append((total, match.group("dur") if hours_only and not draft.relative_prefixed else None))
+    draft.durations.append(
+        (total, match.group("dur") if hours_only and not draft.relative_prefixed else None)
+    )
     return True
 
 
@@ -134,6 +151,8 @@ def _read_interval(reader: Reader, match: re.Match[str]) -> bool:
     draft = reader.draft
     if match.group("hourly"):
         count, unit = 1, "hour"
+    elif match.group("minutely"):
+        count, unit = 1, "minute"
     elif match.group("half"):
         count, unit = 30, "minute"
     elif match.group("u2"):
@@ -168,7 +187,9 @@ def _read_marker(reader: Reader, match: re.Match[str]) -> bool:
     if kind in ("am", "pm"):
         reader.draft.half_hint = "night" if kind == "pm" else "am"
         return _set_marker(reader, match, "day")
-    return _set_marker(reader, match, {"daily": "day", "weekly": "week", "monthly": "month", "yearly": "year"}[kind or ""])
+    return _set_marker(
+        reader, match, {"daily": "day", "weekly": "week", "monthly": "month", "yearly": "year"}[kind or ""]
+    )
 
 
 def _read_day_group(reader: Reader, match: re.Match[str]) -> bool:
@@ -203,7 +224,11 @@ _MONTHLY_WORDS = re.compile(r"every|each|todo|todos|monthly|mensalmente|mes|mont
 
 def _read_doms(reader: Reader, match: re.Match[str]) -> bool:
     pre, suffix, items = match.group("pre") or "", match.group("suf") or "", match.group("list")
-    if not _DOM_WORDS.search(pre) and not suffix and not re.search(r"\d(?:st|nd|rd|th|o|a|º)|last|ultimo", items):
+    if (
+        not _DOM_WORDS.search(pre)
+        and not suffix
+        and not re.search(r"\d(?:st|nd|rd|th|o|a|º)|last|ultimo", items)
+    ):
         return False  # a lone number is not a day of the month
     reader.claim("doms", match)
     draft = reader.draft
@@ -213,7 +238,9 @@ def _read_doms(reader: Reader, match: re.Match[str]) -> bool:
             continue
         day = int(item.group())
         if not 1 <= day <= 31:
-            raise reader.fail(f"day of the month {day} in {{}} is out of range (1-31)", match.start(), match.end())
+            raise reader.fail(
+                f"day of the month {day} in {{}} is out of range (1-31)", match.start(), match.end()
+            )
         draft.doms.add(day)
     if _MONTHLY_WORDS.search(pre) or suffix or _MONTHLY_WORDS.search(items):
         draft.monthly = True
@@ -223,6 +250,7 @@ def _read_doms(reader: Reader, match: re.Match[str]) -> bool:
 def _read_date(reader: Reader, match: re.Match[str]) -> bool:
     reader.claim("date", match)
     groups = match.groupdict()
+    year: int | None
     if groups["y1"]:
         year, month, day = int(groups["y1"]), int(groups["mo1"]), int(groups["d1"])
     elif groups["mo2"]:
@@ -269,7 +297,9 @@ def _read_times(reader: Reader, match: re.Match[str]) -> bool:
         try:
             reader.draft.times.append(read_time(one.group()))
         except ScheduleError as exc:
-            raise reader.fail(exc.problem.replace(f'"{exc.fragment}"', "{}"), start + one.start(), start + one.end()) from None
+            raise reader.fail(
+                exc.problem.replace(f'"{exc.fragment}"', "{}"), start + one.start(), start + one.end()
+            ) from None
     return True
 
 
@@ -289,53 +319,79 @@ def _rule(pattern: str) -> re.Pattern[str]:
 _Handler = Callable[[Reader, re.Match[str]], bool]
 
 RULES: tuple[tuple[re.Pattern[str], _Handler], ...] = (
-    (_rule(alternation(_both("NOW"))), _read_now),
-    (_rule(
-        r"(?:at minute|minute|no minuto|ao minuto|aos|nos) (\d{1,2})(?: minutos?)?|(?:at )?:(\d{2})"
-        r"|(?:at )?(\d{1,2}) (?:minutes )?past(?: the hour)?"
-    ), _read_minute_offset),
-    (_rule(rf"(?:{alternation(_both('AT'))}) (?P<list>{_TIME_LIST})"), _read_times),
-    (_rule(
-        rf"(?:(?P<pre>{alternation(_both('RELATIVE_PREFIX'))}) )?(?P<dur>{_DURATION})"
-        rf"(?: (?P<suf>{alternation(_both('RELATIVE_SUFFIX'))}))?"
-    ), _read_relative),
-    (_rule(
-        rf"{_DATE_PREFIX}(?:(?P<y1>\d{{4}})-(?P<mo1>\d{{1,2}})-(?P<d1>\d{{1,2}})"
-        rf"|(?P<d2>\d{{1,2}})/(?P<mo2>\d{{1,2}})(?:/(?P<y2>\d{{4}}|\d{{2}}))?"
-        rf"|(?P<d3>\d{{1,2}})(?:st|nd|rd|th|o|º)?(?: de| of)? (?P<m3>{_MONTH})(?:,? (?:de )?(?P<y3>\d{{4}}))?"
-        rf"|(?:the )?(?P<m4>{_MONTH}) (?P<d4>\d{{1,2}})(?:st|nd|rd|th)?(?:,? (?P<y4>\d{{4}}))?)"
-    ), _read_date),
-    (_rule(
-        rf"(?P<pre>{alternation(_both('DOM_PREFIX'))} )?(?P<list>{_DOM_ITEM}(?:{_LIST_SEP}{_DOM_ITEM})*)"
-        r"(?: (?P<suf>(?:day )?(?:of|do|de) (?:the |every |each |cada |todo )?(?:month|mes)))?"
-    ), _read_doms),
-    (_rule(
-        rf"(?:{alternation(_both('DAY_PREFIX'))} )?(?:(?P<wd>{alternation(_both('WEEKDAYS'))})|(?P<we>{alternation(_both('WEEKENDS'))}))"
-    ), _read_day_group),
-    (_rule(
-        rf"(?:{alternation(_both('DAY_PREFIX'))} )?(?:the )?(?P<ord>{alternation(ORDINALS)}) (?P<day>{alternation(DAYS)})"
-        r"(?: (?:of|do|de) (?:the |every |each |cada |todo )?(?:month|mes))?"
-    ), _read_nth_day),
-    (_rule(
-        rf"(?:(?:{alternation(_both('DAY_PREFIX'))} )?(?:(?:os|as|the) )?(?:de |from )?)(?P<list>{_DAY_ITEM}(?:{_LIST_SEP}{_DAY_ITEM})*)"
-    ), _read_days),
+    (_rule(_any("NOW")), _read_now),
+    (
+        _rule(
+            r"(?:at minute|minute|no minuto|ao minuto|aos|nos) (\d{1,2})(?: minutos?)?|(?:at )?:(\d{2})"
+            r"|(?:at )?(\d{1,2}) (?:minutes )?past(?: the hour)?"
+        ),
+        _read_minute_offset,
+    ),
+    (_rule(rf"(?:{_any('AT')}) (?P<list>{_TIME_LIST})"), _read_times),
+    (
+        _rule(
+            rf"(?:(?P<pre>{_any('RELATIVE_PREFIX')}) )?(?P<dur>{_DURATION})"
+            rf"(?: (?P<suf>{_any('RELATIVE_SUFFIX')}))?"
+        ),
+        _read_relative,
+    ),
+    (
+        _rule(
+            rf"{_DATE_PREFIX}(?:(?P<y1>\d{{4}})-(?P<mo1>\d{{1,2}})-(?P<d1>\d{{1,2}})"
+            rf"|(?P<d2>\d{{1,2}})/(?P<mo2>\d{{1,2}})(?:/(?P<y2>\d{{4}}|\d{{2}}))?"
+            rf"|(?P<d3>\d{{1,2}})(?:st|nd|rd|th|o|º)?(?: de| of)? (?P<m3>{_MONTH})(?:,? (?:de )?(?P<y3>\d{{4}}))?"
+            rf"|(?:the )?(?P<m4>{_MONTH}) (?P<d4>\d{{1,2}})(?:st|nd|rd|th)?(?:,? (?P<y4>\d{{4}}))?)"
+        ),
+        _read_date,
+    ),
+    (
+        _rule(
+            rf"(?P<pre>{_any('DOM_PREFIX')} )?(?P<list>{_DOM_ITEM}(?:{_LIST_SEP}{_DOM_ITEM})*)"
+            r"(?: (?P<suf>(?:day )?(?:of|do|de) (?:the |every |each |cada |todo )?(?:month|mes)))?"
+        ),
+        _read_doms,
+    ),
+    (
+        _rule(rf"(?:{_any('DAY_PREFIX')} )?(?:(?P<wd>{_any('WEEKDAYS')})|(?P<we>{_any('WEEKENDS')}))"),
+        _read_day_group,
+    ),
+    (
+        _rule(
+            rf"(?:{_any('DAY_PREFIX')} )?(?:the )?(?P<ord>{alternation(ORDINALS)}) (?P<day>{alternation(DAYS)})"
+            r"(?: (?:of|do|de) (?:the |every |each |cada |todo )?(?:month|mes))?"
+        ),
+        _read_nth_day,
+    ),
+    (
+        _rule(
+            rf"(?:(?:{_any('DAY_PREFIX')} )?(?:(?:os|as|the) )?(?:de |from )?)(?P<list>{_DAY_ITEM}(?:{_LIST_SEP}{_DAY_ITEM})*)"
+        ),
+        _read_days,
+    ),
     (_rule(rf"(?P<off>{alternation(DAY_OFFSETS)})"), _read_day_offset),
-    (_rule(rf"(?:{alternation(_both('NEXT'))}) (?P<day>{_DAY})"), _read_next_day),
-    (_rule(
-        rf"(?:{alternation(_both('WINDOW_START'))}) (?P<a>{TIME}) (?:{alternation(_both('WINDOW_SEP'))}) (?P<b>{TIME})"
-    ), _read_window),
+    (_rule(rf"(?:{_any('NEXT')}) (?P<day>{_DAY})"), _read_next_day),
+    (
+        _rule(rf"(?:{_any('WINDOW_START')}) (?P<a>{TIME}) (?:{_any('WINDOW_SEP')}) (?P<b>{TIME})"),
+        _read_window,
+    ),
     (_rule(rf"(?P<list>{_MARKED_LIST})"), _read_times),
-    (_rule(
-        rf"(?P<daily>{alternation(_both('DAILY'))})|(?P<am>{alternation(_both('DAILY_AM'))})"
-        rf"|(?P<pm>{alternation(_both('DAILY_PM'))})|(?P<weekly>{alternation(_both('WEEKLY'))})"
-        rf"|(?P<monthly>{alternation(_both('MONTHLY'))})|(?P<yearly>{alternation(_both('YEARLY'))})"
-    ), _read_marker),
-    (_rule(
-        rf"(?P<hourly>{alternation(_both('HOURLY'))}|de minuto em minuto(?P<minutely>))"
-        rf"|(?P<half>de meia em meia hora|(?:{alternation(_both('EVERY'))}) {alternation(_both('HALF_HOUR'))})"
-        rf"|(?:{alternation(_both('EVERY'))}) (?:(?P<n>{_NUM})(?P<u>{alternation(UNITS)})|(?P<u1>{alternation(_FULL_UNITS)}))"
-        rf"|de (?P<n2>\d+) em \d+ (?P<u2>{alternation(UNITS)})"
-    ), _read_interval),
+    (
+        _rule(
+            rf"(?P<daily>{_any('DAILY')})|(?P<am>{_any('DAILY_AM')})"
+            rf"|(?P<pm>{_any('DAILY_PM')})|(?P<weekly>{_any('WEEKLY')})"
+            rf"|(?P<monthly>{_any('MONTHLY')})|(?P<yearly>{_any('YEARLY')})"
+        ),
+        _read_marker,
+    ),
+    (
+        _rule(
+            rf"(?P<hourly>{_any('HOURLY')})|(?P<minutely>de minuto em minuto)"
+            rf"|(?P<half>de meia em meia hora|(?:{_any('EVERY')}) {_any('HALF_HOUR')})"
+            rf"|(?:{_any('EVERY')}) (?:(?P<n>{_NUM})(?P<u>{alternation(UNITS)})|(?P<u1>{alternation(_FULL_UNITS)}))"
+            rf"|de (?P<n2>\d+) em \d+ (?P<u2>{alternation(UNITS)})"
+        ),
+        _read_interval,
+    ),
 )
 """Phrase rules in the order they are tried at each position."""
 

@@ -18,7 +18,9 @@ from chronoflow.nlcron.grammar import read_phrase
 from chronoflow.nlcron.schedule import Schedule
 from chronoflow.nlcron.text import normalize
 
-_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,6})?)?(?:[Zz]|[+-]\d{2}:?\d{2})?")
+_ISO_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,6})?)?(?:[Zz]|[+-]\d{2}:?\d{2})?"
+)
 """An ISO 8601 date-time: ``2026-11-22T10:00``, ``2026-11-22 10:00:00.123Z``, ``...+03:00``."""
 
 

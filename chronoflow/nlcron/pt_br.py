@@ -62,11 +62,36 @@ DAILY_AM = ("toda manha", "todas as manhas", "de manha")
 DAILY_PM = ("toda tarde", "todas as tardes", "toda noite", "todas as noites", "a noite")
 HOURLY = ("de hora em hora", "a cada hora", "toda hora", "todas as horas")
 WEEKLY = ("semanalmente", "toda semana", "todas as semanas")
-MONTHLY = ("mensalmente", "todo mes", "todos os meses", "a cada mes", "de cada mes", "de todo mes", "do mes", "por mes")
+MONTHLY = (
+    "mensalmente",
+    "todo mes",
+    "todos os meses",
+    "a cada mes",
+    "de cada mes",
+    "de todo mes",
+    "do mes",
+    "por mes",
+)
 YEARLY = ("anualmente", "todo ano", "todos os anos", "a cada ano")
 WEEKDAYS = ("dias uteis", "dia util", "dias de semana", "dias da semana", "durante a semana")
 WEEKENDS = ("fins de semana", "fim de semana", "finais de semana", "final de semana")
-DAY_PREFIX = ("toda", "todo", "todas as", "todos os", "as", "aos", "nas", "nos", "na", "no", "em", "de", "so", "somente", "apenas")
+DAY_PREFIX = (
+    "toda",
+    "todo",
+    "todas as",
+    "todos os",
+    "as",
+    "aos",
+    "nas",
+    "nos",
+    "na",
+    "no",
+    "em",
+    "de",
+    "so",
+    "somente",
+    "apenas",
+)
 RANGE_SEP = ("a", "ate")
 LIST_SEP = ("e", ",", "&", "/", ", e", "ou")
 WINDOW_START = ("das", "entre", "de", "do", "desde as")
@@ -77,7 +102,20 @@ DAY_OFFSETS: dict[str, int] = {"hoje": 0, "amanha": 1, "depois de amanha": 2}
 NEXT = ("proxima", "proximo", "na proxima", "no proximo", "nesta", "neste", "esta", "este")
 NOW = ("agora", "agora mesmo", "imediatamente", "ja")
 DATE_PREFIX = ("em", "dia", "no dia", "para", "para o dia", "no")
-DOM_PREFIX = ("todo dia", "todos os dias", "no dia", "nos dias", "dia", "dias", "em", "todo mes no dia", "todo mes nos dias", "mensalmente no dia", "mensalmente nos dias", "todo")
+DOM_PREFIX = (
+    "todo dia",
+    "todos os dias",
+    "no dia",
+    "nos dias",
+    "dia",
+    "dias",
+    "em",
+    "todo mes no dia",
+    "todo mes nos dias",
+    "mensalmente no dia",
+    "mensalmente nos dias",
+    "todo",
+)
 LAST_DAY = ("ultimo dia", "o ultimo dia", "todo ultimo dia", "no ultimo dia")
 HALF_HOUR = ("meia hora", "meia-hora")
 MINUTE_OFFSET = ("no minuto", "ao minuto", "minuto")

@@ -12,10 +12,8 @@ from __future__ import annotations
 import unicodedata
 
 _ACCENTS = str.maketrans(
-    "áàâãäåéèêëíìîïóòôõöúùûüçñýÿ"
-    "ÁÀÂÃÄÅÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑÝ",
-    "aaaaaaeeeeiiiiooooouuuucnyy"
-    "aaaaaaeeeeiiiiooooouuuucny",
+    "áàâãäåéèêëíìîïóòôõöúùûüçñýÿÁÀÂÃÄÅÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑÝ",
+    "aaaaaaeeeeiiiiooooouuuucnyyaaaaaaeeeeiiiiooooouuuucny",
 )
 """Precomposed accented letters of Portuguese, Spanish and French mapped to plain ASCII."""
 

@@ -57,10 +57,21 @@ def test_raw_cron_out_of_range_is_an_error(expression: str) -> None:
 @pytest.mark.parametrize(
     ("expression", "timezone", "run_at"),
     [
-        pytest.param("2026-11-22T10:00:00.123Z", "UTC", datetime(2026, 11, 22, 10, 0, 0, 123000, UTC), id="z"),
-        pytest.param("2026-11-22T10:00:00+03:00", "America/Sao_Paulo", datetime(2026, 11, 22, 7, 0, tzinfo=UTC), id="offset"),
-        pytest.param("2026-11-22T10:00", "America/Sao_Paulo", datetime(2026, 11, 22, 13, 0, tzinfo=UTC), id="local"),
-        pytest.param("2026-11-22 10:00:00", "Europe/Lisbon", datetime(2026, 11, 22, 10, 0, tzinfo=UTC), id="space"),
+        pytest.param(
+            "2026-11-22T10:00:00.123Z", "UTC", datetime(2026, 11, 22, 10, 0, 0, 123000, UTC), id="z"
+        ),
+        pytest.param(
+            "2026-11-22T10:00:00+03:00",
+            "America/Sao_Paulo",
+            datetime(2026, 11, 22, 7, 0, tzinfo=UTC),
+            id="offset",
+        ),
+        pytest.param(
+            "2026-11-22T10:00", "America/Sao_Paulo", datetime(2026, 11, 22, 13, 0, tzinfo=UTC), id="local"
+        ),
+        pytest.param(
+            "2026-11-22 10:00:00", "Europe/Lisbon", datetime(2026, 11, 22, 10, 0, tzinfo=UTC), id="space"
+        ),
         pytest.param("2020-01-01T00:00:00Z", "UTC", datetime(2020, 1, 1, tzinfo=UTC), id="past-kept"),
     ],
 )
@@ -109,3 +120,13 @@ def test_empty_string_is_an_error() -> None:
     """It refuses an empty schedule."""
     with pytest.raises(ScheduleError):
         parse("   ", now=NOW)
+
+
+def test_public_surface() -> None:
+    """It exports exactly the names the scheduling core relies on."""
+    from chronoflow import nlcron
+
+    assert sorted(nlcron.__all__) == sorted(
+        ["Schedule", "ScheduleError", "describe", "next_fire_after", "next_fire_times", "parse"]
+    )
+    assert all(hasattr(nlcron, name) for name in nlcron.__all__)

@@ -33,7 +33,14 @@ def test_table_is_large_enough() -> None:
     """It holds at least 150 phrasings, covering every family in both languages."""
     assert len(CASES) >= 150
     assert {family for family, _, _ in PHRASES} >= {
-        "relative", "absolute", "interval", "daily", "weekdays", "monthly", "window", "raw"
+        "relative",
+        "absolute",
+        "interval",
+        "daily",
+        "weekdays",
+        "monthly",
+        "window",
+        "raw",
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from croniter import croniter
@@ -66,7 +67,9 @@ def _field(low: int, high: int) -> st.SearchStrategy[str]:
         value.map(str),
         st.tuples(value, value).map(lambda pair: f"{min(pair)}-{max(pair)}"),
         st.integers(1, max(1, (high - low) // 2)).map(lambda step: f"*/{step}"),
-        st.lists(value, min_size=2, max_size=4, unique=True).map(lambda items: ",".join(map(str, sorted(items)))),
+        st.lists(value, min_size=2, max_size=4, unique=True).map(
+            lambda items: ",".join(map(str, sorted(items)))
+        ),
     )
 
 
@@ -115,7 +118,7 @@ def test_fire_times_increase_and_never_repeat(phrase: str, zone: str, after: dat
     start = after.replace(tzinfo=UTC)
     times = next_fire_times(schedule, 4, after=start)
     assert times and times[0] > start
-    assert all(earlier < later for earlier, later in zip(times, times[1:], strict=False))
+    assert all(earlier < later for earlier, later in itertools.pairwise(times))
     assert all(time.tzinfo is UTC for time in times)
     assert times[-1] - start < timedelta(days=4 * 366)
 
