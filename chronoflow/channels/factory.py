@@ -6,8 +6,9 @@ camelCase of the REST API::
     WAHA:       {"session": "default",   "baseUrl": "http://waha:3000", "apiKey": "..."}
     EVOLUTION:  {"instance": "vendas",   "baseUrl": "http://evo:8080",  "apiKey": "..."}
 
-``baseUrl`` and ``apiKey`` are optional and default to ``WAHA_BASE_URL``/``WAHA_API_KEY`` or
-``EVOLUTION_BASE_URL``/``EVOLUTION_API_KEY``, so most channels only name their session.
+``baseUrl`` and ``apiKey`` are optional (the key may also live in ``Channel.api_key``) and
+default to ``WAHA_BASE_URL``/``WAHA_API_KEY`` or ``EVOLUTION_BASE_URL``/``EVOLUTION_API_KEY``, so
+most channels only name their session.
 :func:`provider_for_channel` makes no network call; the API can use it to validate a channel
 before writing it.
 """
@@ -38,6 +39,7 @@ def provider_for_channel(
     config: Mapping[str, Any],
     settings: Settings | None = None,
     *,
+    api_key: str | None = None,
     client: httpx.AsyncClient | None = None,
     policy: RetryPolicy | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -49,6 +51,8 @@ def provider_for_channel(
         config: the channel's config (see the module docstring).
         settings: defaults for the base URL, API key and retry policy; the process settings
             when omitted.
+        api_key: the channel's own key (``Channel.api_key``); wins over ``config.apiKey`` and the
+            settings' key.
         client: a shared ``httpx.AsyncClient``.
         policy: overrides the policy built from ``HTTP_MAX_RETRIES``/``HTTP_REQUEST_TIMEOUT_MS``.
         sleep: backoff wait, replaceable in tests.
@@ -80,7 +84,7 @@ def provider_for_channel(
         else (settings.evolution_base_url, settings.evolution_api_key)
     )
     base_url = config.get("baseUrl") or default_url
-    api_key = config.get("apiKey") or default_key
+    api_key = api_key or config.get("apiKey") or default_key
     if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
         raise InvalidInput("config.baseUrl", "must be an http:// or https:// URL")
     if not isinstance(api_key, str):

@@ -43,6 +43,16 @@ def test_it_builds_the_client(
     assert client._http.policy == RetryPolicy(max_retries=4, timeout_s=2.5)
 
 
+def test_the_channel_key_wins() -> None:
+    """It sends the channel's own key over the config's and the settings' one."""
+    client = provider_for_channel("WAHA", {"apiKey": "from-config"}, SETTINGS, api_key="from-row")
+    assert client._http._headers["X-Api-Key"] == "from-row"
+    client = provider_for_channel("EVOLUTION", {"instance": "x", "apiKey": "from-config"}, SETTINGS)
+    assert client._http._headers["apikey"] == "from-config"
+    client = provider_for_channel("EVOLUTION", {"instance": "x"}, SETTINGS)
+    assert client._http._headers["apikey"] == "evo-key"
+
+
 @pytest.mark.parametrize(
     ("provider", "config", "field"),
     [
