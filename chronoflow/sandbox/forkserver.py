@@ -77,12 +77,15 @@ def serve(control: socket.socket) -> None:
     server_pid = os.getpid()
     children: dict[int, tuple[int, int]] = {}  # pid -> (pidfd, status fd)
     pidfds: dict[int, int] = {}  # pidfd -> pid
+    poller = select.poll()  # not select(): many concurrent children mean descriptors past 1024
+    poller.register(control.fileno(), select.POLLIN)
     try:
         while True:
-            readable, _, _ = select.select([control.fileno(), *pidfds], [], [])
+            readable = [fd for fd, _ in poller.poll()]
             for fd in readable:
                 if fd == control.fileno():
                     continue
+                poller.unregister(fd)
                 pid = pidfds.pop(fd)
                 _, status = os.waitpid(pid, 0)
                 _, status_fd = children.pop(pid)
@@ -105,6 +108,7 @@ def serve(control: socket.socket) -> None:
                 pidfd = os.pidfd_open(pid)
                 children[pid] = (pidfd, status_fd)
                 pidfds[pidfd] = pid
+                poller.register(pidfd, select.POLLIN)
                 control.send(json.dumps({"pid": pid}).encode())
             else:
                 for fd in fds:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import struct
@@ -119,10 +120,9 @@ class _Child:
 
     def exit_status(self, timeout: float) -> int | None:
         """The raw wait status, once the fork server reaped the child; ``None`` if not yet."""
-        import select
-
-        readable, _, _ = select.select([self.status_fd], [], [], timeout)
-        if not readable:
+        poller = select.poll()  # not select(): a busy worker may hold descriptors past 1024
+        poller.register(self.status_fd, select.POLLIN)
+        if not poller.poll(timeout * 1000):
             return None
         data = os.read(self.status_fd, _STATUS.size)
         return _STATUS.unpack(data)[0] if len(data) == _STATUS.size else None
