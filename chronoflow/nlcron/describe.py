@@ -13,7 +13,7 @@ import itertools
 from datetime import datetime
 
 from chronoflow.nlcron.cronexpr import CronExpr, CronField, compile_cron
-from chronoflow.nlcron.fire_times import zone
+from chronoflow.nlcron.fire_times import as_utc, zone
 from chronoflow.nlcron.schedule import Schedule
 
 _WORDS: dict[str, dict[str, str]] = {
@@ -275,7 +275,7 @@ def describe(schedule: Schedule, lang: str = "en") -> str:
     if schedule.cron is not None:
         return _describe_cron(schedule.cron, language)
     assert schedule.run_at is not None
-    local: datetime = schedule.run_at.astimezone(zone(schedule.timezone))
+    local: datetime = as_utc(schedule.run_at).astimezone(zone(schedule.timezone))
     date = local.strftime("%Y-%m-%d") if language == "en" else local.strftime("%d/%m/%Y")
     return _WORDS[language]["once"].format(
         date=date, time=_clock(local.hour, local.minute, local.second), zone=schedule.timezone

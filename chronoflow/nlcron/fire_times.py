@@ -134,8 +134,8 @@ def wall_to_utc(wall: datetime, tz: ZoneInfo) -> datetime:
     return _instants(wall, tz, every_hour=False)[0].replace(tzinfo=UTC)
 
 
-def _as_utc(moment: datetime) -> datetime:
-    # Naive instants are taken as UTC: SQLite hands back naive datetimes the core stored as UTC.
+def as_utc(moment: datetime) -> datetime:
+    """An aware UTC datetime; naive ones are taken as UTC, as SQLite hands stored UTC times back."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -152,7 +152,7 @@ def next_cron_after(cron: str, timezone: str, after: datetime) -> datetime | Non
     """
     tz = zone(timezone)
     every_hour = len(compile_cron(cron).hour.values) == 24
-    moment = _as_utc(after).replace(tzinfo=None)
+    moment = as_utc(after).replace(tzinfo=None)
     wall = moment + _offset_at(moment, tz)
     first, second = _offsets(wall, tz)
     best: datetime | None = None
@@ -203,7 +203,8 @@ def next_fire_after(schedule: Schedule, after: datetime) -> datetime | None:
     if schedule.cron is None:
         if schedule.run_at is None:
             return None
-        return schedule.run_at if schedule.run_at > _as_utc(after) else None
+        run_at = as_utc(schedule.run_at)
+        return run_at if run_at > as_utc(after) else None
     return next_cron_after(schedule.cron, schedule.timezone, after)
 
 
@@ -227,7 +228,7 @@ def next_fire_times(
     """
     from chronoflow.nlcron.parser import parse
 
-    start = _as_utc(after) if after is not None else datetime.now(UTC)
+    start = as_utc(after) if after is not None else datetime.now(UTC)
     if isinstance(schedule, str):
         schedule = parse(schedule, tz or "UTC", now=start)
     elif tz is not None and tz != schedule.timezone:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chronoflow.nlcron import next_fire_after, next_fire_times, parse
+from chronoflow.nlcron import Schedule, describe, next_fire_after, next_fire_times, parse
 
 
 def utc(*parts: int) -> datetime:
@@ -99,3 +99,10 @@ def test_naive_after_is_utc() -> None:
 def test_dst_transitions(zone: str, cron: str, after: datetime, expected: list[datetime]) -> None:
     """It fires skipped fixed times once at the jump and repeated fixed times once."""
     assert next_fire_times(parse(cron, zone), len(expected), after=after) == expected
+
+
+def test_stored_one_shot_with_naive_instant() -> None:
+    """It treats a naive stored ``run_at`` as UTC (SQLite drops the zone) when firing and describing."""
+    schedule = Schedule("in 10 min", "America/Sao_Paulo", None, datetime(2026, 5, 1, 13, 0))
+    assert next_fire_after(schedule, utc(2026, 5, 1, 12)) == utc(2026, 5, 1, 13)
+    assert describe(schedule, "pt-BR") == "uma vez em 01/05/2026 às 10:00 (America/Sao_Paulo)"
