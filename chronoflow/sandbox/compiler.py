@@ -11,7 +11,7 @@ import re
 from importlib.metadata import version
 from types import CodeType
 
-from RestrictedPython import compile_restricted_exec
+from RestrictedPython.compile import compile_restricted_exec
 
 from chronoflow.exceptions import ChronoflowError
 

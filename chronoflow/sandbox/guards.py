@@ -46,7 +46,7 @@ _GENERATOR_ATTRIBUTES = frozenset({"send", "throw", "close"})
 _FRAME_PREFIXES = ("gi_", "cr_", "ag_", "f_", "tb_", "co_")
 _FORMAT_NAMES = frozenset({"format", "format_map"})
 
-_INPLACE = {
+_INPLACE: dict[str, Callable[[Any, Any], Any]] = {
     "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
     "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow, "<<=": operator.ilshift,
     ">>=": operator.irshift, "&=": operator.iand, "|=": operator.ior, "^=": operator.ixor,

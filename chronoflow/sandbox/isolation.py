@@ -77,7 +77,7 @@ def set_limits(limits: dict[str, Any]) -> None:
 
 def enter_network_namespace() -> bool:
     """Move into a new, empty network namespace (needs root); False when the host refuses."""
-    return _libc.unshare(CLONE_NEWNET) == 0
+    return bool(_libc.unshare(CLONE_NEWNET) == 0)
 
 
 def drop_privileges(uid: int) -> bool:
@@ -139,7 +139,7 @@ def restrict_filesystem() -> bool:
                 _libc.syscall(add_rule, ctypes.c_int(ruleset), ctypes.c_int(1), rule, ctypes.c_uint32(0))
             finally:
                 os.close(fd)
-        return _libc.syscall(restrict, ctypes.c_int(ruleset), ctypes.c_uint32(0)) == 0
+        return bool(_libc.syscall(restrict, ctypes.c_int(ruleset), ctypes.c_uint32(0)) == 0)
     finally:
         os.close(ruleset)
 
@@ -217,7 +217,7 @@ def install_seccomp() -> bool:
     program = _seccomp_program()
     filters = (_SockFilter * len(program))(*[_SockFilter(*ins) for ins in program])
     fprog = _SockFprog(len(program), filters)
-    return _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) == 0
+    return bool(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) == 0)
 
 
 def isolate(limits: dict[str, Any], *, uid: int, network_namespace: bool) -> list[str]:

@@ -140,7 +140,7 @@ class Message:
     def __init__(self, call: Call) -> None:
         self._call = call
 
-    def send(self, to: str | None = None, text: str | None = None) -> str:
+    def send(self, to: str | int | None = None, text: str | None = None) -> str:
         """Send ``text`` to one number; returns the provider's message id."""
         if type(to) is not str and type(to) is not int:
             raise TypeError("to must be one phone number as a string")
