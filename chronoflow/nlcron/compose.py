@@ -27,6 +27,18 @@ _DIVISORS = {"second": (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30), "minute": (1, 2, 
              "hour": (1, 2, 3, 4, 6, 8, 12), "month": (1, 2, 3, 4, 6)}  # fmt: skip
 """Counts a cron step repeats exactly: divisors of 60 seconds, 60 minutes, 24 hours, 12 months."""
 
+_PT_UNITS = {
+    "second": "segundos",
+    "minute": "minutos",
+    "hour": "horas",
+    "month": "meses",
+    "day": "dias",
+    "week": "semanas",
+    "year": "anos",
+}
+_PT_EVERY = {"day": "todo dia", "week": "toda semana", "year": "todo ano"}
+"""Portuguese words for suggestions written back to a Portuguese phrase."""
+
 _MONTH_NAMES = ("", "january", "february", "march", "april", "may", "june", "july", "august",
                 "september", "october", "november", "december")  # fmt: skip
 _RECURRING_SLOTS = ("interval", "dows", "doms", "window", "minute_offset", "day", "week", "month", "year")
@@ -83,7 +95,10 @@ def _relative(draft: Draft, reader: Reader, tz: ZoneInfo, now: datetime) -> date
     total = sum(seconds for seconds, _ in draft.durations)
     if total <= 0:
         raise reader.fail(
-            "{} is not a delay: it must be at least one second", span.start, span.end, "in 10 min"
+            "{} is not a delay: it must be at least one second",
+            span.start,
+            span.end,
+            reader.says("in 10 min", "em 10 minutos"),
         )
     _only(reader, ("relative", "times"))
     if not draft.times:
@@ -92,7 +107,10 @@ def _relative(draft: Draft, reader: Reader, tz: ZoneInfo, now: datetime) -> date
     if total % 86400 or len(draft.times) > 1:
         times = draft.spans["times"]
         raise reader.fail(
-            "{} needs a whole number of days before it", times.start, times.end, "in 2 days at 9"
+            "{} needs a whole number of days before it",
+            times.start,
+            times.end,
+            reader.says("in 2 days at 9", "daqui a 2 dias às 9h"),
         )
     day = now.astimezone(tz).date() + timedelta(days=total // 86400)
     return _at(day, _hinted(draft, draft.times[0]), tz)
@@ -140,14 +158,9 @@ def _one_shot(draft: Draft, reader: Reader, tz: ZoneInfo, now: datetime) -> date
                     return instant
         raise reader.fail("{} does not occur in the coming years", span.start, span.end)  # pragma: no cover
     if time is None:
-        pt = any(
-            word in reader.text for word in ("hoje", "amanha", "proxim", "nest", "neste", "esta", "este")
-        )
+        said = reader.quote(span.start, span.end)
         raise reader.fail(
-            "{} needs a time of day",
-            span.start,
-            span.end,
-            f"{reader.quote(span.start, span.end)} {'às 9h' if pt else 'at 9'}",
+            "{} needs a time of day", span.start, span.end, reader.says(f"{said} at 9", f"{said} às 9h")
         )
     if draft.next_dow is not None:
         ahead = (draft.next_dow - (local_now.weekday() + 1) % 7) % 7 or 7
@@ -178,7 +191,10 @@ def _step_error(reader: Reader, count: int, unit: str) -> None:
     span = reader.draft.spans["interval"]
     if count <= 0:
         raise reader.fail(
-            "{} is not an interval: the count must be at least 1", span.start, span.end, f"every 5 {unit}s"
+            "{} is not an interval: the count must be at least 1",
+            span.start,
+            span.end,
+            reader.says(f"every 5 {unit}s", f"a cada 5 {_PT_UNITS[unit]}"),
         )
     allowed = _DIVISORS.get(unit)
     if allowed is None:
@@ -188,7 +204,10 @@ def _step_error(reader: Reader, count: int, unit: str) -> None:
             "year": "it has no year field",
         }
         raise reader.fail(
-            f"{{}} cannot be written as a cron: {why[unit]}", span.start, span.end, f"every {unit}"
+            f"{{}} cannot be written as a cron: {why[unit]}",
+            span.start,
+            span.end,
+            reader.says(f"every {unit}", _PT_EVERY[unit]),
         )
     if count not in allowed:
         nearest = min(allowed, key=lambda value: (abs(value - count), value))
@@ -197,7 +216,7 @@ def _step_error(reader: Reader, count: int, unit: str) -> None:
             f"{{}} does not divide {whole} evenly, so a cron would not keep that rhythm",
             span.start,
             span.end,
-            f"every {nearest} {unit}s",
+            reader.says(f"every {nearest} {unit}s", f"a cada {nearest} {_PT_UNITS[unit]}"),
         )
 
 
@@ -212,10 +231,12 @@ def _window_hours(reader: Reader, step: int = 1) -> str:
             "{} must start and end on the hour to be written as a cron",
             span.start,
             span.end,
-            "between 8 and 18",
+            reader.says("between 8 and 18", "das 8h às 18h"),
         )
     if start.hour == end.hour:
-        raise reader.fail("{} is an empty window", span.start, span.end, "between 8 and 18")
+        raise reader.fail(
+            "{} is an empty window", span.start, span.end, reader.says("between 8 and 18", "das 8h às 18h")
+        )
     hours = (
         list(range(start.hour, end.hour))
         if start.hour < end.hour
@@ -250,7 +271,7 @@ def _recurring(draft: Draft, reader: Reader) -> str:
                 "{} gives a time of day to something that repeats within the day; use a window instead",
                 times.start,
                 times.end,
-                "every 15 minutes between 8 and 18",
+                reader.says("every 15 minutes between 8 and 18", "a cada 15 minutos das 8h às 18h"),
             )
         step = "*" if count == 1 else f"*/{count}"
         if unit == "second":
@@ -273,12 +294,15 @@ def _recurring(draft: Draft, reader: Reader) -> str:
             "{} needs to say how often within it",
             span.start,
             span.end,
-            f"every hour {reader.quote(span.start, span.end)}",
+            reader.says("every hour ", "de hora em hora ") + reader.quote(span.start, span.end),
         )
     if draft.minute_offset is not None and (draft.interval is None or draft.interval[1] != "hour"):
         span = spans["minute_offset"]
         raise reader.fail(
-            "{} only makes sense for an hourly schedule", span.start, span.end, "every hour at :15"
+            "{} only makes sense for an hourly schedule",
+            span.start,
+            span.end,
+            reader.says("every hour at :15", "de hora em hora aos 15 minutos"),
         )
     if draft.interval is None or draft.interval[1] not in ("second", "minute", "hour"):
         if not (
@@ -294,12 +318,11 @@ def _recurring(draft: Draft, reader: Reader) -> str:
         ):
             span = spans.get("times") or next(iter(spans.values()))
             said = reader.quote(span.start, span.end)
-            pt = any(word in reader.text.split() for word in ("as", "ao", "aos", "pelas", "pela"))
             raise reader.fail(
                 "{} does not say which days it repeats on",
                 span.start,
                 span.end,
-                f"todo dia {said}" if pt else f"every day {said}",
+                reader.says(f"every day {said}", f"todo dia {said}"),
             )
         second, minute, hour = _time_fields(draft, reader)
     dom, month, dow = _day_fields(draft, reader, dom, month, dow)
@@ -350,9 +373,7 @@ def _day_fields(draft: Draft, reader: Reader, dom: str, month: str, dow: str) ->
                 "{} does not say it repeats every month",
                 span.start,
                 span.end,
-                f"todo {reader.quote(span.start, span.end)}"
-                if any(word in reader.text for word in ("dia", " as ", "mes"))
-                else f"every month {reader.quote(span.start, span.end)}",
+                reader.says("every month ", "todo ") + reader.quote(span.start, span.end),
             )
         parts = [_compress(draft.doms)] if draft.doms else []
         dom = ",".join([*parts, "l"] if draft.last_dom else parts)

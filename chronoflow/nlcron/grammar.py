@@ -48,6 +48,35 @@ NUMBERS: dict[str, int] = _table("NUMBERS")
 ORDINALS: dict[str, int] = _table("ORDINALS")
 DAY_OFFSETS: dict[str, int] = _table("DAY_OFFSETS")
 
+_PORTUGUESE_ONLY = frozenset(
+    word
+    for name in (
+        "DAYS",
+        "UNITS",
+        "EVERY",
+        "AT",
+        "DAILY",
+        "WEEKDAYS",
+        "MONTHLY",
+        "RELATIVE_PREFIX",
+        "DAY_OFFSETS",
+        "NEXT",
+    )
+    for phrase in getattr(pt_br, name)
+    for word in phrase.split()
+) - frozenset(
+    [
+        "a",
+        *(
+            word
+            for name in ("DAYS", "UNITS", "EVERY", "AT", "DAILY")
+            for phrase in getattr(en, name)
+            for word in phrase.split()
+        ),
+    ]
+)
+"""Words that mark a phrase as Portuguese, so suggestions answer in the same language."""
+
 _FULL_UNITS = {word: unit for word, unit in UNITS.items() if len(word) > 3 or word in ("dia", "ano", "mes")}
 """Units that may stand without a count (``every hour``, ``toda semana``); abbreviations may
 not, or ``toda seg`` (every Monday) would read as "every second"."""
@@ -95,6 +124,11 @@ class Reader:
         """An error quoting the span ``start:end`` (``{}`` in ``problem`` marks where)."""
         fragment = self.quote(start, end)
         return ScheduleError(problem.format(f'"{fragment}"'), fragment, suggestion)
+
+    def says(self, english: str, portuguese: str) -> str:
+        """Pick the suggestion in the language the phrase is written in."""
+        words = set(self.text.replace(",", " ").split())
+        return portuguese if words & _PORTUGUESE_ONLY else english
 
     def claim(self, slot: str, match: re.Match[str]) -> None:
         """Record where ``slot`` was read, refusing a second phrase for the same slot."""

@@ -45,6 +45,10 @@ def test_out_of_range_is_refused(phrase: str, fragment: str) -> None:
         pytest.param("every 5 hours", "every 4 hours", id="5-hours"),
         pytest.param("every 2 days", "every day", id="2-days"),
         pytest.param("every 2 weeks", "every week", id="2-weeks"),
+        pytest.param("a cada 7 minutos", "a cada 6 minutos", id="pt-7-minutos"),
+        pytest.param("a cada 2 semanas", "toda semana", id="pt-2-semanas"),
+        pytest.param("a cada 5 minutos às 9h", "a cada 15 minutos das 8h às 18h", id="pt-interval-with-time"),
+        pytest.param("em 0 minutos", "em 10 minutos", id="pt-zero-delay"),
     ],
 )
 def test_rhythm_a_cron_cannot_keep_is_refused(phrase: str, suggestion: str) -> None:
