@@ -106,3 +106,24 @@ def test_stored_one_shot_with_naive_instant() -> None:
     schedule = Schedule("in 10 min", "America/Sao_Paulo", None, datetime(2026, 5, 1, 13, 0))
     assert next_fire_after(schedule, utc(2026, 5, 1, 12)) == utc(2026, 5, 1, 13)
     assert describe(schedule, "pt-BR") == "uma vez em 01/05/2026 às 10:00 (America/Sao_Paulo)"
+
+
+@pytest.mark.parametrize(
+    ("phrase", "expected"),
+    [
+        pytest.param(
+            "todo último dia do mês às 18h",
+            [utc(2026, 1, 31, 21), utc(2026, 2, 28, 21), utc(2026, 3, 31, 21)],
+            id="last-day-of-month",
+        ),
+        pytest.param(
+            "the first monday of the month at 9",
+            [utc(2026, 2, 2, 12), utc(2026, 3, 2, 12), utc(2026, 4, 6, 12)],
+            id="first-monday",
+        ),
+    ],
+)
+def test_month_shapes_fire_on_the_right_days(phrase: str, expected: list[datetime]) -> None:
+    """It fires ``L`` on each month's last day and ``#1`` on the first such weekday."""
+    schedule = parse(phrase, "America/Sao_Paulo")
+    assert next_fire_times(schedule, 3, after=utc(2026, 1, 20)) == expected
