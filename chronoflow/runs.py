@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chronoflow.db import Database, utcnow
-from chronoflow.models import Chrono, ChronoRun, RunStatus, RunTrigger
+from chronoflow.db import Database, UTCDateTime, utcnow
+from chronoflow.models import Chrono, ChronoRun, RunStatus, RunTrigger, new_id
+
+CHRONOS = Chrono.__table__
+RUNS = ChronoRun.__table__
 
 MAX_MISSED_RECORDED = 100
 """Missed occurrences recorded one row each after downtime; older ones are only counted."""
@@ -29,6 +32,8 @@ class Claim:
 
     run: ChronoRun
     chrono: Chrono
+    next_run_at: datetime | None = None
+    """For a scheduled run of a recurring chrono: the ``nextRunAt`` to store when it finishes."""
 
 
 async def claim_occurrence(
@@ -46,56 +51,65 @@ async def claim_occurrence(
 
     Not ours: the chrono is gone, a scheduled occurrence of a paused chrono, or another delivery
     of the same job claimed it first. A scheduled claim also moves ``nextRunAt`` forward and
-    deactivates a one-shot chrono, in the same transaction.
+    deactivates a one-shot chrono, in the same transaction. Written with SQL expressions rather
+    than the ORM unit of work: this runs once per occurrence and its cost is the worker's overhead.
     """
     now = utcnow()
     try:
-        async with db.session() as session:
-            chrono = await session.get(Chrono, chrono_id)
-            if chrono is None:
+        async with db.engine.begin() as conn:
+            row = (await conn.execute(select(CHRONOS).where(CHRONOS.c.id == chrono_id))).mappings().first()
+            if row is None:
                 return None
+            chrono = Chrono(**row)
             if run_id is not None:
-                claimed = await session.execute(
-                    update(ChronoRun)
-                    .where(ChronoRun.id == run_id, ChronoRun.started_at.is_(None))
+                claimed = await conn.execute(
+                    update(RUNS).where(RUNS.c.id == run_id, RUNS.c.started_at.is_(None))
                     .values(started_at=now, worker=worker)
                 )
-                if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                if claimed.rowcount != 1:
                     return None
-                run = await session.get(ChronoRun, run_id)
-                assert run is not None
-                return Claim(run=run, chrono=chrono)
+                stored = (await conn.execute(select(RUNS).where(RUNS.c.id == run_id))).mappings().one()
+                return Claim(run=ChronoRun(**stored), chrono=chrono)
             if trigger == RunTrigger.SCHEDULE:
                 if not chrono.is_active:
                     return None
-                chrono.next_run_at = next_run_at
-                if not chrono.is_recurring:
-                    chrono.is_active = False
+                if not chrono.is_recurring:  # a recurring chrono's nextRunAt moves when the run finishes
+                    await conn.execute(update(CHRONOS).where(CHRONOS.c.id == chrono_id)
+                                       .values(is_active=False, next_run_at=None))
             elif chrono.is_recurring and not chrono.is_active:
                 return None  # a retry of a paused recurring chrono
-            run = ChronoRun(
-                chrono_id=chrono_id, scheduled_for=scheduled_for, attempt=attempt, trigger=trigger,
-                status=RunStatus.RUNNING, started_at=now, worker=worker,
-            )
-            session.add(run)
-            await session.flush()
-            return Claim(run=run, chrono=chrono)
+            values = {
+                "id": new_id(), "chrono_id": chrono_id, "scheduled_for": scheduled_for, "attempt": attempt,
+                "trigger": trigger, "status": RunStatus.RUNNING, "started_at": now, "worker": worker,
+                "created_at": now,
+            }
+            await conn.execute(insert(RUNS).values(**values))
+            advance = trigger == RunTrigger.SCHEDULE and chrono.is_recurring
+            return Claim(run=ChronoRun(**values), chrono=chrono, next_run_at=next_run_at if advance else None)
     except IntegrityError:
         return None
 
 
-async def finish_run(db: Database, run: ChronoRun, fields: dict[str, Any]) -> ChronoRun:
-    """Store a run's outcome and mirror it on its chrono's ``lastRunAt``/``lastRunStatus``."""
+async def finish_run(db: Database, claim: Claim, fields: dict[str, Any]) -> ChronoRun:
+    """Store a run's outcome; mirror it on the chrono (``lastRunAt``, ``lastRunStatus``, ``nextRunAt``).
+
+    ``nextRunAt`` only moves forward from this occurrence (or an earlier, coalesced one): an
+    update of the chrono's schedule during the run has already set a later one, and a pause none.
+    """
+    run = claim.run
     finished = utcnow()
     started = run.started_at or finished
     values = {**fields, "finished_at": finished,
               "duration_ms": max(0, round((finished - started).total_seconds() * 1000))}
-    async with db.session() as session:
-        await session.execute(update(ChronoRun).where(ChronoRun.id == run.id).values(**values))
-        await session.execute(
-            update(Chrono).where(Chrono.id == run.chrono_id)
-            .values(last_run_at=started, last_run_status=values["status"])
+    chrono_values: dict[str, Any] = {"last_run_at": started, "last_run_status": values["status"]}
+    if claim.next_run_at is not None:
+        chrono_values["next_run_at"] = case(
+            (CHRONOS.c.next_run_at <= run.scheduled_for, bindparam("advanced", claim.next_run_at, UTCDateTime())),
+            else_=CHRONOS.c.next_run_at,
         )
+    async with db.engine.begin() as conn:
+        await conn.execute(update(RUNS).where(RUNS.c.id == run.id).values(**values))
+        await conn.execute(update(CHRONOS).where(CHRONOS.c.id == run.chrono_id).values(**chrono_values))
     for key, value in values.items():
         setattr(run, key, value)
     return run

@@ -151,7 +151,7 @@ async def _execute(
     if result.retryable and attempt < rt.settings.job_attempts:
         retry_at = utcnow() + backoff_delay(rt.settings, attempt)
         fields["error_message"] = f"{result.error_message}; attempt {attempt + 1} at {retry_at.isoformat()}"
-    await finish_run(rt.db, claim.run, fields)
+    await finish_run(rt.db, claim, fields)
     if retry_at is not None:
         await asyncio.to_thread(rt.jobs.schedule_retry, chrono_id, scheduled_for, attempt + 1, retry_at, trigger)
     return claim.run.id

@@ -404,6 +404,9 @@ class HttpReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes; without TCP_NODELAY the client's delayed
+            # ACK stalls every keep-alive response by ~40 ms.
+            disable_nagle_algorithm = True
 
             def _read_body(self) -> bytes:
                 if "chunked" in self.headers.get("Transfer-Encoding", "").lower():

@@ -7,7 +7,7 @@ from litestar import post
 from chronoflow.api.schemas import Descriptions, ParseOut, ParseRequest
 from chronoflow.config import Settings
 from chronoflow.db import utcnow
-from chronoflow.nlcron import next_fire_times
+from chronoflow.nlcron import describe, next_fire_times
 from chronoflow.schedules import read_schedule
 
 PREVIEW = 5
@@ -15,8 +15,6 @@ PREVIEW = 5
 
 @post("/schedules/parse", status_code=200, tags=["schedules"], summary="Read a schedule and preview its fire times")
 async def parse_schedule(data: ParseRequest, settings: Settings) -> ParseOut:
-    from chronoflow.nlcron import describe  # TODO(core): top-level once nlcron.describe lands
-
     timezone = data.timezone if isinstance(data.timezone, str) else settings.default_timezone
     now = utcnow()
     schedule = read_schedule(data.expression, timezone, now, field="expression")

@@ -1,0 +1,70 @@
+"""Shared set-up of the scheduling benchmarks: embedded Redis, a SQLite file, a receiver, the service."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from redis import Redis  # noqa: E402
+
+from chronoflow.chronos import ChronoService  # noqa: E402
+from chronoflow.config import Settings  # noqa: E402
+from chronoflow.db import Database  # noqa: E402
+from chronoflow.embedded_redis import EmbeddedRedis  # noqa: E402
+from chronoflow.jobs import JobStore  # noqa: E402
+from chronoflow.migrate import upgrade  # noqa: E402
+from tests.services import HttpReceiver  # noqa: E402
+
+
+@dataclass
+class BenchStack:
+    settings: Settings
+    redis: Redis
+    jobs: JobStore
+    db: Database
+    chronos: ChronoService
+    receiver: HttpReceiver
+    env: dict[str, str]
+    loop: asyncio.Runner
+
+    def spawn(self, *args: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "chronoflow", *args], env=self.env, start_new_session=True)
+
+
+@contextmanager
+def bench_stack() -> Iterator[BenchStack]:
+    with tempfile.TemporaryDirectory(prefix="chronoflow-bench-") as tmp:
+        database_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+        upgrade(database_url)
+        with EmbeddedRedis(Path(tmp) / "redis") as redis_server, HttpReceiver() as receiver:
+            settings = Settings(database_url=database_url, redis_url=redis_server.url, api_tokens=("bench",))
+            env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_server.url,
+                   "CHRONOFLOW_HOME": tmp, "LOG_LEVEL": "WARNING", "JOB_ATTEMPTS": "1"}
+            redis = Redis.from_url(redis_server.url)
+            jobs = JobStore(redis, settings.queue_name)
+            db = Database(database_url)
+            loop = asyncio.Runner()
+            try:
+                yield BenchStack(settings, redis, jobs, db, ChronoService(db, jobs, settings), receiver, env, loop)
+            finally:
+                loop.run(db.dispose())
+                loop.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+median = statistics.median

@@ -1,0 +1,53 @@
+"""Fire lateness of 1,000 HTTP chronos due at distinct times over one minute, with one worker.
+
+Lateness is the receiver's arrival time minus the occurrence's scheduled time. Target: p99 under
+250 ms, and never early (no negative value). Runs a real scheduler and worker process against an
+embedded Redis, a SQLite file and an HTTP receiver on 127.0.0.1.
+
+    python bench/lateness.py [--count 1000] [--span 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime, timedelta
+
+from _stack import bench_stack, median, percentile
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--span", type=float, default=60.0, help="seconds the due times spread over")
+    args = parser.parse_args()
+    with bench_stack() as stack:
+        start = datetime.now(UTC) + timedelta(seconds=10 + args.count / 200)
+        due: dict[str, float] = {}
+        for i in range(args.count):
+            at = start + timedelta(seconds=args.span * i / args.count)
+            at = at.replace(microsecond=at.microsecond // 1000 * 1000)  # millisecond ISO strings
+            stack.loop.run(stack.chronos.create({
+                "name": f"late-{i}", "cron": at.isoformat(timespec="milliseconds"), "targetType": "HTTP",
+                "url": f"{stack.receiver.url}/c/{i}", "method": "POST",
+            }))
+            due[f"/c/{i}"] = at.timestamp()
+        assert start.timestamp() > time.time(), "creating the chronos took longer than the head start"
+        processes = [stack.spawn("scheduler"), stack.spawn("worker")]
+        try:
+            requests = stack.receiver.wait_for(args.count, timeout=args.span + (start.timestamp() - time.time()) + 60)
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait(15)
+        lateness_ms = [(r.arrived_at - due[r.path]) * 1000 for r in requests]
+        early = sum(1 for value in lateness_ms if value < 0)
+        print(f"chronos: {args.count} over {args.span:g} s, one worker, one active scheduler")
+        print(f"lateness p50 {median(lateness_ms):.1f} ms, p99 {percentile(lateness_ms, 99):.1f} ms, "
+              f"max {max(lateness_ms):.1f} ms, min {min(lateness_ms):.1f} ms")
+        print(f"early arrivals: {early}  (target: 0)")
+        print(f"target p99 < 250 ms: {'met' if percentile(lateness_ms, 99) < 250 and early == 0 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""HTTP runs per second of one worker draining a burst, beside bare RQ no-op jobs on the same Redis.
+
+Both rates come from the jobs' own start and end stamps (first start to last end), so process
+start-up is excluded from both. Target: ChronoFlow's rate is at least half of bare RQ's.
+
+    python bench/throughput.py [--count 500] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime, timedelta
+
+from rq import Queue
+from rq.job import Job
+from sqlalchemy import func, select
+
+from _stack import BenchStack, bench_stack, median
+from chronoflow.models import ChronoRun
+from chronoflow.scheduler import ChronoScheduler
+
+
+def chronoflow_rate(stack: BenchStack, count: int) -> float:
+    """Runs/s of one worker over a burst of ``count`` HTTP chronos due at the same instant."""
+    at = (datetime.now(UTC) + timedelta(seconds=5 + count / 200)).replace(microsecond=0)
+    for i in range(count):
+        stack.loop.run(stack.chronos.create({
+            "name": f"burst-{i}", "cron": at.isoformat(), "targetType": "HTTP",
+            "url": f"{stack.receiver.url}/t/{i}", "method": "POST", "payload": {"i": i},
+        }))
+    handed = ChronoScheduler(stack.redis, stack.jobs).hand_over_due(at.timestamp())
+    while handed < count:
+        handed += ChronoScheduler(stack.redis, stack.jobs).hand_over_due(at.timestamp())
+    worker = stack.spawn("worker", "--burst")
+    worker.wait(600)
+
+    async def span() -> tuple[int, float]:
+        async with stack.db.session() as session:
+            row = (await session.execute(select(
+                func.count(), func.min(ChronoRun.started_at), func.max(ChronoRun.finished_at)
+            ).where(ChronoRun.scheduled_for == at, ChronoRun.status == "success"))).one()
+        return row[0], (row[2] - row[1]).total_seconds()
+
+    done, seconds = stack.loop.run(span())
+    assert done == count, f"only {done} of {count} runs succeeded"
+    return count / seconds
+
+
+def bare_rq_rate(stack: BenchStack, count: int) -> float:
+    """No-op jobs/s of RQ's SimpleWorker on the same Redis."""
+    queue = Queue("bare", connection=stack.redis)
+    jobs = [queue.enqueue("os.getpid", result_ttl=600) for _ in range(count)]
+    worker = stack.spawn_rq = None  # noqa: F841 - keep the same spawning helper below
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", (
+        "import sys; from redis import Redis; from rq import Queue, SimpleWorker;"
+        "r = Redis.from_url(sys.argv[1]); SimpleWorker([Queue('bare', connection=r)], connection=r)"
+        ".work(burst=True, logging_level='WARNING')"), stack.settings.redis_url], env=stack.env)
+    process.wait(600)
+    fetched = Job.fetch_many([j.id for j in jobs], connection=stack.redis)
+    starts = [j.started_at for j in fetched if j is not None and j.started_at]
+    ends = [j.ended_at for j in fetched if j is not None and j.ended_at]
+    assert len(ends) == count, f"only {len(ends)} of {count} bare jobs finished"
+    queue.empty()
+    return count / (max(ends) - min(starts)).total_seconds()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    ours, bare, ratios = [], [], []
+    with bench_stack() as stack:
+        for round_no in range(args.rounds):
+            b = bare_rq_rate(stack, args.count)
+            o = chronoflow_rate(stack, args.count)
+            bare.append(b)
+            ours.append(o)
+            ratios.append(o / b)
+            print(f"round {round_no + 1}: chronoflow {o:.0f} runs/s, bare RQ {b:.0f} jobs/s, ratio {o / b:.2f}")
+            time.sleep(0.5)
+    print(f"median over {args.rounds} rounds of {args.count}: chronoflow HTTP runs {median(ours):.0f}/s, "
+          f"bare RQ SimpleWorker no-op {median(bare):.0f}/s, ratio {median(ratios):.2f} (target >= 0.5)")
+
+
+if __name__ == "__main__":
+    main()
