@@ -144,3 +144,34 @@ class ChronoRun(Base):
         Index("ix_chrono_runs_chrono_scheduled", "chrono_id", "scheduled_for"),
         Index("ix_chrono_runs_status", "status"),
     )
+
+
+class InboundEvent(Base):
+    """A provider webhook as received (after authentication), kept raw for audit and replay."""
+
+    __tablename__ = "inbound_events"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    provider: Mapped[str] = mapped_column(String(16))
+    event: Mapped[str] = mapped_column(String(64))
+    """The provider's event name (``session.status``, ``messages.upsert``…), empty when absent."""
+    session: Mapped[str | None] = mapped_column(String(200), default=None)
+    payload: Mapped[Any] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_inbound_events_received", "received_at"),)
+
+
+class OptOut(Base):
+    """A number that asked not to be messaged: no chrono or campaign sends to it again."""
+
+    __tablename__ = "opt_outs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    """Normalized digits (see ``chronoflow.channels.normalize_number``)."""
+    channel_id: Mapped[str | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"), default=None)
+    """The channel the opt-out arrived through, when known."""
+    source: Mapped[str] = mapped_column(Text)
+    """How it was recorded, e.g. ``waha:default: "PARE"``."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -14,11 +14,14 @@ from redis import Redis
 
 from chronoflow import __version__
 from chronoflow.api.auth import BearerAuth
+from chronoflow.api.channels import ChannelController
 from chronoflow.api.chronos import ChronoController
 from chronoflow.api.errors import EXCEPTION_HANDLERS
 from chronoflow.api.health import health
+from chronoflow.api.providers import EvolutionInstanceController, WahaSessionController
 from chronoflow.api.runs import read_run
 from chronoflow.api.schedules import parse_schedule
+from chronoflow.api.webhooks import evolution_webhook, waha_webhook
 from chronoflow.chronos import ChronoService
 from chronoflow.config import Settings
 from chronoflow.db import Database
@@ -26,6 +29,8 @@ from chronoflow.jobs import JobStore
 
 ROUTE_HANDLERS: list[object] = [ChronoController, read_run, parse_schedule, health]
 """Handlers of the core; the channel, function and campaign modules append theirs."""
+ROUTE_HANDLERS += [ChannelController, WahaSessionController, EvolutionInstanceController, waha_webhook,
+                   evolution_webhook]
 
 
 def create_app(settings: Settings, redis_url: str, database_url: str | None = None) -> Litestar:

@@ -25,3 +25,10 @@ def get_target(target_type: object) -> Target:
     if target is None:
         raise InvalidInput("targetType", f"must be one of {', '.join(target_types())}, got {target_type!r}")
     return target
+
+
+# Targets defined outside this module register themselves on import; importing them here makes
+# ``get_target`` see them in every process (API and workers) without a separate setup step.
+from chronoflow.targets.message import MessageTarget  # noqa: E402
+
+register(TargetType.MESSAGE, MessageTarget())

@@ -1,0 +1,168 @@
+"""WhatsApp end to end: the stack, a live API server for webhooks, and the fake gateway.
+
+- ``wa``: a :class:`WhatsAppStack` — the core ``stack`` configured for the fake gateway (API
+  settings and worker environment), the API also served over real HTTP on 127.0.0.1 so the fake
+  can post its webhooks, and helpers to create channels and MESSAGE chronos and run them;
+- ``provider``: each provider in turn (``"WAHA"``, ``"EVOLUTION"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import func, select
+
+from chronoflow.api.app import create_app
+from chronoflow.fake_whatsapp import FakeWhatsApp
+from chronoflow.models import Channel, InboundEvent, OptOut
+from tests.integration.conftest import Stack
+
+API_KEY = "wa-api-key"
+HMAC_KEY = "wa-hmac-key"
+EVOLUTION_SECRET = "wa-evolution-secret"
+
+ANA = "+55 11 98765-4321"
+ANA_DIGITS = "5511987654321"
+BRUNO = "+55 21 99876-5432"
+BRUNO_DIGITS = "5521998765432"
+CARLA = "+1 415 555 0134"
+CARLA_DIGITS = "14155550134"
+
+
+class LiveApi:
+    """The ChronoFlow API served by uvicorn in a thread, on a socket bound before the app exists."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, app: Any) -> None:
+        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self._thread.start()
+        deadline = threading.Event()
+        for _ in range(200):
+            if self._server.started:
+                return
+            deadline.wait(0.02)
+        raise RuntimeError("the API server did not start")
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(10)
+        self.sock.close()
+
+
+class WhatsAppStack:
+    """The stack plus the fake gateway, and the steps WhatsApp tests repeat."""
+
+    def __init__(self, stack: Stack, fake: FakeWhatsApp, live: LiveApi) -> None:
+        self.stack = stack
+        self.fake = fake
+        self.live = live
+
+    @property
+    def api(self) -> Any:
+        return self.stack.api
+
+    def webhook_url(self, provider: str) -> str:
+        return self.live.url + ("/waha/webhooks" if provider == "WAHA" else "/evolution/webhooks")
+
+    def create_channel(self, provider: str, session: str = "default", **fields: Any) -> dict[str, Any]:
+        key = "session" if provider == "WAHA" else "instance"
+        body = {"name": f"{provider.lower()}-{session}", "provider": provider, "config": {key: session}, **fields}
+        response = self.api.post("/channels", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def create_message_chrono(self, channel_id: str, recipients: list[Any], template: str = "Olá {{phone}}",
+                              cron: str = "*/5 * * * *", **fields: Any) -> dict[str, Any]:
+        body = {"name": "msg", "cron": cron, "targetType": "MESSAGE", "channelId": channel_id,
+                "messageTemplate": template, "recipients": recipients, **fields}
+        response = self.api.post("/chronos", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def run_due(self, chrono_id: str) -> None:
+        """Hand the chrono's next occurrence to the queue and run it with a real worker process."""
+        self.stack.hand_over(self.stack.jobs.scheduled_due(chrono_id))
+        self.stack.drain()
+
+    def run_retries(self, chrono_id: str, attempts: int) -> None:
+        """Let the worker's retries of the current occurrence run until ``attempts`` runs exist."""
+        for count in range(2, attempts + 1):
+            self.stack.wait_until(lambda c=count: self.stack.hand_over() or len(self.stack.runs(chrono_id)) >= c,
+                                  timeout=10)
+            self.stack.drain()
+
+    def fake_control(self, route: str, **body: Any) -> dict[str, Any]:
+        response = httpx.post(f"{self.fake.url}/_fake/{route}", json=body, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def inbound(self, provider: str, sender: str, text: str, session: str = "default") -> dict[str, Any]:
+        """A person writes to the session; returns the fake's webhook deliveries."""
+        return self.fake_control("inbound", provider=provider.lower(), session=session, **{"from": sender, "text": text})
+
+    def channel_status(self, channel_id: str) -> str:
+        return str(self.api.get(f"/channels/{channel_id}").json()["status"])
+
+    def counts(self) -> dict[str, int]:
+        """Rows of the WhatsApp tables."""
+        async def count() -> dict[str, int]:
+            async with self.stack.db.session() as session:
+                return {model.__tablename__: int(await session.scalar(select(func.count()).select_from(model)) or 0)
+                        for model in (Channel, InboundEvent, OptOut)}
+        return self.stack.db_run(count())
+
+    def opt_outs(self) -> list[OptOut]:
+        async def load() -> list[OptOut]:
+            async with self.stack.db.session() as session:
+                return list(await session.scalars(select(OptOut)))
+        return self.stack.db_run(load())
+
+    def events(self) -> list[InboundEvent]:
+        async def load() -> list[InboundEvent]:
+            async with self.stack.db.session() as session:
+                return list(await session.scalars(select(InboundEvent).order_by(InboundEvent.received_at)))
+        return self.stack.db_run(load())
+
+
+@pytest.fixture
+def wa(stack: Stack) -> Iterator[WhatsAppStack]:
+    """The stack wired to a fake WAHA + Evolution gateway whose webhooks reach a live API."""
+    live = LiveApi()
+    fake = FakeWhatsApp(
+        api_key=API_KEY, webhook_url=live.url + "/waha/webhooks", evolution_webhook_url=live.url + "/evolution/webhooks",
+        hmac_key=HMAC_KEY, evolution_secret=EVOLUTION_SECRET,
+    ).start()
+    overrides = {
+        "waha_base_url": fake.url, "waha_api_key": API_KEY, "waha_webhook_hmac_key": HMAC_KEY,
+        "evolution_base_url": fake.url, "evolution_api_key": API_KEY, "evolution_webhook_secret": EVOLUTION_SECRET,
+        "http_max_retries": 1,
+    }
+    stack.settings = dataclasses.replace(stack.settings, **overrides)
+    stack.env.update({name.upper(): str(value) for name, value in overrides.items()})
+    live.start(create_app(stack.settings, stack.redis_url, stack.database_url))
+    try:
+        yield WhatsAppStack(stack, fake, live)
+    finally:
+        live.stop()
+        fake.stop()
+
+
+@pytest.fixture(params=["WAHA", "EVOLUTION"])
+def provider(request: pytest.FixtureRequest) -> str:
+    """Each provider in turn."""
+    return str(request.param)

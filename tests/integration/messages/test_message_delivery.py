@@ -1,0 +1,125 @@
+"""The MESSAGE target end to end: real API, real worker processes, the fake gateway over HTTP."""
+
+from __future__ import annotations
+
+import time
+
+from tests.integration.messages.conftest import (
+    ANA,
+    ANA_DIGITS,
+    BRUNO,
+    BRUNO_DIGITS,
+    CARLA,
+    CARLA_DIGITS,
+    WhatsAppStack,
+)
+
+SEND_PATHS = {"WAHA": "/api/sendText", "EVOLUTION": "/message/sendText/default"}
+
+
+def _sent(wa: WhatsAppStack) -> list[tuple[str, str]]:
+    return [(m["to"], m["text"]) for m in wa.fake.messages()]
+
+
+def test_a_scheduled_message_arrives_rendered_for_each_recipient(wa: WhatsAppStack, provider: str) -> None:
+    """It sends the template, rendered per recipient, to each normalized number, and records the ids."""
+    channel = wa.create_channel(provider)
+    assert channel["status"] == "WORKING" and channel["hasApiKey"] is False
+    chrono = wa.create_message_chrono(
+        channel["id"], [{"phone": ANA, "name": "Ana"}, {"number": BRUNO, "name": "Bruno"}, ANA],
+        template="Olá {{name}}, sua fatura de {{valor}} vence hoje ({{phone}})", extras={"valor": "R$ 10", "name": "?"},
+    )
+    assert chrono["recipients"] == [{"name": "Ana", "phone": ANA_DIGITS}, {"name": "Bruno", "phone": BRUNO_DIGITS}]
+    wa.run_due(chrono["id"])
+    assert _sent(wa) == [
+        (ANA_DIGITS, f"Olá Ana, sua fatura de R$ 10 vence hoje ({ANA_DIGITS})"),
+        (BRUNO_DIGITS, f"Olá Bruno, sua fatura de R$ 10 vence hoje ({BRUNO_DIGITS})"),
+    ]
+    if provider == "WAHA":
+        assert [m["chatId"] for m in wa.fake.messages()] == [f"{ANA_DIGITS}@c.us", f"{BRUNO_DIGITS}@c.us"]
+    else:
+        bodies = [r["body"] for r in wa.fake.requests("/message/sendText/")]
+        assert [b["number"] for b in bodies] == [ANA_DIGITS, BRUNO_DIGITS]
+    (run,) = wa.stack.runs(chrono["id"])
+    assert run.status == "success" and run.trigger == "schedule"
+    ids = {m["id"] for m in wa.fake.messages()}
+    recipients = run.result["recipients"]
+    assert [(r["number"], r["outcome"]) for r in recipients] == [(ANA_DIGITS, "sent"), (BRUNO_DIGITS, "sent")]
+    assert all(r["messageId"] and any(i in r["messageId"] for i in ids) for r in recipients)
+    assert wa.api.get(f"/runs/{run.id}").json()["result"]["sent"] == 2
+
+
+def test_a_manual_trigger_sends_now(wa: WhatsAppStack, provider: str) -> None:
+    """It sends on POST /chronos/{id}/trigger, beside the schedule."""
+    channel = wa.create_channel(provider)
+    chrono = wa.create_message_chrono(channel["id"], [CARLA], template="Hello {{phone}}", cron="0 0 1 1 *")
+    run_id = wa.api.post(f"/chronos/{chrono['id']}/trigger").json()["runId"]
+    wa.stack.drain()
+    assert _sent(wa) == [(CARLA_DIGITS, f"Hello {CARLA_DIGITS}")]
+    assert wa.api.get(f"/runs/{run_id}").json()["status"] == "success"
+
+
+def test_a_disconnected_channel_fails_fast_without_retry(wa: WhatsAppStack, provider: str) -> None:
+    """It fails the run at once with 'channel not connected' when the session is not WORKING."""
+    channel = wa.create_channel(provider)
+    chrono = wa.create_message_chrono(channel["id"], [ANA])
+    wa.fake_control("disconnect", provider=provider.lower(), session="default")
+    assert wa.channel_status(channel["id"]) == "STOPPED"
+    wa.run_due(chrono["id"])
+    (run,) = wa.stack.runs(chrono["id"])
+    assert run.status == "failed" and run.error_message.startswith("channel not connected"), run.error_message
+    assert "STOPPED" in run.error_message
+    time.sleep(0.5)
+    assert wa.stack.hand_over() == 0  # no retry into a dead session
+    assert wa.fake.messages() == [] and wa.fake.requests(SEND_PATHS[provider]) == []
+
+
+def test_a_provider_500_is_retried(wa: WhatsAppStack, provider: str) -> None:
+    """It retries a send the provider answered 500 (HTTP_MAX_RETRIES=1 inside the run, then a retry run)."""
+    channel = wa.create_channel(provider)
+    chrono = wa.create_message_chrono(channel["id"], [ANA])
+    wa.fake.fail(500, times=2, path=SEND_PATHS[provider])
+    wa.run_due(chrono["id"])
+    wa.run_retries(chrono["id"], attempts=2)
+    runs = wa.stack.runs(chrono["id"])
+    assert [(r.attempt, r.trigger, r.status) for r in runs] == [(1, "schedule", "failed"), (2, "retry", "success")]
+    assert "HTTP 500" in runs[0].error_message
+    assert [r["status"] for r in wa.fake.requests(SEND_PATHS[provider])] == [500, 500, 201]
+    assert _sent(wa) == [(ANA_DIGITS, f"Olá {ANA_DIGITS}")]
+
+
+def test_a_provider_400_is_not_retried(wa: WhatsAppStack, provider: str) -> None:
+    """It records a 4xx answer as a failure and does not try again."""
+    channel = wa.create_channel(provider)
+    chrono = wa.create_message_chrono(channel["id"], [ANA])
+    wa.fake.fail(400, times=1, path=SEND_PATHS[provider])
+    wa.run_due(chrono["id"])
+    time.sleep(0.5)
+    assert wa.stack.hand_over() == 0
+    (run,) = wa.stack.runs(chrono["id"])
+    assert run.status == "failed" and "HTTP 400" in run.error_message
+    assert run.result["recipients"][0]["outcome"] == "failed"
+    assert len(wa.fake.requests(SEND_PATHS[provider])) == 1 and wa.fake.messages() == []
+
+
+def test_a_retry_never_sends_twice_to_the_same_recipient(wa: WhatsAppStack, provider: str) -> None:
+    """It skips, in the retry, the recipients an earlier attempt of the occurrence already reached."""
+    channel = wa.create_channel(provider)
+    chrono = wa.create_message_chrono(channel["id"], [ANA, BRUNO, CARLA])
+    record = wa.fake.state.record_message
+
+    def fail_after_first(*args, **kwargs):  # the gateway breaks down right after the first send
+        message = record(*args, **kwargs)
+        if len(wa.fake.messages()) == 1:
+            wa.fake.fail(503, times=2, path=SEND_PATHS[provider])
+        return message
+
+    wa.fake.state.record_message = fail_after_first
+    wa.run_due(chrono["id"])
+    wa.run_retries(chrono["id"], attempts=2)
+    first, second = wa.stack.runs(chrono["id"])
+    assert first.status == "failed" and second.status == "success"
+    assert [r["outcome"] for r in first.result["recipients"]] == ["sent", "failed", "not_attempted"]
+    assert [(r["outcome"], r["reason"]) for r in second.result["recipients"]] == [
+        ("skipped", "already sent"), ("sent", None), ("sent", None)]
+    assert sorted(to for to, _ in _sent(wa)) == sorted([ANA_DIGITS, BRUNO_DIGITS, CARLA_DIGITS])
