@@ -34,6 +34,35 @@ HEARTBEAT_PREFIX = "chronoflow:worker:"
 """``<prefix><worker id>`` exists while that worker is alive."""
 
 
+class BackgroundLoop:
+    """One event loop, kept running in its own thread for the life of the worker process.
+
+    RQ calls job functions synchronously; they hand their coroutine to this loop and wait. A loop
+    that keeps running between jobs is markedly cheaper per job than starting and stopping one
+    for each (the database driver's thread and the HTTP connections stay warm), and it lets
+    blocking code in other threads (the sandbox's message callback) submit work to it too.
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="chronoflow-loop", daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Any) -> Any:
+        """Run ``coro`` on the loop and wait for its result (or exception)."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()  # e.g. RQ's job timeout interrupted the wait
+            raise
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
 def worker_alive(redis: Redis, worker_id: str) -> bool:
     return bool(redis.exists(HEARTBEAT_PREFIX + worker_id))
 
@@ -52,13 +81,13 @@ class WorkerRuntime:
     jobs: JobStore
     db: Database
     context: ExecutionContext
-    loop: asyncio.Runner
+    loop: BackgroundLoop
     worker_id: str
 
     @classmethod
     def create(cls, settings: Settings, redis_url: str, database_url: str) -> WorkerRuntime:
         redis = Redis.from_url(redis_url)
-        loop = asyncio.Runner()
+        loop = BackgroundLoop()
         db = Database(database_url)
         http = httpx.AsyncClient(follow_redirects=False)
         context = ExecutionContext(settings=settings, db=db, http=http)
@@ -84,6 +113,9 @@ class WorkerRuntime:
         threading.Thread(target=beat, name="chronoflow-heartbeat", daemon=True).start()
 
     def close(self) -> None:
+        sandbox = self.context.extras.pop("sandbox", None)  # the FUNCTION target's runner, if it made one
+        if sandbox is not None:
+            sandbox.close()
         self.loop.run(self.context.http.aclose())
         self.loop.run(self.db.dispose())
         self.loop.close()
