@@ -18,6 +18,7 @@ from chronoflow.api.channels import ChannelController
 from chronoflow.api.chronos import ChronoController
 from chronoflow.api.errors import EXCEPTION_HANDLERS
 from chronoflow.api.health import health
+from chronoflow.api.metrics import metrics
 from chronoflow.api.providers import EvolutionInstanceController, WahaSessionController
 from chronoflow.api.runs import read_run
 from chronoflow.api.schedules import parse_schedule
@@ -27,7 +28,7 @@ from chronoflow.config import Settings
 from chronoflow.db import Database
 from chronoflow.jobs import JobStore
 
-ROUTE_HANDLERS: list[object] = [ChronoController, read_run, parse_schedule, health]
+ROUTE_HANDLERS: list[object] = [ChronoController, read_run, parse_schedule, health, metrics]
 """Handlers of the core; the channel, function and campaign modules append theirs."""
 ROUTE_HANDLERS += [ChannelController, WahaSessionController, EvolutionInstanceController, waha_webhook,
                    evolution_webhook]

@@ -81,3 +81,14 @@ def test_migrations_upgrade_and_downgrade_on_both_backends(database_url: str) ->
 
     command.downgrade(alembic_config(url), "base")
     assert asyncio.run(tables()) <= {"alembic_version"}
+
+
+def test_metrics_are_prometheus_text(stack: Stack) -> None:
+    """It exposes chrono, run, job and process figures without a token."""
+    stack.create_http_chrono("http://127.0.0.1:9/m")
+    stack.api.headers.pop("Authorization")
+    response = stack.api.get("/metrics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'chronoflow_chronos{target_type="HTTP",active="true"} 1' in text
+    assert "chronoflow_scheduled_jobs 1" in text and "chronoflow_scheduler_up 0" in text
