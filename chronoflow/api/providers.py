@@ -31,7 +31,7 @@ from chronoflow.api.schemas import Body, Page
 from chronoflow.channels import ChannelStatus, ProviderKind, WhatsAppProvider, provider_for_channel
 from chronoflow.config import Settings
 from chronoflow.db import Database
-from chronoflow.exceptions import InvalidInput
+from chronoflow.exceptions import Conflict, InvalidInput
 from chronoflow.models import Channel
 
 WEBHOOK_PATHS = {ProviderKind.WAHA: "/waha/webhooks", ProviderKind.EVOLUTION: "/evolution/webhooks"}
@@ -139,6 +139,10 @@ class _SessionRoutes(Controller):
     @get("/{name:str}/auth/qr", summary="The pairing QR: PNG, or {mimetype, data} with Accept: application/json")
     async def qr(self, name: str, request: Request[Any, Any, Any], db: Database, settings: Settings) -> Response[Any]:
         async with await self._client(db, settings, name) as client:
+            status = await client.status()
+            if status is ChannelStatus.WORKING:
+                await self._sync(db, name, status)
+                raise Conflict(f"session {name!r} is already connected (WORKING): there is no QR code to scan")
             code = await client.qr()
         await self._sync(db, name, ChannelStatus.SCAN_QR_CODE)
         if "application/json" in request.headers.get("accept", ""):
