@@ -9,6 +9,8 @@ start-up is excluded from both. Target: ChronoFlow's rate is at least half of ba
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -51,10 +53,6 @@ def bare_rq_rate(stack: BenchStack, count: int) -> float:
     """No-op jobs/s of RQ's SimpleWorker on the same Redis."""
     queue = Queue("bare", connection=stack.redis)
     jobs = [queue.enqueue("os.getpid", result_ttl=600) for _ in range(count)]
-    worker = stack.spawn_rq = None  # noqa: F841 - keep the same spawning helper below
-    import subprocess
-    import sys
-
     process = subprocess.Popen([sys.executable, "-c", (
         "import sys; from redis import Redis; from rq import Queue, SimpleWorker;"
         "r = Redis.from_url(sys.argv[1]); SimpleWorker([Queue('bare', connection=r)], connection=r)"

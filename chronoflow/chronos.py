@@ -21,12 +21,8 @@ from chronoflow.exceptions import Conflict, InvalidInput, NotFound
 from chronoflow.jobs import JobStore, ScheduleSpec
 from chronoflow.models import Chrono, ChronoRun, RunStatus, RunTrigger
 from chronoflow.nlcron import Schedule
-from chronoflow.schedules import first_fire_time, next_fire_after, read_schedule, stored_schedule
+from chronoflow.schedules import first_fire_time, read_schedule, stored_schedule
 from chronoflow.targets import get_target
-
-COMMON_FIELDS = ("name", "description", "cron", "timezone", "targetType", "isActive", "misfireGraceSeconds")
-TARGET_FIELDS = ("url", "method", "headers", "payload", "signingSecret", "channelId", "messageTemplate",
-                 "recipients", "functionId", "functionCode", "functionLimits", "extras")
 
 MAX_MISFIRE_GRACE_S = 7 * 86400
 PAST_TOLERANCE = timedelta(seconds=1)
@@ -201,4 +197,4 @@ class ChronoService:
         return run
 
 
-__all__ = ["COMMON_FIELDS", "TARGET_FIELDS", "ChronoService", "chrono_schedule", "next_fire_after", "schedule_spec"]
+__all__ = ["ChronoService", "chrono_schedule", "schedule_spec"]

@@ -188,14 +188,12 @@ class JobStore:
         """Push ``job`` onto the queue now."""
         self.queue.enqueue_job(job, pipeline=pipeline)
 
-    def schedule_retry(self, chrono_id: str, scheduled_for: datetime, attempt: int, due: datetime,
-                       trigger_of_first: str) -> None:
+    def schedule_retry(self, chrono_id: str, scheduled_for: datetime, attempt: int, due: datetime) -> None:
         """Schedule attempt ``attempt`` of an occurrence at ``due``."""
         job = self.occurrence_job(
             retry_job_id(chrono_id, scheduled_for, attempt),
             status=JobStatus.SCHEDULED,
             chrono_id=chrono_id, scheduled_for=iso(scheduled_for), trigger="retry", attempt=attempt,
-            origin_trigger=trigger_of_first,
         )
         with self.redis.pipeline() as pipe:
             job.save(pipeline=pipe)

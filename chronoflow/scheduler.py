@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -64,7 +65,8 @@ class ChronoScheduler(Scheduler):
     """
 
     def __init__(self, redis: Redis, jobs: JobStore, lock_ttl_ms: int = 5000,
-                 maintenance=None, maintenance_interval_s: float = 2.0, name: str | None = None) -> None:
+                 maintenance: Callable[[], None] | None = None, maintenance_interval_s: float = 2.0,
+                 name: str | None = None) -> None:
         super().__init__(queue=jobs.queue, connection=redis, interval=max(1, lock_ttl_ms // 1000),
                          name=name or uuid.uuid4().hex)
         self.jobs = jobs
@@ -145,7 +147,9 @@ class ChronoScheduler(Scheduler):
         return 0
 
     @staticmethod
-    def _occurrences(spec: ScheduleSpec, now: datetime):
+    def _occurrences(
+        spec: ScheduleSpec, now: datetime
+    ) -> tuple[datetime | None, list[datetime], int, datetime | None]:
         """Split the occurrences due since ``spec.due`` into the one to run, the stale ones, and the next."""
         schedule = stored_schedule(spec.expression, spec.cron, spec.run_at, spec.timezone)
         grace = timedelta(seconds=spec.misfire_grace_seconds)

@@ -24,9 +24,9 @@ from rq import SimpleWorker
 from chronoflow.config import Settings, get_settings
 from chronoflow.db import Database, utcnow
 from chronoflow.jobs import JobStore, from_iso
-from chronoflow.models import ChronoRun, RunStatus, RunTrigger
+from chronoflow.models import Chrono, RunStatus, RunTrigger
 from chronoflow.runs import Claim, claim_occurrence, finish_run, record_missed
-from chronoflow.targets import ExecutionContext, get_target
+from chronoflow.targets import ExecutionContext, TargetResult, get_target
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,6 @@ def execute_occurrence(
     missed_total: int = 0,
     coalesced: int = 0,
     run_id: str | None = None,
-    origin_trigger: str | None = None,
 ) -> str | None:
     """RQ job function: run one attempt of one occurrence. Returns the run id, or None if not ours."""
     rt = runtime()
@@ -185,13 +184,11 @@ async def _execute(
         fields["error_message"] = f"{result.error_message}; attempt {attempt + 1} at {retry_at.isoformat()}"
     await finish_run(rt.db, claim, fields)
     if retry_at is not None:
-        await asyncio.to_thread(rt.jobs.schedule_retry, chrono_id, scheduled_for, attempt + 1, retry_at, trigger)
+        await asyncio.to_thread(rt.jobs.schedule_retry, chrono_id, scheduled_for, attempt + 1, retry_at)
     return claim.run.id
 
 
-async def _run_target(rt: WorkerRuntime, claim: Claim) -> Any:
-    from chronoflow.targets.base import TargetResult
-
+async def _run_target(rt: WorkerRuntime, claim: Claim) -> TargetResult:
     try:
         return await get_target(claim.chrono.target_type).execute(claim.chrono, claim.run, rt.context)
     except Exception as exc:  # a bug in a target must still end the run, not leave it running
@@ -200,8 +197,6 @@ async def _run_target(rt: WorkerRuntime, claim: Claim) -> Any:
 
 
 async def _advance_without_run(rt: WorkerRuntime, chrono_id: str, next_run_at: datetime | None) -> None:
-    from chronoflow.models import Chrono
-
     async with rt.db.session() as session:
         chrono = await session.get(Chrono, chrono_id)
         if chrono is not None and chrono.is_active:
@@ -210,20 +205,16 @@ async def _advance_without_run(rt: WorkerRuntime, chrono_id: str, next_run_at: d
                 chrono.is_active = False
 
 
-class ChronoWorker(SimpleWorker):
-    """RQ's in-process worker; the runtime is created once, before the first job."""
-
-
 def run_worker(settings: Settings, redis_url: str, database_url: str, *, burst: bool = False,
                name: str | None = None) -> None:
     """Work the ChronoFlow queue until stopped (or until it is empty, with ``burst``)."""
     rt = WorkerRuntime.create(settings, redis_url, database_url)
     install_runtime(rt)
-    worker = ChronoWorker([rt.jobs.queue], connection=rt.redis, name=name or rt.worker_id)
+    worker = SimpleWorker([rt.jobs.queue], connection=rt.redis, name=name or rt.worker_id)
     try:
         worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
     finally:
         rt.close()
 
 
-__all__ = ["ChronoRun", "ChronoWorker", "execute_occurrence", "run_worker", "worker_alive"]
+__all__ = ["WorkerRuntime", "execute_occurrence", "run_worker", "worker_alive"]

@@ -88,11 +88,15 @@ def test_scheduler_restart_after_downtime_handles_missed_occurrences(sqlite_stac
     time.sleep(3.5)  # at least three occurrences pass with no scheduler
     before_restart = len(http_receiver.requests)
     stack.spawn("scheduler")
-    stack.wait_until(lambda: any(r.error_message and "coalesced" in r.error_message for r in stack.runs(chrono["id"])))
+    def coalesced_after_restart() -> list:
+        return [r for r in stack.runs(chrono["id"])
+                if r.scheduled_for.timestamp() > stopped_at and r.error_message and "coalesced" in r.error_message]
+
+    stack.wait_until(coalesced_after_restart)
     runs = stack.runs(chrono["id"])
     during = [r for r in runs if stopped_at + 0.5 < r.scheduled_for.timestamp() < stopped_at + 3]
     assert during == [], "occurrences during the downtime were not run one by one"
-    coalesced = [r for r in runs if r.error_message and "coalesced" in r.error_message]
+    coalesced = coalesced_after_restart()
     assert len(coalesced) == 1 and coalesced[0].status == "success"
     assert len(http_receiver.requests) > before_restart
     os.killpg(worker.pid, signal.SIGTERM)
@@ -146,7 +150,7 @@ def test_failures_are_retried_with_backoff_until_success(stack: Stack, http_rece
     runs = stack.runs(chrono["id"])
     assert [(r.attempt, r.trigger, r.status, r.http_status) for r in runs] == [
         (1, "schedule", "failed", 503), (2, "retry", "failed", 502), (3, "retry", "success", 200)]
-    gaps = [(b.started_at - a.started_at).total_seconds() for a, b in zip(runs, runs[1:])]
+    gaps = [(b.started_at - a.started_at).total_seconds() for a, b in zip(runs, runs[1:], strict=False)]
     assert gaps[0] >= 0.2 and gaps[1] >= 0.4, gaps  # JOB_BACKOFF_MS=200, doubled
 
 
