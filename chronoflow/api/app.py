@@ -17,6 +17,7 @@ from chronoflow.api.auth import BearerAuth
 from chronoflow.api.channels import ChannelController
 from chronoflow.api.chronos import ChronoController
 from chronoflow.api.errors import EXCEPTION_HANDLERS
+from chronoflow.api.functions import FunctionController
 from chronoflow.api.health import health
 from chronoflow.api.metrics import metrics
 from chronoflow.api.providers import EvolutionInstanceController, WahaSessionController
@@ -30,6 +31,7 @@ from chronoflow.jobs import JobStore
 
 ROUTE_HANDLERS: list[object] = [ChronoController, read_run, parse_schedule, health, metrics]
 """Handlers of the core; the channel, function and campaign modules append theirs."""
+ROUTE_HANDLERS += [FunctionController]
 ROUTE_HANDLERS += [ChannelController, WahaSessionController, EvolutionInstanceController, waha_webhook,
                    evolution_webhook]
 

@@ -32,3 +32,7 @@ def get_target(target_type: object) -> Target:
 from chronoflow.targets.message import MessageTarget  # noqa: E402
 
 register(TargetType.MESSAGE, MessageTarget())
+
+from chronoflow.targets.function import FunctionTarget  # noqa: E402
+
+register(TargetType.FUNCTION, FunctionTarget())

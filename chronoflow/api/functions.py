@@ -1,0 +1,145 @@
+"""``/functions``: create (checked in the sandbox), read, list, update (new version), delete, test."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_204_NO_CONTENT
+
+from chronoflow.api.schemas import Body, Page
+from chronoflow.config import Settings
+from chronoflow.db import Database
+from chronoflow.functions import FunctionOutcome, FunctionService, InvalidCode
+from chronoflow.models import Function
+from chronoflow.sandbox import SandboxUnavailable
+
+Skip = Annotated[int, Parameter(ge=0, default=0, description="items to skip")]
+Take = Annotated[int, Parameter(ge=1, le=500, default=50, description="items to return (1-500)")]
+
+
+class FunctionCreate(Body):
+    name: str
+    code: str
+    description: str | None | msgspec.UnsetType = msgspec.UNSET
+    limits: dict[str, Any] | None | msgspec.UnsetType = msgspec.UNSET
+    channel_id: str | None | msgspec.UnsetType = msgspec.UNSET
+
+
+class FunctionUpdate(Body):
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    code: str | msgspec.UnsetType = msgspec.UNSET
+    description: str | None | msgspec.UnsetType = msgspec.UNSET
+    limits: dict[str, Any] | None | msgspec.UnsetType = msgspec.UNSET
+    channel_id: str | None | msgspec.UnsetType = msgspec.UNSET
+    state: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+
+
+class FunctionTest(Body):
+    extras: dict[str, Any] | None | msgspec.UnsetType = msgspec.UNSET
+    persist_state: bool = False
+
+
+class FunctionOut(msgspec.Struct, rename="camel"):
+    id: str
+    name: str
+    description: str | None
+    code: str
+    version: int
+    checksum: str
+    limits: dict[str, Any]
+    state: dict[str, Any]
+    channel_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, function: Function) -> FunctionOut:
+        return cls(
+            id=function.id, name=function.name, description=function.description, code=function.code,
+            version=function.version, checksum=function.checksum, limits=function.limits or {},
+            state=function.state or {}, channel_id=function.channel_id, created_at=function.created_at,
+            updated_at=function.updated_at,
+        )
+
+
+class TestOut(msgspec.Struct, rename="camel"):
+    status: str
+    result: Any
+    logs: list[str]
+    error: str | None
+    traceback: str | None
+    duration_ms: int
+    http_count: int
+    message_count: int
+    messages: list[dict[str, Any]]
+    opted_out: list[str]
+    state: dict[str, Any] | None
+    """The state after the run (success only); stored only with ``persistState``."""
+    state_persisted: bool
+    version: int
+
+    @classmethod
+    def of(cls, outcome: FunctionOutcome, persisted: bool) -> TestOut:
+        result = outcome.sandbox
+        return cls(
+            status=result.status.value, result=result.result, logs=list(result.logs), error=result.error,
+            traceback=result.traceback, duration_ms=result.duration_ms, http_count=result.http_count,
+            message_count=result.message_count, messages=result.messages, opted_out=outcome.opted_out,
+            state=result.state, state_persisted=persisted, version=outcome.version,
+        )
+
+
+def _invalid_code(_: Request[Any, Any, Any], exc: InvalidCode) -> Response[dict[str, Any]]:
+    """A 422 like every InvalidInput, plus the line and the reason on their own."""
+    body = {"statusCode": 422, "detail": str(exc), "field": exc.field, "line": exc.line, "reason": exc.reason}
+    return Response(body, status_code=422)
+
+
+def _sandbox_unavailable(_: Request[Any, Any, Any], exc: SandboxUnavailable) -> Response[dict[str, Any]]:
+    # The cause stays in the server's log: it may name host paths.
+    return Response({"statusCode": 503, "detail": "the function sandbox is unavailable on this server"},
+                    status_code=503)
+
+
+FUNCTION_ERROR_HANDLERS: Any = {InvalidCode: _invalid_code, SandboxUnavailable: _sandbox_unavailable}
+"""Errors answered by the function routes themselves (others go to the app's handlers)."""
+
+
+class FunctionController(Controller):
+    path = "/functions"
+    tags = ["functions"]  # noqa: RUF012 - Litestar reads it as a class attribute
+    exception_handlers = FUNCTION_ERROR_HANDLERS
+
+    @post("/", summary="Upload a function (compiled in the sandbox; 422 with the line when refused)")
+    async def create(self, data: FunctionCreate, db: Database, settings: Settings) -> FunctionOut:
+        return FunctionOut.of(await FunctionService(db, settings).create(data.fields()))
+
+    @get("/", summary="List functions")
+    async def list_functions(self, db: Database, settings: Settings, skip: Skip = 0,
+                             take: Take = 50) -> Page[FunctionOut]:
+        rows, total = await FunctionService(db, settings).list(skip, take)
+        return Page(items=[FunctionOut.of(f) for f in rows], total=total, skip=skip, take=take)
+
+    @get("/{function_id:str}", summary="Read a function")
+    async def read(self, function_id: str, db: Database, settings: Settings) -> FunctionOut:
+        return FunctionOut.of(await FunctionService(db, settings).get(function_id))
+
+    @patch("/{function_id:str}", summary="Update a function; new code or limits bump its version")
+    async def update(self, function_id: str, data: FunctionUpdate, db: Database, settings: Settings) -> FunctionOut:
+        return FunctionOut.of(await FunctionService(db, settings).update(function_id, data.fields()))
+
+    @delete("/{function_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Delete a function no chrono uses")
+    async def remove(self, function_id: str, db: Database, settings: Settings) -> None:
+        await FunctionService(db, settings).delete(function_id)
+
+    @post("/{function_id:str}/test", status_code=200,
+          summary="Run it now with the given extras; the state is saved only with persistState")
+    async def test(self, function_id: str, data: FunctionTest, db: Database, settings: Settings) -> TestOut:
+        fields = data.fields()
+        outcome = await FunctionService(db, settings).test(function_id, fields.get("extras"), data.persist_state)
+        persisted = data.persist_state and outcome.sandbox.ok and outcome.sandbox.state is not None
+        return TestOut.of(outcome, persisted)

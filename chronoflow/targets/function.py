@@ -1,0 +1,128 @@
+"""FUNCTION target: run a user function (``def run(ctx)``) in the sandbox, record what it did.
+
+Checked when the chrono is saved:
+
+- ``functionId`` names an existing function, or ``functionCode`` (with optional
+  ``functionLimits``) is checked like an upload to ``/functions`` and creates a new function in
+  the request's transaction, so a later validation failure leaves no function behind;
+  ``functionLimits`` without ``functionCode`` is refused (change a stored function's limits with
+  ``PATCH /functions/{id}``);
+- ``channelId``, when given, names an existing channel: the chrono's messages go through it, else
+  through the function's own channel;
+- ``extras`` is a JSON object (``ctx.extras``).
+
+A run loads the function (code, version, limits, state), runs it in the worker's sandbox runner
+and stores on the run:
+
+- ``status``: ``success``, ``failed`` (user error, ``memory limit exceeded``, crash) or ``timeout``;
+- ``result``: the return value (JSON); ``logs``: the ``ctx.log``/``print`` lines;
+- ``errorMessage``: the error, then the traceback of the user's frames (``<function>``, no host path);
+- ``functionVersion``: the version that ran;
+- ``responseSnippet``: a JSON summary ``{"sandboxMs", "httpCount", "messageCount", "messages",
+  "optedOut"}`` (``messages`` lists each send as ``{"to", "id"}`` or ``{"to", "error"}``).
+
+``ctx.state`` is saved on the function only after a successful run. Retries: a failed or timed-out
+function is **not** retried (it may have sent messages or called APIs already, and the same code
+would most likely fail the same way); a run that could not start a sandbox at all
+(``SandboxUnavailable``: no user code ran) is retried like any other transient failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Any
+
+from chronoflow.exceptions import InvalidInput
+from chronoflow.functions import (
+    FunctionSnapshot,
+    checked_channel,
+    checked_code,
+    checked_extras,
+    checked_limits,
+    new_function,
+    run_function,
+    save_state,
+    shared_runner,
+)
+from chronoflow.models import Function, RunStatus
+from chronoflow.sandbox import SandboxPolicy, SandboxRunner, SandboxUnavailable
+from chronoflow.targets.base import ExecutionContext, Target, TargetResult
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from chronoflow.config import Settings
+    from chronoflow.models import Chrono, ChronoRun
+
+SANDBOX_KEY = "sandbox"
+"""Key of the worker's :class:`SandboxRunner` in ``ExecutionContext.extras`` (closed with the worker)."""
+
+SUMMARY_CHARS = 16_384
+"""Longest run summary kept in ``responseSnippet``; past it the per-message list is dropped."""
+
+_STATUSES = {"success": RunStatus.SUCCESS, "failed": RunStatus.FAILED, "timeout": RunStatus.TIMEOUT}
+
+
+async def worker_runner(context: ExecutionContext) -> SandboxRunner:
+    """The worker's runner, created and started (fork server warm) on the first FUNCTION run."""
+    runner = context.extras.get(SANDBOX_KEY)
+    if runner is None:
+        runner = SandboxRunner(SandboxPolicy.from_settings(context.settings))
+        context.extras[SANDBOX_KEY] = runner
+        await asyncio.to_thread(runner.start)  # not inside the first run's timeout
+    return runner  # type: ignore[no-any-return]
+
+
+class FunctionTarget(Target):
+    """Runs the chrono's function with its ``extras``."""
+
+    async def validate(self, fields: dict[str, Any], session: AsyncSession, settings: Settings) -> dict[str, Any]:
+        extras = checked_extras(fields.get("extras"))
+        channel_id = await checked_channel(session, fields.get("channelId"))
+        code = fields.get("functionCode")
+        if code is None:
+            if fields.get("functionLimits") is not None:
+                raise InvalidInput("functionLimits", "is only accepted with functionCode; change a stored "
+                                                     "function's limits with PATCH /functions/{id}")
+            function_id = fields.get("functionId")
+            if not isinstance(function_id, str) or not function_id.strip():
+                raise InvalidInput("functionId", "is required for a FUNCTION chrono (or give functionCode)")
+            if await session.get(Function, function_id) is None:
+                raise InvalidInput("functionId", f"no function with id {function_id!r}")
+        else:
+            limits = checked_limits(fields.get("functionLimits"), "functionLimits")
+            code = await checked_code(code, shared_runner(settings), "functionCode")
+            name = fields.get("name")
+            function = await new_function(session, name=name.strip() if isinstance(name, str) else "function",
+                                          code=code, limits=limits, description=fields.get("description"))
+            function_id = function.id
+        return {"function_id": function_id, "extras": extras, "channel_id": channel_id}
+
+    async def execute(self, chrono: Chrono, run: ChronoRun, context: ExecutionContext) -> TargetResult:
+        async with context.db.session() as session:
+            function = await session.get(Function, chrono.function_id) if chrono.function_id else None
+            snapshot = FunctionSnapshot.of(function) if function is not None else None
+        if snapshot is None:
+            return TargetResult(RunStatus.FAILED, error_message="function not found: it was deleted")
+        try:
+            runner = await worker_runner(context)
+            outcome = await run_function(snapshot, extras=chrono.extras, runner=runner, db=context.db,
+                                         settings=context.settings, channel_id=chrono.channel_id, http=context.http)
+        except SandboxUnavailable as exc:
+            return TargetResult(RunStatus.FAILED, error_message=f"the function sandbox is unavailable: {exc}",
+                                function_version=snapshot.version, retryable=True)
+        except ValueError as exc:  # stored limits out of today's bounds
+            return TargetResult(RunStatus.FAILED, error_message=f"the function cannot run: {exc}",
+                                function_version=snapshot.version)
+        result = outcome.sandbox
+        if result.ok and result.state is not None and result.state != snapshot.state:
+            await save_state(context.db, snapshot.id, result.state)
+        summary = outcome.summary()
+        text = json.dumps(summary, separators=(",", ":"))
+        if len(text) > SUMMARY_CHARS:
+            text = json.dumps({**summary, "messages": [], "optedOut": []}, separators=(",", ":"))
+        return TargetResult(
+            _STATUSES[result.status.value], error_message=outcome.error_message(), result=result.result,
+            logs=list(result.logs), response_snippet=text, function_version=snapshot.version,
+        )
