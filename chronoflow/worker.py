@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -106,9 +107,9 @@ class WorkerRuntime:
             while True:
                 try:
                     client.set(key, 1, ex=ttl)
-                except Exception:  # Redis briefly away: the next beat retries
-                    log.warning("worker heartbeat failed", exc_info=True)
-                threading.Event().wait(max(ttl / 3, 0.2))
+                except Exception as exc:  # Redis briefly away: the next beat retries
+                    log.warning("worker heartbeat failed: %s", exc)
+                time.sleep(max(ttl / 3, 0.2))
 
         threading.Thread(target=beat, name="chronoflow-heartbeat", daemon=True).start()
 
