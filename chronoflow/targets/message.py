@@ -140,7 +140,7 @@ class MessageTarget(Target):
         async with context.db.session() as session:
             channel = await session.get(Channel, chrono.channel_id) if chrono.channel_id else None
             blocked = await opted_out_among(session, [number for number, _ in recipients])
-            already = await _sent_before(session, chrono.id, run.scheduled_for, run.attempt)
+            already, settled = await _earlier_attempts(session, chrono.id, run.scheduled_for, run.attempt)
         if channel is None:
             return TargetResult(RunStatus.FAILED, error_message="channel not found: it was deleted")
         if channel.status != ChannelStatus.WORKING:
@@ -164,6 +164,12 @@ class MessageTarget(Target):
                         RecipientResult(number, number, Outcome.NOT_ATTEMPTED, reason=stop_reason, retryable=True)
                     )
                     continue
+                if number in settled and number not in already:
+                    # A final failure of an earlier attempt (a 4xx, or a send that may have arrived):
+                    # trying again could double a message, so it stays failed.
+                    results.append(RecipientResult(number, number, Outcome.FAILED,
+                                                   reason=f"not retried: {settled[number]}"))
+                    continue
                 # One recipient per call: deliver() keeps the skip/render/send rules, and each
                 # recipient gets its own {{phone}}.
                 report = await deliver(
@@ -184,21 +190,32 @@ def _stored_parts(item: object) -> tuple[str, dict[str, Any]]:
     return str(item), {}
 
 
-async def _sent_before(session: AsyncSession, chrono_id: str, scheduled_for: datetime, attempt: int) -> set[str]:
-    """Numbers an earlier attempt of the same occurrence sent to."""
+async def _earlier_attempts(
+    session: AsyncSession, chrono_id: str, scheduled_for: datetime, attempt: int
+) -> tuple[set[str], dict[str, str]]:
+    """What earlier attempts of the same occurrence did: numbers sent to, and final failures (reason).
+
+    Only recipients that failed retryably or were not attempted are tried again.
+    """
     if attempt <= 1:
-        return set()
+        return set(), {}
     rows = await session.scalars(
         select(ChronoRun.result).where(
             ChronoRun.chrono_id == chrono_id, ChronoRun.scheduled_for == scheduled_for, ChronoRun.attempt < attempt
-        )
+        ).order_by(ChronoRun.attempt)
     )
     sent: set[str] = set()
+    settled: dict[str, str] = {}
     for result in rows:
         for item in (result or {}).get("recipients", []) if isinstance(result, dict) else []:
-            if isinstance(item, dict) and item.get("outcome") == Outcome.SENT and item.get("number"):
-                sent.add(str(item["number"]))
-    return sent
+            if not isinstance(item, dict) or not item.get("number"):
+                continue
+            number = str(item["number"])
+            if item.get("outcome") == Outcome.SENT:
+                sent.add(number)
+            elif item.get("outcome") == Outcome.FAILED and not item.get("retryable"):
+                settled[number] = str(item.get("reason") or "failed").removeprefix("not retried: ")
+    return sent, settled
 
 
 def _outcome(report: DeliveryReport) -> TargetResult:

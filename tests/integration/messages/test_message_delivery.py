@@ -123,3 +123,23 @@ def test_a_retry_never_sends_twice_to_the_same_recipient(wa: WhatsAppStack, prov
     assert [(r["outcome"], r["reason"]) for r in second.result["recipients"]] == [
         ("skipped", "already sent"), ("sent", None), ("sent", None)]
     assert sorted(to for to, _ in _sent(wa)) == sorted([ANA_DIGITS, BRUNO_DIGITS, CARLA_DIGITS])
+
+
+def test_a_send_that_may_have_arrived_is_never_repeated(wa: WhatsAppStack, provider: str) -> None:
+    """It does not resend, in a retry, to a recipient whose send timed out after going out."""
+    wa.stack.env["HTTP_REQUEST_TIMEOUT_MS"] = "1000"
+    channel = wa.create_channel(provider)
+    chrono = wa.create_message_chrono(channel["id"], [ANA, BRUNO, CARLA])
+    wa.fake.fail(None, delay=1.6, times=1, path=SEND_PATHS[provider])  # Ana's text arrives, the answer is late
+    wa.fake.fail(503, times=2, path=SEND_PATHS[provider])  # then the gateway fails for Bruno
+    wa.run_due(chrono["id"])
+    wa.run_retries(chrono["id"], attempts=2)
+    first, second = wa.stack.runs(chrono["id"])
+    assert [(r["outcome"], r["retryable"]) for r in first.result["recipients"]] == [
+        ("failed", False), ("failed", True), ("not_attempted", True)]
+    assert "may have been processed" in first.result["recipients"][0]["reason"]
+    assert [r["outcome"] for r in second.result["recipients"]] == ["failed", "sent", "sent"]
+    assert second.result["recipients"][0]["reason"].startswith("not retried: ")
+    time.sleep(0.6)  # past the backoff a third attempt would have had
+    assert second.status == "failed" and wa.stack.hand_over() == 0
+    assert sorted(to for to, _ in _sent(wa)) == sorted([ANA_DIGITS, BRUNO_DIGITS, CARLA_DIGITS])
