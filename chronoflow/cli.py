@@ -170,6 +170,13 @@ def _safe_url(url: str) -> str:
     return url
 
 
+def cmd_fake_whatsapp(_: Settings, __: argparse.Namespace) -> None:
+    """Listed for ``--help``; ``main`` dispatches ``fake-whatsapp`` early, with its own arguments."""
+    from chronoflow.fake_whatsapp import main as fake_main
+
+    fake_main([])
+
+
 COMMANDS = {
     "dev": (cmd_dev, "api + scheduler + worker with embedded defaults (SQLite file, embedded Redis)"),
     "api": (cmd_api, "serve the REST API"),
@@ -177,6 +184,7 @@ COMMANDS = {
     "worker": (cmd_worker, "execute runs"),
     "migrate": (cmd_migrate, "apply database migrations"),
     "reconcile": (cmd_reconcile, "make Redis jobs match the database"),
+    "fake-whatsapp": (cmd_fake_whatsapp, "a local fake WAHA + Evolution API gateway (see its --help)"),
 }
 
 
