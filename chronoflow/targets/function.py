@@ -33,6 +33,8 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
 from chronoflow.exceptions import InvalidInput
 from chronoflow.functions import (
     FunctionSnapshot,
@@ -74,6 +76,21 @@ async def worker_runner(context: ExecutionContext) -> SandboxRunner:
     return runner  # type: ignore[no-any-return]
 
 
+_FUNCTIONS = Function.__table__
+
+
+async def load_snapshot(context: ExecutionContext, function_id: str) -> FunctionSnapshot | None:
+    """The function as it is now, read with one SQL statement (this runs once per run: overhead)."""
+    columns = (_FUNCTIONS.c.id, _FUNCTIONS.c.code, _FUNCTIONS.c.version, _FUNCTIONS.c.limits, _FUNCTIONS.c.state,
+               _FUNCTIONS.c.channel_id)
+    async with context.db.engine.connect() as conn:
+        row = (await conn.execute(select(*columns).where(_FUNCTIONS.c.id == function_id))).first()
+    if row is None:
+        return None
+    return FunctionSnapshot(row.id, row.code, row.version, dict(row.limits or {}), dict(row.state or {}),
+                            row.channel_id)
+
+
 class FunctionTarget(Target):
     """Runs the chrono's function with its ``extras``."""
 
@@ -100,9 +117,7 @@ class FunctionTarget(Target):
         return {"function_id": function_id, "extras": extras, "channel_id": channel_id}
 
     async def execute(self, chrono: Chrono, run: ChronoRun, context: ExecutionContext) -> TargetResult:
-        async with context.db.session() as session:
-            function = await session.get(Function, chrono.function_id) if chrono.function_id else None
-            snapshot = FunctionSnapshot.of(function) if function is not None else None
+        snapshot = await load_snapshot(context, chrono.function_id) if chrono.function_id else None
         if snapshot is None:
             return TargetResult(RunStatus.FAILED, error_message="function not found: it was deleted")
         try:
