@@ -19,12 +19,12 @@ sys.path.insert(0, str(ROOT))
 from redis import Redis  # noqa: E402
 
 from chronoflow.chronos import ChronoService  # noqa: E402
-from chronoflow.config import Settings  # noqa: E402
+from chronoflow.config import Settings, async_database_url  # noqa: E402
 from chronoflow.db import Database  # noqa: E402
 from chronoflow.embedded_redis import EmbeddedRedis  # noqa: E402
 from chronoflow.jobs import JobStore  # noqa: E402
 from chronoflow.migrate import upgrade  # noqa: E402
-from tests.services import HttpReceiver  # noqa: E402
+from tests.services import HttpReceiver, PostgresServer  # noqa: E402
 
 
 @dataclass
@@ -43,10 +43,22 @@ class BenchStack:
 
 
 @contextmanager
-def bench_stack() -> Iterator[BenchStack]:
-    with tempfile.TemporaryDirectory(prefix="chronoflow-bench-") as tmp:
-        database_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-        upgrade(database_url)
+def bench_database(kind: str, tmp: str) -> Iterator[str]:
+    """A migrated database: the embedded default (SQLite) or a throwaway PostgreSQL cluster."""
+    if kind == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+        upgrade(url)
+        yield url
+        return
+    with PostgresServer() as server:
+        url = async_database_url(server.create_database("bench"))
+        upgrade(url)
+        yield url
+
+
+@contextmanager
+def bench_stack(database: str = "sqlite") -> Iterator[BenchStack]:
+    with tempfile.TemporaryDirectory(prefix="chronoflow-bench-") as tmp, bench_database(database, tmp) as database_url:
         with EmbeddedRedis(Path(tmp) / "redis") as redis_server, HttpReceiver() as receiver:
             settings = Settings(database_url=database_url, redis_url=redis_server.url, api_tokens=("bench",))
             env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_server.url,

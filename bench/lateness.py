@@ -20,8 +20,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--span", type=float, default=60.0, help="seconds the due times spread over")
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite",
+                        help="the embedded default, or a throwaway PostgreSQL 15 cluster")
     args = parser.parse_args()
-    with bench_stack() as stack:
+    with bench_stack(args.database) as stack:
         start = datetime.now(UTC) + timedelta(seconds=10 + args.count / 200)
         due: dict[str, float] = {}
         for i in range(args.count):

@@ -70,9 +70,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite",
+                        help="the embedded default, or a throwaway PostgreSQL 15 cluster")
     args = parser.parse_args()
     ours, bare, ratios = [], [], []
-    with bench_stack() as stack:
+    with bench_stack(args.database) as stack:
         for round_no in range(args.rounds):
             b = bare_rq_rate(stack, args.count)
             o = chronoflow_rate(stack, args.count)
