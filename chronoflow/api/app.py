@@ -23,7 +23,7 @@ from chronoflow.api.metrics import metrics
 from chronoflow.api.providers import EvolutionInstanceController, WahaSessionController
 from chronoflow.api.runs import read_run
 from chronoflow.api.schedules import parse_schedule
-from chronoflow.api.webhooks import evolution_webhook, waha_webhook
+from chronoflow.api.webhooks import evolution_webhook, list_inbound_events, replay_inbound_event, waha_webhook
 from chronoflow.chronos import ChronoService
 from chronoflow.config import Settings
 from chronoflow.db import Database
@@ -33,7 +33,7 @@ ROUTE_HANDLERS: list[object] = [ChronoController, read_run, parse_schedule, heal
 """Handlers of the core; the channel, function and campaign modules append theirs."""
 ROUTE_HANDLERS += [FunctionController]
 ROUTE_HANDLERS += [ChannelController, WahaSessionController, EvolutionInstanceController, waha_webhook,
-                   evolution_webhook]
+                   evolution_webhook, list_inbound_events, replay_inbound_event]
 
 
 def create_app(settings: Settings, redis_url: str, database_url: str | None = None) -> Litestar:

@@ -12,6 +12,9 @@ received (``inbound_events``), then acted on: a status change sets ``Channel.sta
 channels of that session (a new QR code means ``SCAN_QR_CODE``); an inbound text that is an
 opt-out keyword marks the sender opted out and, the first time only, answers with a confirmation
 through the same session, after the webhook has been answered.
+
+Stored events are listed at ``GET /inbound-events`` and can be acted on again with
+``POST /inbound-events/{id}/replay`` (both need the bearer token), e.g. after fixing a channel.
 """
 
 from __future__ import annotations
@@ -19,13 +22,18 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from litestar import Request, Response, post
+from litestar import Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
+from litestar.params import Parameter
+from msgspec import Struct
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronoflow.api.channels import SESSION_KEYS, channels_for_session, client_for, set_session_status
+from chronoflow.api.schemas import Page
 from chronoflow.channels import (
     ChannelEvent,
     ChannelStatus,
@@ -45,7 +53,8 @@ from chronoflow.channels import (
 from chronoflow.channels.webhooks import EVOLUTION_SECRET_HEADER, EVOLUTION_SECRET_QUERY, WAHA_HMAC_HEADER
 from chronoflow.config import Settings
 from chronoflow.db import Database
-from chronoflow.models import Channel
+from chronoflow.exceptions import Conflict, NotFound
+from chronoflow.models import Channel, InboundEvent
 from chronoflow.optouts import record_opt_out, store_event
 
 log = logging.getLogger(__name__)
@@ -167,4 +176,54 @@ async def evolution_webhook(
     )
 
 
-__all__ = ["evolution_webhook", "waha_webhook"]
+class InboundEventOut(Struct, rename="camel"):
+    id: str
+    provider: str
+    event: str
+    session: str | None
+    payload: Any
+    received_at: datetime
+
+
+_PARSERS: dict[str, Callable[[Mapping[str, Any]], ChannelEvent | None]] = {
+    ProviderKind.WAHA.value: parse_waha_event, ProviderKind.EVOLUTION.value: parse_evolution_event,
+}
+
+
+@get("/inbound-events", tags=["webhooks"], summary="Stored provider events, newest first (audit)")
+async def list_inbound_events(
+    db: Database, skip: Annotated[int, Parameter(ge=0)] = 0, take: Annotated[int, Parameter(ge=1, le=500)] = 50,
+    provider: Annotated[str | None, Parameter(query="provider")] = None,
+) -> Page[InboundEventOut]:
+    query = select(InboundEvent)
+    if provider is not None:
+        query = query.where(InboundEvent.provider == provider.upper())
+    async with db.session() as session:
+        total = await session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await session.scalars(
+            query.order_by(InboundEvent.received_at.desc(), InboundEvent.id).offset(skip).limit(take))
+        items = [InboundEventOut(id=e.id, provider=e.provider, event=e.event, session=e.session,
+                                 payload=e.payload, received_at=e.received_at) for e in rows]
+    return Page(items=items, total=int(total or 0), skip=skip, take=take)
+
+
+@post("/inbound-events/{event_id:str}/replay", status_code=200, tags=["webhooks"],
+      summary="Act on a stored event again (status, opt-out); an opt-out is still confirmed only once")
+async def replay_inbound_event(event_id: str, db: Database, settings: Settings) -> Response[dict[str, Any]]:
+    async with db.session() as session:
+        stored = await session.get(InboundEvent, event_id)
+        if stored is None:
+            raise NotFound("inbound event", event_id)
+        parse = _PARSERS.get(stored.provider)
+        if parse is None or not isinstance(stored.payload, dict):
+            raise Conflict(f"event {event_id} cannot be replayed")
+        try:
+            event = parse(stored.payload)
+        except WebhookPayloadError as exc:
+            raise Conflict(f"event {event_id} cannot be replayed: {exc}") from None
+        action, confirm = await _apply(session, event)
+    background = BackgroundTask(_confirm_opt_out, confirm, settings) if confirm is not None else None
+    return Response({"eventId": event_id, "action": action}, background=background)
+
+
+__all__ = ["evolution_webhook", "list_inbound_events", "replay_inbound_event", "waha_webhook"]

@@ -114,3 +114,22 @@ def test_stop_in_english_gets_the_english_confirmation(wa: WhatsAppStack) -> Non
     wa.inbound("WAHA", ANA, "STOP")
     wa.stack.wait_until(lambda: wa.fake.messages(), timeout=10)
     assert wa.fake.messages()[0]["text"] == opt_out_confirmation("en")
+
+
+def test_stored_events_can_be_listed_and_replayed(wa: WhatsAppStack) -> None:
+    """It lists stored events behind the token and acts on one again; an opt-out is not confirmed twice."""
+    channel = wa.create_channel("WAHA")
+    wa.fake_control("status", provider="waha", session="default", status="FAILED")
+    wa.fake_control("status", provider="waha", session="default", status="WORKING")
+    wa.inbound("WAHA", ANA, "PARE")
+    wa.stack.wait_until(lambda: wa.fake.messages(), timeout=10)
+    page = wa.api.get("/inbound-events", params={"provider": "waha"}).json()
+    assert page["total"] == 3 and [e["event"] for e in page["items"]][-1] == "session.status"
+    assert httpx.get(wa.live.url + "/inbound-events").status_code == 401
+    failed = next(e for e in page["items"] if e["payload"].get("payload", {}).get("status") == "FAILED")
+    assert wa.api.post(f"/inbound-events/{failed['id']}/replay").json()["action"] == "status FAILED"
+    assert wa.channel_status(channel["id"]) == "FAILED"
+    opt_out = next(e for e in page["items"] if e["event"] == "message")
+    assert wa.api.post(f"/inbound-events/{opt_out['id']}/replay").json()["action"] == "already opted out"
+    assert len(wa.fake.messages()) == 1
+    assert wa.api.post("/inbound-events/nope/replay").status_code == 404
