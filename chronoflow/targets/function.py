@@ -6,7 +6,8 @@ Checked when the chrono is saved:
   ``functionLimits``) is checked like an upload to ``/functions`` and creates a new function in
   the request's transaction, so a later validation failure leaves no function behind;
   ``functionLimits`` without ``functionCode`` is refused (change a stored function's limits with
-  ``PATCH /functions/{id}``);
+  ``PATCH /functions/{id}``); ``functionCode`` in a chrono's PATCH also creates a new function
+  (the old one stays, for the chronos that share it): a new *version* is a ``PATCH /functions/{id}``;
 - ``channelId``, when given, names an existing channel: the chrono's messages go through it, else
   through the function's own channel;
 - ``extras`` is a JSON object (``ctx.extras``).
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -56,6 +58,8 @@ if TYPE_CHECKING:
 
     from chronoflow.config import Settings
     from chronoflow.models import Chrono, ChronoRun
+
+log = logging.getLogger(__name__)
 
 SANDBOX_KEY = "sandbox"
 """Key of the worker's :class:`SandboxRunner` in ``ExecutionContext.extras`` (closed with the worker)."""
@@ -125,7 +129,8 @@ class FunctionTarget(Target):
             outcome = await run_function(snapshot, extras=chrono.extras, runner=runner, db=context.db,
                                          settings=context.settings, channel_id=chrono.channel_id, http=context.http)
         except SandboxUnavailable as exc:
-            return TargetResult(RunStatus.FAILED, error_message=f"the function sandbox is unavailable: {exc}",
+            log.warning("no sandbox for run %s: %s", run.id, exc)  # the cause may name host paths: log only
+            return TargetResult(RunStatus.FAILED, error_message="the function sandbox is unavailable on this worker",
                                 function_version=snapshot.version, retryable=True)
         except ValueError as exc:  # stored limits out of today's bounds
             return TargetResult(RunStatus.FAILED, error_message=f"the function cannot run: {exc}",

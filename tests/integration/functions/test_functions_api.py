@@ -213,3 +213,15 @@ def test_state_can_be_reset_by_patch(fn: FunctionStack) -> None:
     fn.api.post(f"/functions/{created['id']}/test", json={"persistState": True})
     reset = fn.api.patch(f"/functions/{created['id']}", json={"state": {}}).json()
     assert reset["state"] == {} and reset["version"] == 1
+
+
+def test_patching_a_function_chrono_keeps_or_replaces_its_function(fn: FunctionStack) -> None:
+    """It keeps the function on an unrelated PATCH; new functionCode makes a new function, the old one stays."""
+    chrono = fn.create_chrono(functionCode=GOOD_CODE, extras={"a": 1})
+    renamed = fn.api.patch(f"/chronos/{chrono['id']}", json={"name": "renamed"}).json()
+    assert renamed["functionId"] == chrono["functionId"] and renamed["extras"] == {"a": 1}
+    recoded = fn.api.patch(f"/chronos/{chrono['id']}", json={"functionCode": "def run(ctx):\n    return 2\n"})
+    assert recoded.status_code == 200, recoded.text
+    assert recoded.json()["functionId"] != chrono["functionId"]
+    assert fn.api.get(f"/functions/{chrono['functionId']}").status_code == 200
+    assert fn.function_count() == 2
