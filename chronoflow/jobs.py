@@ -35,8 +35,9 @@ RUN_FUNC = "chronoflow.worker.execute_occurrence"
 JOB_TIMEOUT_S = 3600
 """Upper bound RQ enforces on one job; targets have their own, much shorter, timeouts."""
 
-RESULT_TTL_S = 0
-"""Results live in the database, so RQ drops finished jobs at once."""
+RESULT_TTL_S = 60
+"""Results live in the database; RQ lets a finished job expire after a minute, which costs the
+worker less than deleting it at once."""
 
 
 def schedule_job_id(chrono_id: str) -> str:

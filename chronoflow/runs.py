@@ -22,6 +22,19 @@ from chronoflow.models import Chrono, ChronoRun, RunStatus, RunTrigger, new_id
 CHRONOS = Chrono.__table__
 RUNS = ChronoRun.__table__
 
+# The statements of the per-run hot path, built once: building and cache-keying a statement
+# per call costs more than running it against SQLite.
+_SELECT_CHRONO = select(CHRONOS).where(CHRONOS.c.id == bindparam("chrono_id"))
+_INSERT_RUN = insert(RUNS)
+_UPDATE_RUN = update(RUNS).where(RUNS.c.id == bindparam("run_id"))
+_RECORD_ON_CHRONO = update(CHRONOS).where(CHRONOS.c.id == bindparam("chrono_id")).values(
+    last_run_at=bindparam("started", type_=UTCDateTime()), last_run_status=bindparam("status"))
+_RECORD_AND_ADVANCE = _RECORD_ON_CHRONO.values(next_run_at=case(
+    (CHRONOS.c.next_run_at <= bindparam("scheduled_for", type_=UTCDateTime()),
+     bindparam("advanced", type_=UTCDateTime())),
+    else_=CHRONOS.c.next_run_at,
+))
+
 MAX_MISSED_RECORDED = 100
 """Missed occurrences recorded one row each after downtime; older ones are only counted."""
 
@@ -57,7 +70,7 @@ async def claim_occurrence(
     now = utcnow()
     try:
         async with db.engine.begin() as conn:
-            row = (await conn.execute(select(CHRONOS).where(CHRONOS.c.id == chrono_id))).mappings().first()
+            row = (await conn.execute(_SELECT_CHRONO, {"chrono_id": chrono_id})).mappings().first()
             if row is None:
                 return None
             chrono = Chrono(**row)
@@ -83,7 +96,7 @@ async def claim_occurrence(
                 "trigger": trigger, "status": RunStatus.RUNNING, "started_at": now, "worker": worker,
                 "created_at": now,
             }
-            await conn.execute(insert(RUNS).values(**values))
+            await conn.execute(_INSERT_RUN, values)
             advance = trigger == RunTrigger.SCHEDULE and chrono.is_recurring
             return Claim(run=ChronoRun(**values), chrono=chrono, next_run_at=next_run_at if advance else None)
     except IntegrityError:
@@ -101,15 +114,15 @@ async def finish_run(db: Database, claim: Claim, fields: dict[str, Any]) -> Chro
     started = run.started_at or finished
     values = {**fields, "finished_at": finished,
               "duration_ms": max(0, round((finished - started).total_seconds() * 1000))}
-    chrono_values: dict[str, Any] = {"last_run_at": started, "last_run_status": values["status"]}
+    record = {"chrono_id": run.chrono_id, "started": started, "status": values["status"]}
     if claim.next_run_at is not None:
-        chrono_values["next_run_at"] = case(
-            (CHRONOS.c.next_run_at <= run.scheduled_for, bindparam("advanced", claim.next_run_at, UTCDateTime())),
-            else_=CHRONOS.c.next_run_at,
-        )
+        statement = _RECORD_AND_ADVANCE
+        record.update(scheduled_for=run.scheduled_for, advanced=claim.next_run_at)
+    else:
+        statement = _RECORD_ON_CHRONO
     async with db.engine.begin() as conn:
-        await conn.execute(update(RUNS).where(RUNS.c.id == run.id).values(**values))
-        await conn.execute(update(CHRONOS).where(CHRONOS.c.id == run.chrono_id).values(**chrono_values))
+        await conn.execute(_UPDATE_RUN, {"run_id": run.id, **values})
+        await conn.execute(statement, record)
     for key, value in values.items():
         setattr(run, key, value)
     return run
