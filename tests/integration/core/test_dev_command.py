@@ -11,11 +11,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from chronoflow.embedded_redis import free_port
 
 
-def test_dev_serves_on_the_printed_url_and_stops_its_children(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_dev_serves_on_the_printed_url_and_stops_its_children(tmp_path: Path, stop_signal: int) -> None:
     """It starts everything from nothing, answers with the printed token, and leaves no process behind."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CHRONOFLOW_API_TOKENS")}
@@ -46,9 +48,19 @@ def test_dev_serves_on_the_printed_url_and_stops_its_children(tmp_path: Path) ->
         assert created.status_code == 201, created.text
         assert httpx.get(f"{url}/chronos", timeout=5).status_code == 401
         assert (tmp_path / "home" / "chronoflow.db").exists()
+        children = [int(pid) for pid in subprocess.run(
+            ["pgrep", "-P", str(process.pid)], capture_output=True, text=True, check=False).stdout.split()]
+        assert len(children) == 4, children  # redis-server, api, scheduler, worker
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         process.wait(30)
-    children = subprocess.run(["pgrep", "-f", str(tmp_path / "home")], capture_output=True, text=True).stdout
     assert process.returncode == 0
-    assert children.strip() == "", f"left running: {children}"
+    left = [pid for pid in children if _alive(pid)]
+    assert left == [], f"left running: {left}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
