@@ -20,9 +20,11 @@ import threading
 from collections.abc import Callable
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from redis import Redis, WatchError
+from redis.client import Pipeline
 from rq.job import Job
 from rq_scheduler import Scheduler
 
@@ -102,14 +104,17 @@ class ChronoScheduler(Scheduler):
         handed = 0
         for raw in members:
             job_id = raw.decode()
-            if job_id.startswith("chrono_"):
-                handed += self._hand_over_schedule(job_id, now)
-            else:
-                handed += self._hand_over_one_off(job_id, now)
+            plan = self._plan_schedule if job_id.startswith("chrono_") else self._plan_one_off
+            handed += self._hand_over(job_id, now, plan)
         return handed
 
-    def _hand_over_schedule(self, job_id: str, now_ts: float) -> int:
-        now = datetime.fromtimestamp(now_ts, UTC)
+    def _hand_over(self, job_id: str, now_ts: float, plan: Callable[[Job, float], Callable[[Pipeline], None]]) -> int:
+        """Hand one due job over in an optimistic transaction; 1 if this process did it.
+
+        WATCH the job, check it is still due, read it, and apply ``plan``'s writes atomically. A
+        change of the job in between (an API update, another scheduler's hand-over) aborts the
+        transaction, which is tried again from a fresh read.
+        """
         with self.connection.pipeline() as pipe:
             for _ in range(5):
                 try:
@@ -118,33 +123,49 @@ class ChronoScheduler(Scheduler):
                     if score is None or score > now_ts:
                         return 0
                     try:
-                        job = Job.fetch(job_id, connection=self.connection)
-                        spec = ScheduleSpec.from_kwargs(job.kwargs)
+                        writes = plan(Job.fetch(job_id, connection=self.connection), now_ts)
                     except Exception:
-                        log.warning("dropping unreadable schedule job %s", job_id)
+                        log.warning("dropping unreadable scheduled job %s", job_id)
                         pipe.multi()
                         pipe.zrem(SCHEDULED_JOBS_KEY, job_id)
                         pipe.execute()
                         return 0
-                    run_for, stale, coalesced, following = self._occurrences(spec, now)
                     pipe.multi()
-                    if following is None:
-                        self.jobs.remove_schedule(spec.chrono_id, pipeline=pipe)
-                    else:
-                        self.jobs.put_schedule(ScheduleSpec(**{**spec.__dict__, "due": following}), pipeline=pipe)
-                    anchor = run_for or stale[-1]
-                    occurrence = self.jobs.occurrence_job(
-                        occurrence_job_id(spec.chrono_id, anchor, 1),
-                        chrono_id=spec.chrono_id, scheduled_for=iso(run_for), trigger="schedule", attempt=1,
-                        next_run_at=iso(following), missed=[iso(s) for s in stale[-100:]],
-                        missed_total=len(stale), coalesced=coalesced,
-                    )
-                    self.jobs.enqueue(occurrence, pipeline=pipe)
+                    writes(pipe)
                     pipe.execute()
                     return 1
                 except WatchError:
-                    continue  # the chrono changed meanwhile: read it again
+                    continue
         return 0
+
+    def _plan_schedule(self, job: Job, now_ts: float) -> Callable[[Pipeline], None]:
+        """A schedule job: queue its occurrence and move it to the next fire time (or drop it)."""
+        spec = ScheduleSpec.from_kwargs(job.kwargs)
+        run_for, stale, coalesced, following = self._occurrences(spec, datetime.fromtimestamp(now_ts, UTC))
+        occurrence = self.jobs.occurrence_job(
+            occurrence_job_id(spec.chrono_id, run_for or stale[-1], 1),
+            chrono_id=spec.chrono_id, scheduled_for=iso(run_for), trigger="schedule", attempt=1,
+            next_run_at=iso(following), missed=[iso(s) for s in stale[-100:]],
+            missed_total=len(stale), coalesced=coalesced,
+        )
+
+        def writes(pipe: Pipeline) -> None:
+            if following is None:
+                self.jobs.remove_schedule(spec.chrono_id, pipeline=pipe)
+            else:
+                self.jobs.put_schedule(replace(spec, due=following), pipeline=pipe)
+            self.jobs.enqueue(occurrence, pipeline=pipe)
+
+        return writes
+
+    def _plan_one_off(self, job: Job, _now_ts: float) -> Callable[[Pipeline], None]:
+        """A retry job: move it to the queue, once."""
+
+        def writes(pipe: Pipeline) -> None:
+            pipe.zrem(SCHEDULED_JOBS_KEY, job.id)
+            self.jobs.enqueue(job, pipeline=pipe)
+
+        return writes
 
     @staticmethod
     def _occurrences(
@@ -164,29 +185,6 @@ class ChronoScheduler(Scheduler):
         stale = [when for when in due if now - when > grace]
         run_for = in_grace[-1] if in_grace else None
         return run_for, stale, max(0, len(in_grace) - 1), following
-
-    def _hand_over_one_off(self, job_id: str, now_ts: float) -> int:
-        """Move a retry job to the queue, once."""
-        with self.connection.pipeline() as pipe:
-            try:
-                pipe.watch(Job.key_for(job_id))
-                score = pipe.zscore(SCHEDULED_JOBS_KEY, job_id)
-                if score is None or score > now_ts:
-                    return 0
-                try:
-                    job = Job.fetch(job_id, connection=self.connection)
-                except Exception:
-                    pipe.multi()
-                    pipe.zrem(SCHEDULED_JOBS_KEY, job_id)
-                    pipe.execute()
-                    return 0
-                pipe.multi()
-                pipe.zrem(SCHEDULED_JOBS_KEY, job_id)
-                self.jobs.enqueue(job, pipeline=pipe)
-                pipe.execute()
-                return 1
-            except WatchError:
-                return 0
 
     # --- the loop -----------------------------------------------------------------------------
     def seconds_until_next(self, now: float) -> float | None:

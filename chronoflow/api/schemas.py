@@ -19,48 +19,37 @@ class Body(Struct, rename="camel", forbid_unknown_fields=True, omit_defaults=Fal
         return msgspec.to_builtins(self)  # UNSET fields are omitted
 
 
-class ChronoCreate(Body):
+class _ChronoOptionalFields(Body, kw_only=True):
+    """Fields a chrono may carry on create and update alike."""
+
+    description: str | None | UnsetType = UNSET
+    timezone: str | UnsetType = UNSET
+    is_active: bool | UnsetType = UNSET
+    misfire_grace_seconds: int | UnsetType = UNSET
+    url: str | UnsetType = UNSET
+    method: str | UnsetType = UNSET
+    headers: dict[str, str] | None | UnsetType = UNSET
+    payload: Any | UnsetType = UNSET
+    signing_secret: str | None | UnsetType = UNSET
+    channel_id: str | None | UnsetType = UNSET
+    message_template: str | None | UnsetType = UNSET
+    recipients: list[Any] | None | UnsetType = UNSET
+    function_id: str | None | UnsetType = UNSET
+    function_code: str | UnsetType = UNSET
+    function_limits: dict[str, Any] | UnsetType = UNSET
+    extras: dict[str, Any] | None | UnsetType = UNSET
+
+
+class ChronoCreate(_ChronoOptionalFields, kw_only=True):
     name: str
     cron: str
     target_type: str
-    description: str | None | UnsetType = UNSET
-    timezone: str | UnsetType = UNSET
-    is_active: bool | UnsetType = UNSET
-    misfire_grace_seconds: int | UnsetType = UNSET
-    url: str | UnsetType = UNSET
-    method: str | UnsetType = UNSET
-    headers: dict[str, str] | None | UnsetType = UNSET
-    payload: Any | UnsetType = UNSET
-    signing_secret: str | None | UnsetType = UNSET
-    channel_id: str | None | UnsetType = UNSET
-    message_template: str | None | UnsetType = UNSET
-    recipients: list[Any] | None | UnsetType = UNSET
-    function_id: str | None | UnsetType = UNSET
-    function_code: str | UnsetType = UNSET
-    function_limits: dict[str, Any] | UnsetType = UNSET
-    extras: dict[str, Any] | None | UnsetType = UNSET
 
 
-class ChronoUpdate(Body):
+class ChronoUpdate(_ChronoOptionalFields, kw_only=True):
     name: str | UnsetType = UNSET
     cron: str | UnsetType = UNSET
     target_type: str | UnsetType = UNSET
-    description: str | None | UnsetType = UNSET
-    timezone: str | UnsetType = UNSET
-    is_active: bool | UnsetType = UNSET
-    misfire_grace_seconds: int | UnsetType = UNSET
-    url: str | UnsetType = UNSET
-    method: str | UnsetType = UNSET
-    headers: dict[str, str] | None | UnsetType = UNSET
-    payload: Any | UnsetType = UNSET
-    signing_secret: str | None | UnsetType = UNSET
-    channel_id: str | None | UnsetType = UNSET
-    message_template: str | None | UnsetType = UNSET
-    recipients: list[Any] | None | UnsetType = UNSET
-    function_id: str | None | UnsetType = UNSET
-    function_code: str | UnsetType = UNSET
-    function_limits: dict[str, Any] | UnsetType = UNSET
-    extras: dict[str, Any] | None | UnsetType = UNSET
 
 
 class ChronoOut(Struct, rename="camel"):

@@ -122,6 +122,11 @@ class Stack:
         self.processes.append(process)
         return process
 
+    def run_due(self, chrono_id: str) -> None:
+        """Hand the chrono's next occurrence to the queue and run it with a real worker process."""
+        self.hand_over(self.jobs.scheduled_due(chrono_id))
+        self.drain()
+
     def drain(self, timeout: float = 60) -> str:
         """Run a burst worker until the queue is empty; returns its output."""
         process = self.spawn("worker", "--burst")

@@ -11,11 +11,6 @@ from tests.integration.conftest import Stack
 SECRET = "s3cret-signing-key-0123"
 
 
-def _run_once(stack: Stack, chrono: dict) -> None:
-    stack.hand_over(stack.jobs.scheduled_due(chrono["id"]))
-    stack.drain()
-
-
 def test_it_sends_method_headers_and_json_payload_signed(stack: Stack, http_receiver) -> None:
     """It sends the configured request and an HMAC-SHA256 signature a receiver can verify."""
     chrono = stack.create_http_chrono(
@@ -23,7 +18,7 @@ def test_it_sends_method_headers_and_json_payload_signed(stack: Stack, http_rece
         headers={"X-Tenant": "acme"}, payload={"olá": "mundo", "n": [1, 2]}, signingSecret=SECRET,
     )
     assert chrono["hasSigningSecret"] is True and "signingSecret" not in chrono
-    _run_once(stack, chrono)
+    stack.run_due(chrono["id"])
     request = http_receiver.wait_for(1)[0]
     assert request.method == "PUT" and request.path == "/hook" and request.query == {"a": ["1"]}
     assert request.headers["x-tenant"] == "acme"
@@ -38,7 +33,7 @@ def test_it_keeps_status_and_the_first_2kb_of_the_body(stack: Stack, http_receiv
     """It stores the status code and a 2 KB snippet of the response."""
     http_receiver.respond("/big", status=201, body="x" * 5000)
     chrono = stack.create_http_chrono(http_receiver.url + "/big", cron="*/5 * * * *", method="GET")
-    _run_once(stack, chrono)
+    stack.run_due(chrono["id"])
     (run,) = stack.runs(chrono["id"])
     assert run.status == "success" and run.http_status == 201
     assert run.response_snippet == "x" * 2048
@@ -51,7 +46,7 @@ def test_a_redirect_counts_as_success_and_is_not_followed(stack: Stack, http_rec
     """It treats a 3xx as success without following it."""
     http_receiver.respond("/moved", status=302, body="", headers={"Location": "http://127.0.0.1:9/elsewhere"})
     chrono = stack.create_http_chrono(http_receiver.url + "/moved", cron="*/5 * * * *")
-    _run_once(stack, chrono)
+    stack.run_due(chrono["id"])
     assert [(r.status, r.http_status) for r in stack.runs(chrono["id"])] == [("success", 302)]
 
 
@@ -60,6 +55,6 @@ def test_a_slow_receiver_times_out(stack: Stack, http_receiver) -> None:
     http_receiver.respond("/slow", delay=5)
     stack.env["JOB_ATTEMPTS"] = "1"
     chrono = stack.create_http_chrono(http_receiver.url + "/slow", cron="*/5 * * * *")
-    _run_once(stack, chrono)
+    stack.run_due(chrono["id"])
     (run,) = stack.runs(chrono["id"])
     assert run.status == "timeout" and "3 s" in run.error_message

@@ -47,8 +47,7 @@ class FunctionStack:
 
     def run_due(self, chrono_id: str) -> None:
         """Hand the chrono's next occurrence to the queue and run it with a real worker process."""
-        self.stack.hand_over(self.stack.jobs.scheduled_due(chrono_id))
-        self.stack.drain()
+        self.stack.run_due(chrono_id)
 
     def trigger(self, chrono_id: str) -> None:
         """A manual run, executed by a real worker process."""

@@ -96,8 +96,7 @@ class WhatsAppStack:
 
     def run_due(self, chrono_id: str) -> None:
         """Hand the chrono's next occurrence to the queue and run it with a real worker process."""
-        self.stack.hand_over(self.stack.jobs.scheduled_due(chrono_id))
-        self.stack.drain()
+        self.stack.run_due(chrono_id)
 
     def run_retries(self, chrono_id: str, attempts: int) -> None:
         """Let the worker's retries of the current occurrence run until ``attempts`` runs exist."""
