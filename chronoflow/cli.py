@@ -55,7 +55,8 @@ def cmd_scheduler(settings: Settings, _: argparse.Namespace) -> None:
     from chronoflow.scheduler import ChronoScheduler
     from chronoflow.worker import worker_alive
 
-    redis = Redis.from_url(_require_redis(settings))
+    # The scheduler blocks on Redis for up to a third of its lease: reads must outlast that.
+    redis = Redis.from_url(_require_redis(settings), socket_timeout=settings.scheduler_lock_ttl_ms / 1000 + 5)
     jobs = JobStore(redis, settings.queue_name)
     db = Database(settings.effective_database_url)
     loop = asyncio.Runner()

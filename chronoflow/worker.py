@@ -32,6 +32,12 @@ from chronoflow.targets import ExecutionContext, TargetResult, get_target
 log = logging.getLogger(__name__)
 
 HEARTBEAT_PREFIX = "chronoflow:worker:"
+
+SOCKET_TIMEOUT_S = 430
+"""Read timeout of the worker's Redis connections: longer than RQ's blocking dequeue (405 s).
+
+redis-py 8 defaults to 5 s, which RQ's own adjustment does not survive, so an idle worker's
+blocking dequeue would time out every 5 s and RQ would back off for up to a minute."""
 """``<prefix><worker id>`` exists while that worker is alive."""
 
 
@@ -87,7 +93,7 @@ class WorkerRuntime:
 
     @classmethod
     def create(cls, settings: Settings, redis_url: str, database_url: str) -> WorkerRuntime:
-        redis = Redis.from_url(redis_url)
+        redis = Redis.from_url(redis_url, socket_timeout=SOCKET_TIMEOUT_S)
         loop = BackgroundLoop()
         db = Database(database_url)
         http = httpx.AsyncClient(follow_redirects=False)

@@ -28,6 +28,22 @@ def test_a_new_earlier_job_wakes_the_scheduler(sqlite_stack: Stack, http_receive
     assert request.arrived_at - at.timestamp() < 5
 
 
+def test_an_idle_worker_still_takes_jobs_at_once(sqlite_stack: Stack, http_receiver) -> None:
+    """It keeps an idle worker's blocking dequeue alive past the Redis client's default 5 s read timeout."""
+    stack = sqlite_stack
+    worker = stack.spawn("worker")
+    stack.spawn("scheduler")
+    time.sleep(7)  # idle for longer than redis-py's default socket timeout
+    at = datetime.now(UTC) + timedelta(seconds=1)
+    stack.create_http_chrono(http_receiver.url + "/after-idle", cron=at.isoformat())
+    request = http_receiver.wait_for(1, timeout=15)[0]
+    # Generous bound, not a speed target: a timed-out dequeue backs off for seconds.
+    assert request.arrived_at - at.timestamp() < 2
+    worker.terminate()
+    output = worker.communicate(timeout=15)[0].decode()
+    assert "could not connect to Redis" not in output
+
+
 def test_two_schedulers_never_run_an_occurrence_twice_and_fail_over(sqlite_stack: Stack, http_receiver) -> None:
     """It keeps one scheduler active, runs each occurrence once, and lets the standby take over."""
     stack = sqlite_stack
