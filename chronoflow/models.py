@@ -137,6 +137,9 @@ class ChronoRun(Base):
     logs: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
     worker: Mapped[str | None] = mapped_column(String(200), default=None)
     function_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    advances_to: Mapped[datetime | None] = mapped_column(default=None)
+    """The chrono's next occurrence when this run finishes; a database trigger (migration 0003)
+    applies it, with the run's outcome, to the chrono as the run leaves ``running``."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chronoflow.db import Database, UTCDateTime, utcnow
+from chronoflow.db import Database, utcnow
 from chronoflow.models import Chrono, ChronoRun, RunStatus, RunTrigger, new_id
 
 CHRONOS = Chrono.__table__
@@ -27,13 +27,7 @@ RUNS = ChronoRun.__table__
 _SELECT_CHRONO = select(CHRONOS).where(CHRONOS.c.id == bindparam("chrono_id"))
 _INSERT_RUN = insert(RUNS)
 _UPDATE_RUN = update(RUNS).where(RUNS.c.id == bindparam("run_id"))
-_RECORD_ON_CHRONO = update(CHRONOS).where(CHRONOS.c.id == bindparam("chrono_id")).values(
-    last_run_at=bindparam("started", type_=UTCDateTime()), last_run_status=bindparam("status"))
-_RECORD_AND_ADVANCE = _RECORD_ON_CHRONO.values(next_run_at=case(
-    (CHRONOS.c.next_run_at <= bindparam("scheduled_for", type_=UTCDateTime()),
-     bindparam("advanced", type_=UTCDateTime())),
-    else_=CHRONOS.c.next_run_at,
-))
+
 
 MAX_MISSED_RECORDED = 100
 """Missed occurrences recorded one row each after downtime; older ones are only counted."""
@@ -45,8 +39,6 @@ class Claim:
 
     run: ChronoRun
     chrono: Chrono
-    next_run_at: datetime | None = None
-    """For a scheduled run of a recurring chrono: the ``nextRunAt`` to store when it finishes."""
 
 
 async def claim_occurrence(
@@ -91,38 +83,33 @@ async def claim_occurrence(
                                        .values(is_active=False, next_run_at=None))
             elif chrono.is_recurring and not chrono.is_active:
                 return None  # a retry of a paused recurring chrono
+            advance = trigger == RunTrigger.SCHEDULE and chrono.is_recurring
             values = {
                 "id": new_id(), "chrono_id": chrono_id, "scheduled_for": scheduled_for, "attempt": attempt,
                 "trigger": trigger, "status": RunStatus.RUNNING, "started_at": now, "worker": worker,
-                "created_at": now,
+                "created_at": now, "advances_to": next_run_at if advance else None,
             }
             await conn.execute(_INSERT_RUN, values)
-            advance = trigger == RunTrigger.SCHEDULE and chrono.is_recurring
-            return Claim(run=ChronoRun(**values), chrono=chrono, next_run_at=next_run_at if advance else None)
+            return Claim(run=ChronoRun(**values), chrono=chrono)
     except IntegrityError:
         return None
 
 
 async def finish_run(db: Database, claim: Claim, fields: dict[str, Any]) -> ChronoRun:
-    """Store a run's outcome; mirror it on the chrono (``lastRunAt``, ``lastRunStatus``, ``nextRunAt``).
+    """Store a run's outcome.
 
-    ``nextRunAt`` only moves forward from this occurrence (or an earlier, coalesced one): an
-    update of the chrono's schedule during the run has already set a later one, and a pause none.
+    The chrono follows inside the database (trigger of migration 0003): ``lastRunAt`` and
+    ``lastRunStatus`` take the outcome, and a scheduled run of a recurring chrono moves
+    ``nextRunAt`` to its ``advancesTo`` unless an update during the run already set a later one
+    (or a pause, none). One statement per run instead of two: this is the worker's hot path.
     """
     run = claim.run
     finished = utcnow()
     started = run.started_at or finished
     values = {**fields, "finished_at": finished,
               "duration_ms": max(0, round((finished - started).total_seconds() * 1000))}
-    record = {"chrono_id": run.chrono_id, "started": started, "status": values["status"]}
-    if claim.next_run_at is not None:
-        statement = _RECORD_AND_ADVANCE
-        record.update(scheduled_for=run.scheduled_for, advanced=claim.next_run_at)
-    else:
-        statement = _RECORD_ON_CHRONO
     async with db.engine.begin() as conn:
         await conn.execute(_UPDATE_RUN, {"run_id": run.id, **values})
-        await conn.execute(statement, record)
     for key, value in values.items():
         setattr(run, key, value)
     return run
@@ -180,9 +167,7 @@ async def reap_lost_runs(db: Database, is_alive: Any) -> int:
                 run.error_message = f"worker lost: {name} stopped while the run was in progress"
                 if run.started_at:
                     run.duration_ms = round((now - run.started_at).total_seconds() * 1000)
-                await session.execute(update(Chrono).where(Chrono.id == run.chrono_id)
-                                      .values(last_run_status=RunStatus.FAILED))
-                reaped += 1
+                reaped += 1  # the chrono's lastRunStatus follows by trigger
     return reaped
 
 

@@ -176,3 +176,36 @@ def test_a_manual_trigger_runs_now_and_is_readable(stack: Stack, http_receiver) 
     assert run["status"] == "success" and run["trigger"] == "manual" and run["httpStatus"] == 200
     history = stack.api.get(f"/chronos/{chrono['id']}/runs").json()
     assert history["total"] == 1 and history["items"][0]["id"] == run_id
+
+
+def test_finishing_a_run_keeps_a_schedule_changed_during_it(stack: Stack) -> None:
+    """It does not move nextRunAt back when the chrono's schedule was updated while its run was going on."""
+    from chronoflow.models import RunTrigger
+    from chronoflow.runs import claim_occurrence, finish_run
+    from chronoflow.targets import TargetResult
+
+    chrono = stack.create_http_chrono("http://127.0.0.1:9/x", cron="*/5 * * * *")
+    due = datetime.fromisoformat(chrono["nextRunAt"])
+    claim = stack.db_run(claim_occurrence(stack.db, chrono["id"], due, RunTrigger.SCHEDULE, 1, "w",
+                                          next_run_at=due + timedelta(minutes=5)))
+    changed = stack.api.patch(f"/chronos/{chrono['id']}", json={"cron": "0 0 1 1 *"}).json()
+    stack.db_run(finish_run(stack.db, claim, TargetResult("success").run_fields()))
+    stored = stack.chrono(chrono["id"])
+    assert stored.next_run_at == datetime.fromisoformat(changed["nextRunAt"])
+    assert stored.last_run_status == "success" and stored.last_run_at == claim.run.started_at
+
+
+def test_finishing_a_run_advances_next_run_at(stack: Stack) -> None:
+    """It moves nextRunAt to the following occurrence when the run is recorded."""
+    from chronoflow.models import RunTrigger
+    from chronoflow.runs import claim_occurrence, finish_run
+    from chronoflow.targets import TargetResult
+
+    chrono = stack.create_http_chrono("http://127.0.0.1:9/x", cron="*/5 * * * *")
+    due = datetime.fromisoformat(chrono["nextRunAt"])
+    claim = stack.db_run(claim_occurrence(stack.db, chrono["id"], due, RunTrigger.SCHEDULE, 1, "w",
+                                          next_run_at=due + timedelta(minutes=5)))
+    assert stack.chrono(chrono["id"]).next_run_at == due  # not before the run is recorded
+    stack.db_run(finish_run(stack.db, claim, TargetResult("failed").run_fields()))
+    stored = stack.chrono(chrono["id"])
+    assert stored.next_run_at == due + timedelta(minutes=5) and stored.last_run_status == "failed"
