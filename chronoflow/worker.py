@@ -13,8 +13,7 @@ import logging
 import os
 import socket
 import threading
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -90,6 +89,7 @@ class WorkerRuntime:
     context: ExecutionContext
     loop: BackgroundLoop
     worker_id: str
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def create(cls, settings: Settings, redis_url: str, database_url: str) -> WorkerRuntime:
@@ -109,17 +109,16 @@ class WorkerRuntime:
         self.redis.set(key, 1, ex=ttl)
 
         def beat() -> None:
-            client = Redis(connection_pool=self.redis.connection_pool)
-            while True:
+            while not self.stopping.wait(max(ttl / 3, 0.2)):
                 try:
-                    client.set(key, 1, ex=ttl)
+                    self.redis.set(key, 1, ex=ttl)
                 except Exception as exc:  # Redis briefly away: the next beat retries
                     log.warning("worker heartbeat failed: %s", exc)
-                time.sleep(max(ttl / 3, 0.2))
 
         threading.Thread(target=beat, name="chronoflow-heartbeat", daemon=True).start()
 
     def close(self) -> None:
+        self.stopping.set()
         sandbox = self.context.extras.pop("sandbox", None)  # the FUNCTION target's runner, if it made one
         if sandbox is not None:
             sandbox.close()
