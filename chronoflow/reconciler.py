@@ -39,7 +39,8 @@ async def reconcile(db: Database, jobs: JobStore) -> ReconcileReport:
     scheduled = await asyncio.to_thread(jobs.scheduled_chrono_ids)
     for chrono in chronos:
         stored = await asyncio.to_thread(jobs.read_schedule, chrono.id)
-        due = chrono.next_run_at or first_fire_time(chrono_schedule(chrono), now)
+        schedule = chrono_schedule(chrono)
+        due = chrono.next_run_at or first_fire_time(schedule, now)
         if due is None:
             continue
         expected = schedule_spec(chrono, due)
@@ -49,7 +50,7 @@ async def reconcile(db: Database, jobs: JobStore) -> ReconcileReport:
         elif (stored.expression, stored.cron, stored.run_at, stored.timezone, stored.misfire_grace_seconds) != (
             expected.expression, expected.cron, expected.run_at, expected.timezone, expected.misfire_grace_seconds
         ):
-            await asyncio.to_thread(jobs.put_schedule, schedule_spec(chrono, first_fire_time(chrono_schedule(chrono), now) or due))
+            await asyncio.to_thread(jobs.put_schedule, schedule_spec(chrono, first_fire_time(schedule, now) or due))
             report.replaced.append(chrono.id)
     active = {chrono.id for chrono in chronos}
     for orphan in sorted(scheduled - active):

@@ -73,6 +73,11 @@ def worker_alive(redis: Redis, worker_id: str) -> bool:
     return bool(redis.exists(HEARTBEAT_PREFIX + worker_id))
 
 
+def live_worker_count(redis: Redis) -> int:
+    """Workers whose heartbeat key has not expired."""
+    return sum(1 for _ in redis.scan_iter(match=HEARTBEAT_PREFIX + "*", count=500))
+
+
 def backoff_delay(settings: Settings, attempt: int) -> timedelta:
     """Delay before attempt ``attempt + 1``: ``JOB_BACKOFF_MS`` doubled for each earlier retry."""
     return timedelta(milliseconds=settings.job_backoff_ms * 2 ** (attempt - 1))
@@ -223,4 +228,4 @@ def run_worker(settings: Settings, redis_url: str, database_url: str, *, burst: 
         rt.close()
 
 
-__all__ = ["WorkerRuntime", "execute_occurrence", "run_worker", "worker_alive"]
+__all__ = ["WorkerRuntime", "execute_occurrence", "live_worker_count", "run_worker", "worker_alive"]

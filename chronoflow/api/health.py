@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from chronoflow.db import Database
 from chronoflow.scheduler import HEARTBEAT_KEY
-from chronoflow.worker import HEARTBEAT_PREFIX
+from chronoflow.worker import live_worker_count
 
 
 async def _check_database(db: Database) -> dict[str, Any]:
@@ -32,11 +32,11 @@ def _check_redis_side(redis: Redis) -> dict[str, Any]:
         return {"redis": down, "scheduler": {"ok": False, "error": "Redis unreachable"},
                 "workers": {"ok": False, "error": "Redis unreachable"}}
     scheduler = redis.get(HEARTBEAT_KEY)
-    workers = [key for key in redis.scan_iter(match=HEARTBEAT_PREFIX + "*", count=500)]
+    workers = live_worker_count(redis)
     return {
         "redis": {"ok": True},
         "scheduler": {"ok": scheduler is not None, **({} if scheduler else {"error": "no scheduler heartbeat"})},
-        "workers": {"ok": bool(workers), "count": len(workers), "rqWorkers": Worker.count(connection=redis),
+        "workers": {"ok": bool(workers), "count": workers, "rqWorkers": Worker.count(connection=redis),
                     **({} if workers else {"error": "no live worker"})},
     }
 

@@ -13,7 +13,7 @@ from chronoflow.db import Database
 from chronoflow.jobs import SCHEDULED_JOBS_KEY
 from chronoflow.models import Chrono, ChronoRun
 from chronoflow.scheduler import HEARTBEAT_KEY
-from chronoflow.worker import HEARTBEAT_PREFIX
+from chronoflow.worker import live_worker_count
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -22,7 +22,7 @@ def _redis_figures(redis: Redis, queue_name: str) -> dict[str, int]:
     return {
         "scheduled": int(redis.zcard(SCHEDULED_JOBS_KEY)),
         "queued": int(redis.llen(f"rq:queue:{queue_name}")),
-        "workers": sum(1 for _ in redis.scan_iter(match=HEARTBEAT_PREFIX + "*", count=500)),
+        "workers": live_worker_count(redis),
         "scheduler": int(redis.exists(HEARTBEAT_KEY)),
     }
 

@@ -70,6 +70,6 @@ def test_two_schedulers_never_run_an_occurrence_twice_and_fail_over(sqlite_stack
     per_occurrence = Counter((r.scheduled_for, r.attempt) for r in runs)
     assert max(per_occurrence.values()) == 1
     paths = Counter(r.path for r in http_receiver.requests)
-    assert paths["/tick"] == len([r for r in runs if r.status in ("success", "running")]) or paths["/tick"] <= len(runs)
+    assert paths["/tick"] <= len(runs), "a request went out without a claimed run"
     scheduled_for = [r.scheduled_for for r in runs if r.trigger == "schedule"]
     assert len(scheduled_for) == len(set(scheduled_for))
