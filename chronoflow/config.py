@@ -132,6 +132,27 @@ class Settings:
     )
     """FUNCTION_SANDBOX_NETNS: give each sandbox child an empty network namespace when possible (1)."""
 
+    function_sandbox_required_layers: tuple[str, ...] = field(
+        default_factory=lambda: _env_list("FUNCTION_SANDBOX_REQUIRED_LAYERS", "rlimits,no-new-privs,seccomp,setuid")
+    )
+    """FUNCTION_SANDBOX_REQUIRED_LAYERS: isolation layers every FUNCTION run needs (rlimits,no-new-privs,seccomp,setuid)."""
+
+    max_request_body_bytes: int = field(default_factory=lambda: _env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024))
+    """MAX_REQUEST_BODY_BYTES: largest request body the API accepts (1048576)."""
+
+    http_target_allow_link_local: bool = field(
+        default_factory=lambda: os.environ.get("HTTP_TARGET_ALLOW_LINK_LOCAL", "0").strip().lower() in ("1", "true", "yes", "on")
+    )
+    """HTTP_TARGET_ALLOW_LINK_LOCAL: let HTTP chronos call link-local and cloud-metadata addresses (0)."""
+
+    http_target_deny_private: bool = field(
+        default_factory=lambda: os.environ.get("HTTP_TARGET_DENY_PRIVATE", "0").strip().lower() in ("1", "true", "yes", "on")
+    )
+    """HTTP_TARGET_DENY_PRIVATE: refuse loopback and private destinations too, for shared installations (0)."""
+
+    public_base_url: str = field(default_factory=lambda: os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"))
+    """PUBLIC_BASE_URL: how gateways reach this server, for the webhook URLs handed to them (http://HOST:PORT)."""
+
     @property
     def effective_database_url(self) -> str:
         """The async SQLAlchemy URL: the configured one, or the embedded SQLite file."""

@@ -35,3 +35,24 @@ class NotFound(ChronoflowError, LookupError):
 
 class Conflict(ChronoflowError):
     """The request is well-formed but clashes with the current state."""
+
+
+class Unauthorized(ChronoflowError):
+    """Credentials are missing or wrong (401)."""
+
+
+class TooLarge(ChronoflowError):
+    """A body, field or list exceeds a configured limit (413)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
+class Unavailable(ChronoflowError):
+    """A dependency the request needs is down or not configured (503)."""
+
+
+class UpstreamError(ChronoflowError):
+    """A gateway ChronoFlow called answered wrongly or not at all (502)."""
