@@ -3,6 +3,7 @@
 ::
 
     ChronoflowError
+    ├── ConfigError       the environment holds bad settings (the process refuses to start)
     ├── InvalidInput      a field of a request is wrong (422)
     ├── NotFound          an id names nothing (404)
     └── Conflict          the request clashes with the current state (409)
@@ -13,6 +14,14 @@ from __future__ import annotations
 
 class ChronoflowError(Exception):
     """Root of every error ChronoFlow raises on purpose."""
+
+
+class ConfigError(ChronoflowError):
+    """The environment holds bad settings; ``problems`` lists one line per bad variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("bad configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 class InvalidInput(ChronoflowError, ValueError):
