@@ -11,23 +11,20 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from chronoflow.config import Settings, get_settings
+from chronoflow.config import Settings
+from chronoflow.exceptions import ConfigError
+from chronoflow.logs import configure_logging, mask_url_passwords
 
 log = logging.getLogger("chronoflow")
-
-
-def _require_redis(settings: Settings) -> str:
-    if not settings.redis_url:
-        sys.exit("REDIS_URL is not set: `chronoflow dev` starts an embedded Redis; other roles need REDIS_URL")
-    return settings.redis_url
 
 
 def cmd_migrate(settings: Settings, _: argparse.Namespace) -> None:
     from chronoflow.migrate import upgrade
 
     upgrade(settings.effective_database_url)
-    print(f"database migrated: {_safe_url(settings.effective_database_url)}")
+    print(f"database migrated: {mask_url_passwords(settings.effective_database_url)}")
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
@@ -35,13 +32,7 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
 
     from chronoflow.api.app import create_app
 
-    if not settings.api_tokens:
-        token = secrets.token_urlsafe(24)
-        os.environ["CHRONOFLOW_API_TOKENS"] = token
-        get_settings.cache_clear()
-        settings = get_settings()
-        print(f"CHRONOFLOW_API_TOKENS is not set; this process accepts the generated token: {token}", flush=True)
-    app = create_app(settings, _require_redis(settings))
+    app = create_app(settings, settings.redis_url)
     uvicorn.run(app, host=settings.host, port=args.port or settings.port, log_level="warning")
 
 
@@ -56,7 +47,7 @@ def cmd_scheduler(settings: Settings, _: argparse.Namespace) -> None:
     from chronoflow.worker import worker_alive
 
     # The scheduler blocks on Redis for up to a third of its lease: reads must outlast that.
-    redis = Redis.from_url(_require_redis(settings), socket_timeout=settings.scheduler_lock_ttl_ms / 1000 + 5)
+    redis = Redis.from_url(settings.redis_url, socket_timeout=settings.scheduler_lock_ttl_ms / 1000 + 5)
     jobs = JobStore(redis, settings.queue_name)
     db = Database(settings.effective_database_url)
     loop = asyncio.Runner()
@@ -81,7 +72,7 @@ def cmd_scheduler(settings: Settings, _: argparse.Namespace) -> None:
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
     from chronoflow.worker import run_worker
 
-    run_worker(settings, _require_redis(settings), settings.effective_database_url, burst=args.burst)
+    run_worker(settings, settings.redis_url, settings.effective_database_url, burst=args.burst)
 
 
 def cmd_reconcile(settings: Settings, _: argparse.Namespace) -> None:
@@ -94,7 +85,7 @@ def cmd_reconcile(settings: Settings, _: argparse.Namespace) -> None:
     async def main() -> None:
         db = Database(settings.effective_database_url)
         try:
-            print(await reconcile(db, JobStore(Redis.from_url(_require_redis(settings)), settings.queue_name)))
+            print(await reconcile(db, JobStore(Redis.from_url(settings.redis_url), settings.queue_name)))
         finally:
             await db.dispose()
 
@@ -109,18 +100,14 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
     # SIGTERM (a service manager, `kill`) stops everything as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
     home = settings.home.resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     env = dict(os.environ, CHRONOFLOW_HOME=str(home), PYTHONUNBUFFERED="1")
     embedded = None
     if not settings.redis_url:
         embedded = EmbeddedRedis(home / "redis").start()
         env["REDIS_URL"] = embedded.url
     if not settings.api_tokens:
-        token_file = home / "api-token"
-        if not token_file.exists():
-            token_file.write_text(secrets.token_urlsafe(24))
-            token_file.chmod(0o600)
-        env["CHRONOFLOW_API_TOKENS"] = token_file.read_text().strip()
+        env["CHRONOFLOW_API_TOKENS"] = _local_secret(home / "api-token")
     port = args.port or settings.port
     env["PORT"] = str(port)
     children: list[subprocess.Popen[bytes]] = []
@@ -135,8 +122,8 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
             f"\nChronoFlow is running at {url}\n"
             f"  OpenAPI docs: {url}/schema  (Swagger UI: {url}/schema/swagger)\n"
             f"  API token:    {token}\n"
-            f"  database:     {_safe_url(settings.effective_database_url)}\n"
-            f"  redis:        {env['REDIS_URL']}{' (embedded)' if embedded else ''}\n"
+            f"  database:     {mask_url_passwords(settings.effective_database_url)}\n"
+            f"  redis:        {mask_url_passwords(env['REDIS_URL'])}{' (embedded)' if embedded else ''}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
@@ -169,13 +156,15 @@ def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
             child.wait()
 
 
-def _safe_url(url: str) -> str:
-    """A URL without its password, for printing."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
-    return url
+def _local_secret(path: Path) -> str:
+    """A secret generated once for this laptop and kept in ``path``, readable by its owner only."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as file:
+        file.write(secrets.token_urlsafe(24))
+    return path.read_text().strip()
 
 
 def cmd_fake_whatsapp(_: Settings, __: argparse.Namespace) -> None:
@@ -213,12 +202,22 @@ def main(argv: list[str] | None = None) -> None:
     if argv and argv[0] == "fake-whatsapp":
         from chronoflow.fake_whatsapp import main as fake_main
 
+        load_settings("fake-whatsapp")
         fake_main(argv[1:])
         return
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    COMMANDS[args.command][0](get_settings(), args)
+    settings = load_settings(args.command)
+    configure_logging(settings.log_level)
+    COMMANDS[args.command][0](settings, args)
+
+
+def load_settings(role: str) -> Settings:
+    """The checked settings of ``role``, or exit 2 with every bad variable listed."""
+    try:
+        return Settings.from_env(role=role)
+    except ConfigError as exc:
+        print(f"chronoflow {role}: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 __all__ = ["main"]
