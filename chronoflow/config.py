@@ -96,7 +96,7 @@ class Settings:
     """MISFIRE_GRACE_SECONDS: default of a chrono's misfire grace: how late a missed occurrence may still run (300)."""
 
     worker_heartbeat_ttl_s: int = 15
-    """WORKER_HEARTBEAT_TTL_SECONDS: a worker silent this long is dead and its running runs fail, 3–3600 (15)."""
+    """WORKER_HEARTBEAT_TTL_SECONDS: a worker silent this long is dead and its running runs fail, 1–3600 (15)."""
 
     scheduler_lock_ttl_ms: int = 5000
     """SCHEDULER_LOCK_TTL_MS: leadership lease of the active scheduler; a standby takes over after it (5000)."""
@@ -363,7 +363,7 @@ _VARIABLES: dict[str, tuple[str, Parser]] = {
     "http_target_allow_link_local": ("HTTP_TARGET_ALLOW_LINK_LOCAL", _boolean),
     "http_target_deny_private": ("HTTP_TARGET_DENY_PRIVATE", _boolean),
     "misfire_grace_seconds": ("MISFIRE_GRACE_SECONDS", _integer(0, MAX_MISFIRE_GRACE_SECONDS)),
-    "worker_heartbeat_ttl_s": ("WORKER_HEARTBEAT_TTL_SECONDS", _integer(3, 3600)),
+    "worker_heartbeat_ttl_s": ("WORKER_HEARTBEAT_TTL_SECONDS", _integer(1, 3600)),
     "scheduler_lock_ttl_ms": ("SCHEDULER_LOCK_TTL_MS", _integer(1000, 600_000)),
     "function_http_allowlist": ("FUNCTION_HTTP_ALLOWLIST", _host_names),
     "function_http_private_hosts": ("FUNCTION_HTTP_PRIVATE_HOSTS", _host_names),
