@@ -1,12 +1,34 @@
-"""Domain errors. The API turns them into HTTP responses at its edge (``chronoflow.api.errors``).
+"""Domain errors: one tree under :class:`ChronoflowError`.
 
-::
+The API turns them into HTTP responses in one table at its edge (``chronoflow.api.errors``); the
+statuses below are that table's. Errors that belong to one layer live beside it (module in
+brackets) but still descend from this root::
 
     ChronoflowError
-    ├── ConfigError       the environment holds bad settings (the process refuses to start)
-    ├── InvalidInput      a field of a request is wrong (422)
-    ├── NotFound          an id names nothing (404)
-    └── Conflict          the request clashes with the current state (409)
+    ├── ConfigError              the environment holds bad settings: the process refuses to start
+    ├── InvalidInput             a field of a request is wrong (ValueError)                  422
+    │   └── InvalidCode          uploaded code refused, with its line and reason             422
+    ├── TooLarge                 a body or field exceeds a limit                              413
+    ├── NotFound                 an id names nothing (LookupError)                            404
+    ├── Conflict                 the request clashes with the current state                   409
+    ├── Unauthorized             credentials are missing or wrong                             401
+    ├── Unavailable              a dependency is down or not configured                       503
+    │   └── SandboxUnavailable   [sandbox.runner] no sandbox process can start (RuntimeError) 503
+    ├── UpstreamError            a gateway answered wrongly or not at all                     502
+    ├── ScheduleError            [nlcron.errors] unreadable or out-of-range schedule          422
+    ├── CodeError                [sandbox.compiler] code that does not compile; the service
+    │                            turns it into InvalidCode naming the field
+    └── ChannelError             [channels.errors] the WhatsApp layer
+        ├── ProviderError        a WAHA or Evolution API call failed        404, 409 or 502
+        │   └── UnsupportedCall  the provider has no such operation                      409
+        ├── InvalidPhoneNumber   not one individual phone number (ValueError)             422
+        ├── TemplateError        an unusable message template (ValueError)                422
+        │   ├── TemplateSyntaxError
+        │   └── MissingVariable  (LookupError)
+        └── WebhookPayloadError  a webhook event with an unusable shape (ValueError)       422
+
+Anything else reaching the edge is a bug: it is logged with its traceback and the request id, and
+the client gets a bare 500.
 """
 
 from __future__ import annotations
@@ -31,6 +53,15 @@ class InvalidInput(ChronoflowError, ValueError):
         self.field = field
         self.problem = problem
         super().__init__(f"{field}: {problem}")
+
+
+class InvalidCode(InvalidInput):
+    """Code refused at upload; ``line`` (0: the whole code) and ``reason`` as the sandbox gave them."""
+
+    def __init__(self, field: str, line: int, reason: str) -> None:
+        self.line = line
+        self.reason = reason
+        super().__init__(field, f"line {line}: {reason}" if line else reason)
 
 
 class NotFound(ChronoflowError, LookupError):

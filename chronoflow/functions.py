@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 
 from chronoflow.channels import ChannelStatus, InvalidPhoneNumber, normalize_number, provider_for_channel
 from chronoflow.db import utcnow
-from chronoflow.exceptions import Conflict, InvalidInput, NotFound
+from chronoflow.exceptions import Conflict, InvalidCode, InvalidInput, NotFound
 from chronoflow.models import Channel, Chrono, Function
 from chronoflow.optouts import opted_out_among
 from chronoflow.sandbox import CodeError, FunctionLimits, SandboxPolicy, SandboxResult, SandboxRunner
@@ -101,15 +101,6 @@ async def checked_code(code: object, runner: SandboxRunner, field_name: str = "c
         raise InvalidCode(field_name, exc.line, exc.reason) from None
     _check_imports(code, field_name)
     return code
-
-
-class InvalidCode(InvalidInput):
-    """Code refused at upload; ``line`` (0: the whole code) and ``reason`` as the sandbox gave them."""
-
-    def __init__(self, field_name: str, line: int, reason: str) -> None:
-        self.line = line
-        self.reason = reason
-        super().__init__(field_name, f"line {line}: {reason}" if line else reason)
 
 
 def checked_limits(raw: object, field_name: str = "limits") -> dict[str, int]:

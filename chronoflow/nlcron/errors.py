@@ -2,17 +2,20 @@
 
 ::
 
-    ValueError
-    └── ScheduleError   unreadable text, out-of-range value, unknown time zone
+    ChronoflowError (chronoflow.exceptions)
+    └── ScheduleError   unreadable text, out-of-range value, unknown time zone   (also a ValueError)
 
-It subclasses ``ValueError`` because every cause is a bad value handed in by a caller; the
-API turns it into a 422 at its edge and shows ``message`` as is.
+It is a ``ValueError`` too because every cause is a bad value handed in by a caller. The core
+turns it into an ``InvalidInput`` naming the request field (``chronoflow.schedules``); one that
+escapes anyway is still a 422 at the API edge, with ``message`` shown as is.
 """
 
 from __future__ import annotations
 
+from chronoflow.exceptions import ChronoflowError
 
-class ScheduleError(ValueError):
+
+class ScheduleError(ChronoflowError, ValueError):
     """A schedule string could not be turned into a schedule.
 
     Attributes:

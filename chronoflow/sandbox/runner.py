@@ -26,6 +26,7 @@ from typing import Any, Self
 
 import httpx
 
+from chronoflow.exceptions import Unavailable
 from chronoflow.sandbox import protocol
 from chronoflow.sandbox.broker import Broker, make_http_client
 from chronoflow.sandbox.compiler import CodeError
@@ -49,8 +50,12 @@ _BOOTSTRAP = (
 )
 
 
-class SandboxUnavailable(RuntimeError):
-    """The fork server cannot be started or stopped answering."""
+class SandboxUnavailable(Unavailable, RuntimeError):
+    """The fork server cannot be started or stopped answering.
+
+    An :class:`~chronoflow.exceptions.Unavailable`: the API answers 503 and keeps the cause (which
+    may name host paths) in its log.
+    """
 
 
 class _ForkServer:
