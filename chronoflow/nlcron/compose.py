@@ -44,6 +44,10 @@ _MONTH_NAMES = ("", "january", "february", "march", "april", "may", "june", "jul
 _RECURRING_SLOTS = ("interval", "dows", "doms", "window", "minute_offset", "day", "week", "month", "year")
 
 
+MAX_DELAY_DAYS = 3660
+"""Longest relative delay (``in 3660 days``, about ten years); a later time is given as a date."""
+
+
 def compose(draft: Draft, reader: Reader, tz: ZoneInfo, now: datetime) -> tuple[str | None, datetime | None]:
     """Turn a draft into ``(cron, None)`` or ``(None, run_at)``.
 
@@ -99,6 +103,13 @@ def _relative(draft: Draft, reader: Reader, tz: ZoneInfo, now: datetime) -> date
             span.start,
             span.end,
             reader.says("in 10 min", "em 10 minutos"),
+        )
+    if total > MAX_DELAY_DAYS * 86400:
+        raise reader.fail(
+            f"{{}} is too far ahead: a delay can be at most {MAX_DELAY_DAYS} days; give a date instead",
+            span.start,
+            span.end,
+            "2030-12-24T09:00",
         )
     _only(reader, ("relative", "times"))
     if not draft.times:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from chronoflow.nlcron.cronexpr import compile_cron, looks_like_cron
 from chronoflow.nlcron.errors import ScheduleError
@@ -22,6 +23,14 @@ _ISO_DATETIME = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,6})?)?(?:[Zz]|[+-]\d{2}:?\d{2})?"
 )
 """An ISO 8601 date-time: ``2026-11-22T10:00``, ``2026-11-22 10:00:00.123Z``, ``...+03:00``."""
+
+
+MAX_EXPRESSION_CHARS = 500
+"""Longest schedule string read; a longer one is refused before any parsing."""
+
+LATEST_RUN_AT = datetime(9999, 1, 1, tzinfo=UTC)
+"""One-shots must fall before this instant: later ones leave no room for the date arithmetic
+(misfire grace, retries) that follows a run."""
 
 
 def _read_iso(text: str, timezone: str) -> datetime:
@@ -61,6 +70,23 @@ def parse(expression: str, timezone: str = "UTC", now: datetime | None = None) -
     text = expression.strip() if isinstance(expression, str) else ""
     if not text:
         raise ScheduleError("the schedule is empty", "", "every day at 9")
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise ScheduleError(
+            f"the schedule is {len(text)} characters long; at most {MAX_EXPRESSION_CHARS} are read",
+            text[:40],
+        )
+    try:
+        schedule = _read(expression, text, timezone, tz, now)
+    except OverflowError:
+        # Date arithmetic past year 9999 (or before year 1): the input named such a date.
+        raise ScheduleError(f'"{text}" names a date outside the supported range', text) from None
+    if schedule.run_at is not None and schedule.run_at >= LATEST_RUN_AT:
+        raise ScheduleError(f'"{text}" is too far ahead: one-shots must fall before the year 9999', text)
+    return schedule
+
+
+def _read(expression: str, text: str, timezone: str, tz: ZoneInfo, now: datetime) -> Schedule:
+    """The three readings, in the order the module docstring gives."""
     if _ISO_DATETIME.fullmatch(text):
         return Schedule(expression, timezone, None, _read_iso(text, timezone))
     normalized = normalize(text)
