@@ -4,22 +4,40 @@ Signing lets a receiver prove a call came from ChronoFlow: when the chrono has a
 each request carries ``X-Chronoflow-Timestamp`` (Unix seconds) and ``X-Chronoflow-Signature:
 sha256=<hex>``, the HMAC-SHA256 of ``"<timestamp>.<raw body>"`` under the secret. Receivers
 recompute it over the raw body and reject stale timestamps to stop replays.
+
+A URL is chosen by an API client, so one run may cost the worker only so much:
+``HTTP_REQUEST_TIMEOUT_MS`` bounds the whole call (resolution, connection, sending and reading),
+only the first :data:`SNIPPET_BYTES` of the answer are read, and the connection goes only to a
+destination :mod:`chronoflow.targets.destinations` allows, checked on the address actually used.
+
+Header values that carry credentials (:func:`is_sensitive`) are write-only: responses show
+:data:`HIDDEN` in their place, and a PATCH that sends :data:`HIDDEN` back keeps the stored value.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
+import re
+import ssl
 import time
+import zlib
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
-from chronoflow.exceptions import InvalidInput
+from chronoflow.exceptions import InvalidInput, TooLarge
 from chronoflow.models import RunStatus
 from chronoflow.targets.base import ExecutionContext, Target, TargetResult
+from chronoflow.targets.destinations import (
+    DestinationPolicy,
+    DestinationRefused,
+    GuardedBackend,
+    parse_address,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,10 +46,35 @@ if TYPE_CHECKING:
     from chronoflow.models import Chrono, ChronoRun
 
 SNIPPET_BYTES = 2048
-"""How much of a response body a run keeps."""
+"""How much of a response body a run reads and keeps."""
+
+MAX_URL_CHARS = 2048
+MAX_HEADERS = 50
+"""Most headers one chrono may configure."""
+MAX_HEADER_NAME_CHARS = 256
+MAX_HEADER_VALUE_CHARS = 8 * 1024
+"""Longest header value (ASCII only, so also its size in bytes)."""
 
 SIGNATURE_HEADER = "X-Chronoflow-Signature"
 TIMESTAMP_HEADER = "X-Chronoflow-Timestamp"
+
+HIDDEN = "***"
+"""What responses show instead of a sensitive header's value."""
+SENSITIVE_NAMES = frozenset({"authorization", "proxy-authorization", "cookie"})
+SENSITIVE_WORDS = ("token", "secret", "key", "password")
+"""A header whose name contains one of these (any case) is sensitive too: ``X-Api-Key``, ``X-Auth-Token``."""
+
+RESERVED_HEADERS = frozenset({
+    "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer",
+    "proxy-connection", "expect", SIGNATURE_HEADER.lower(), TIMESTAMP_HEADER.lower(),
+})
+"""Headers ChronoFlow sets itself: framing and connection handling, and the signature."""
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+"""An HTTP header name (RFC 9110 token)."""
+_VALUE = re.compile(r"[\t\x20-\x7e]*")
+"""A header value that can be sent as is: printable ASCII, spaces and tabs."""
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -45,58 +88,248 @@ def encode_payload(payload: Any) -> bytes:
     return b"" if payload is None else json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+# --- sensitive headers ----------------------------------------------------------------------------
+
+def is_sensitive(name: str) -> bool:
+    """Whether a header's value is a credential, never shown once stored."""
+    lower = name.lower()
+    return lower in SENSITIVE_NAMES or any(word in lower for word in SENSITIVE_WORDS)
+
+
+def hide_headers(headers: dict[str, str] | None) -> dict[str, str] | None:
+    """``headers`` as responses show them: sensitive values replaced by :data:`HIDDEN`."""
+    if headers is None:
+        return None
+    return {name: HIDDEN if is_sensitive(name) else value for name, value in headers.items()}
+
+
+def keep_hidden_values(new: Any, stored: dict[str, str] | None) -> Any:
+    """New headers of an update, where a sensitive header sent back as :data:`HIDDEN` keeps its stored value.
+
+    A client that read a chrono can send its headers back unchanged without knowing the secrets.
+    The name is matched without regard to case; a :data:`HIDDEN` with nothing stored behind it
+    is left for validation to refuse.
+    """
+    if not isinstance(new, dict) or not stored:
+        return new
+    by_name = {name.lower(): value for name, value in stored.items()}
+    kept: dict[Any, Any] = {}
+    for name, value in new.items():
+        if value == HIDDEN and isinstance(name, str) and is_sensitive(name) and name.lower() in by_name:
+            value = by_name[name.lower()]
+        kept[name] = value
+    return kept
+
+
+# --- validation -----------------------------------------------------------------------------------
+
+def _shown(name: str) -> str:
+    return name if len(name) <= 64 else name[:64] + "..."
+
+
+def check_headers(raw: Any) -> dict[str, str]:
+    """The headers of an HTTP chrono, once each can be sent as is.
+
+    Raises:
+        InvalidInput: naming ``headers.<Name>``, for a name or value that cannot be sent.
+        TooLarge: too many headers, or a value over :data:`MAX_HEADER_VALUE_CHARS`.
+    """
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise InvalidInput("headers", "must be an object of header names to string values")
+    if len(raw) > MAX_HEADERS:
+        raise TooLarge("headers", f"has {len(raw)} headers; at most {MAX_HEADERS} are allowed")
+    seen: dict[str, str] = {}
+    for name, value in raw.items():
+        if not isinstance(name, str):
+            raise InvalidInput("headers", "header names must be strings")
+        field = f"headers.{_shown(name)}"
+        if len(name) > MAX_HEADER_NAME_CHARS or not _TOKEN.fullmatch(name):
+            raise InvalidInput(field, f"is not a valid header name: use 1 to {MAX_HEADER_NAME_CHARS} ASCII letters, "
+                                      "digits and !#$%&'*+-.^_`|~ (no spaces, colons or line breaks)")
+        lower = name.lower()
+        if lower in seen:
+            raise InvalidInput(field, f"repeats header {seen[lower]!r} (header names ignore case)")
+        if lower in RESERVED_HEADERS:
+            raise InvalidInput(field, "is set by ChronoFlow itself and cannot be configured")
+        if not isinstance(value, str):
+            raise InvalidInput(field, "must be a string")
+        if len(value) > MAX_HEADER_VALUE_CHARS:
+            raise TooLarge(field, f"is {len(value)} characters long; at most {MAX_HEADER_VALUE_CHARS} are allowed")
+        if not _VALUE.fullmatch(value):
+            raise InvalidInput(field, "cannot be sent: use printable ASCII only, without line breaks or "
+                                      "control characters")
+        if value == HIDDEN and is_sensitive(name):
+            raise InvalidInput(field, f'"{HIDDEN}" stands for a hidden stored value, and this chrono has none '
+                                      "for this header: send the real value")
+        seen[lower] = name
+    return dict(raw)
+
+
+def _check_host_syntax(url: httpx.URL) -> None:
+    if parse_address(url.host) is not None:
+        return
+    name = url.raw_host.decode("ascii", errors="replace").removesuffix(".")
+    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in name.split(".")):
+        raise InvalidInput("url", f"host {url.host!r} is not a valid host name")
+
+
+def check_url(raw: Any, policy: DestinationPolicy) -> str:
+    """The URL of an HTTP chrono, stripped, once it can be called and its host is not refused.
+
+    Only what the URL says is judged here (a literal address or a well-known name); what a name
+    resolves to is checked when a run connects.
+
+    Raises:
+        InvalidInput: naming ``url``.
+    """
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise InvalidInput("url", "is required for an HTTP chrono")
+    if not isinstance(raw, str):
+        raise InvalidInput("url", "must be a string")
+    text = raw.strip()
+    if len(text) > MAX_URL_CHARS:
+        raise InvalidInput("url", f"must be at most {MAX_URL_CHARS} characters")
+    try:
+        url = httpx.URL(text)
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        raise InvalidInput("url", f"cannot be read ({exc}): {text!r}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise InvalidInput("url", f"must be an absolute http(s) URL, got {text!r}")
+    if url.userinfo:
+        raise InvalidInput("url", "must not carry a user name or password: send credentials in a header such as "
+                                  "Authorization, which responses hide")
+    if url.port is not None and not 1 <= url.port <= 65535:
+        raise InvalidInput("url", f"port {url.port} is out of range (1-65535)")
+    _check_host_syntax(url)
+    try:
+        policy.check_host(url.host)
+    except DestinationRefused as exc:
+        raise InvalidInput("url", exc.reason) from None
+    return text
+
+
+# --- execution ------------------------------------------------------------------------------------
+
+_ssl_context: ssl.SSLContext | None = None
+
+
+def _shared_ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: loading the CA bundle costs more than a run."""
+    global _ssl_context
+    if _ssl_context is None:
+        _ssl_context = httpx.create_ssl_context()
+    return _ssl_context
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport whose connections are opened by a :class:`GuardedBackend`."""
+
+    def __init__(self, policy: DestinationPolicy) -> None:
+        context = _shared_ssl_context()
+        super().__init__(verify=context)
+        if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
+            raise TypeError("this httpx version keeps its connection pool elsewhere; the HTTP target "
+                               "cannot guard its destinations")
+        self._pool = httpcore.AsyncConnectionPool(ssl_context=context, network_backend=GuardedBackend(policy))
+
+
+def _client(policy: DestinationPolicy, timeout_s: float) -> httpx.AsyncClient:
+    """A client for one run: no connection outlives it or serves another chrono."""
+    return httpx.AsyncClient(transport=_GuardedTransport(policy), verify=_shared_ssl_context(),
+                             follow_redirects=False, timeout=timeout_s)
+
+
+class _Snippet:
+    """The start of a response body: read chunk by chunk, never more than :data:`SNIPPET_BYTES`."""
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+        self.data = bytearray()
+
+    async def read(self, response: httpx.Response) -> None:
+        # Identity encoding is asked for; a gzip or deflate body sent anyway is inflated only up
+        # to the snippet's size, so a small compressed answer cannot expand in memory.
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        inflate = zlib.decompressobj(32 + zlib.MAX_WBITS) if encoding in ("gzip", "x-gzip", "deflate") else None
+        async for chunk in response.aiter_raw():
+            room = SNIPPET_BYTES - len(self.data)
+            if inflate is not None:
+                try:
+                    chunk = inflate.decompress(chunk, room)
+                except zlib.error:
+                    return
+            self.data += chunk[:room]
+            if len(self.data) >= SNIPPET_BYTES:
+                return
+
+    def text(self) -> str:
+        return bytes(self.data).decode("utf-8", errors="replace")
+
+
 class HttpTarget(Target):
-    """Calls ``url``; a 2xx or 3xx answer is a success."""
+    """Calls ``url``; a 2xx or 3xx answer is a success (redirects are not followed)."""
 
     async def validate(self, fields: dict[str, Any], session: AsyncSession, settings: Settings) -> dict[str, Any]:
-        url = fields.get("url")
-        if url is None or (isinstance(url, str) and not url.strip()):
-            raise InvalidInput("url", "is required for an HTTP chrono")
-        if not isinstance(url, str):
-            raise InvalidInput("url", "must be a string")
-        parts = urlsplit(url.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidInput("url", f"must be an absolute http(s) URL, got {url!r}")
+        url = check_url(fields.get("url"), DestinationPolicy.from_settings(settings))
         method = fields.get("method") or "POST"
         if not isinstance(method, str) or method.upper() not in settings.allowed_methods:
             raise InvalidInput("method", f"must be one of {', '.join(settings.allowed_methods)}, got {method!r}")
-        headers = fields.get("headers") or {}
-        if not isinstance(headers, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
-        ):
-            raise InvalidInput("headers", "must be an object of string names to string values")
-        for name, value in headers.items():
-            if not name or any(c in name for c in " :\r\n") or any(c in value for c in "\r\n"):
-                raise InvalidInput("headers", f"invalid header {name!r}")
+        headers = check_headers(fields.get("headers"))
         secret = fields.get("signingSecret")
         if secret is not None and (not isinstance(secret, str) or len(secret) < 16):
             raise InvalidInput("signingSecret", "must be a string of at least 16 characters")
-        return {"url": url.strip(), "method": method.upper(), "headers": headers,
+        return {"url": url, "method": method.upper(), "headers": headers,
                 "payload": fields.get("payload"), "signing_secret": secret}
 
-    async def execute(self, chrono: Chrono, run: ChronoRun, context: ExecutionContext) -> TargetResult:
-        body = encode_payload(chrono.payload)
+    @staticmethod
+    def _request_headers(chrono: Chrono, body: bytes) -> dict[str, str]:
         headers = dict(chrono.headers or {})
-        if body:
-            headers.setdefault("Content-Type", "application/json")
+        names = {name.lower() for name in headers}
+        if body and "content-type" not in names:
+            headers["Content-Type"] = "application/json"
+        if "accept-encoding" not in names:
+            headers["Accept-Encoding"] = "identity"
         if chrono.signing_secret:
             timestamp = int(time.time())
             headers[TIMESTAMP_HEADER] = str(timestamp)
             headers[SIGNATURE_HEADER] = sign(chrono.signing_secret, timestamp, body)
-        timeout = context.settings.http_request_timeout_ms / 1000
+        return headers
+
+    async def execute(self, chrono: Chrono, run: ChronoRun, context: ExecutionContext) -> TargetResult:
+        policy = DestinationPolicy.from_settings(context.settings)
+        url = chrono.url or ""
+        try:  # the settings may have changed since the chrono was created
+            policy.check_host(httpx.URL(url).host)
+        except DestinationRefused as exc:
+            return TargetResult(RunStatus.FAILED, error_message=f"destination refused: {exc.reason}")
+        except httpx.InvalidURL as exc:
+            return TargetResult(RunStatus.FAILED, error_message=f"invalid url: {exc}")
+        body = encode_payload(chrono.payload)
+        headers = self._request_headers(chrono, body)
+        seconds = context.settings.http_request_timeout_ms / 1000
+        snippet = _Snippet()
         try:
-            response = await context.http.request(
-                chrono.method or "POST", chrono.url or "", content=body or None, headers=headers, timeout=timeout,
+            async with asyncio.timeout(seconds), _client(policy, seconds) as client, client.stream(
+                chrono.method or "POST", url, content=body or None, headers=headers,
+            ) as response:
+                snippet.status = response.status_code
+                await snippet.read(response)
+        except (TimeoutError, httpx.TimeoutException):
+            return TargetResult(
+                RunStatus.TIMEOUT, http_status=snippet.status, response_snippet=snippet.text() or None,
+                error_message=f"no complete answer within {seconds:g} s", retryable=True,
             )
-        except httpx.TimeoutException:
-            return TargetResult(RunStatus.TIMEOUT, error_message=f"no answer within {timeout:g} s", retryable=True)
+        except DestinationRefused as exc:
+            return TargetResult(RunStatus.FAILED, error_message=f"destination refused: {exc.reason}")
         except httpx.HTTPError as exc:
-            return TargetResult(RunStatus.FAILED, error_message=f"request failed: {exc!r}", retryable=True)
-        snippet = response.content[:SNIPPET_BYTES].decode("utf-8", errors="replace")
-        if 200 <= response.status_code < 400:
-            return TargetResult(RunStatus.SUCCESS, http_status=response.status_code, response_snippet=snippet)
+            return TargetResult(RunStatus.FAILED, http_status=snippet.status, error_message=f"request failed: {exc!r}",
+                                retryable=not isinstance(exc, httpx.LocalProtocolError))
+        status = snippet.status
+        if 200 <= status < 400:
+            return TargetResult(RunStatus.SUCCESS, http_status=status, response_snippet=snippet.text())
         return TargetResult(
-            RunStatus.FAILED, http_status=response.status_code, response_snippet=snippet,
-            error_message=f"HTTP {response.status_code}",
-            retryable=response.status_code >= 500 or response.status_code in (408, 429),
+            RunStatus.FAILED, http_status=status, response_snippet=snippet.text(), error_message=f"HTTP {status}",
+            retryable=status >= 500 or status in (408, 429),
         )
