@@ -23,6 +23,7 @@ import json
 import re
 import ssl
 import time
+import urllib.request
 import zlib
 from typing import TYPE_CHECKING, Any
 
@@ -235,8 +236,26 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
         self._pool = httpcore.AsyncConnectionPool(ssl_context=context, network_backend=GuardedBackend(policy))
 
 
-def _client(policy: DestinationPolicy, timeout_s: float) -> httpx.AsyncClient:
-    """A client for one run: no connection outlives it or serves another chrono."""
+def environment_proxy(url: httpx.URL) -> str | None:
+    """The outbound proxy the worker's environment names for ``url`` (``HTTP(S)_PROXY``, ``ALL_PROXY``, ``NO_PROXY``)."""
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]  # not in the stubs
+    if not proxy or bypass(url.host, proxies):
+        return None
+    return proxy
+
+
+def _client(url: httpx.URL, policy: DestinationPolicy, timeout_s: float) -> httpx.AsyncClient:
+    """A client for one run: no connection outlives it or serves another chrono.
+
+    Through an operator's proxy, the proxy resolves the name and is the one to police it; the
+    URL's own host was checked before. Otherwise the guarded transport checks what it connects to.
+    """
+    proxy = environment_proxy(url)
+    if proxy is not None:
+        return httpx.AsyncClient(proxy=proxy, verify=_shared_ssl_context(), trust_env=False,
+                                 follow_redirects=False, timeout=timeout_s)
     return httpx.AsyncClient(transport=_GuardedTransport(policy), verify=_shared_ssl_context(),
                              follow_redirects=False, timeout=timeout_s)
 
@@ -299,9 +318,9 @@ class HttpTarget(Target):
 
     async def execute(self, chrono: Chrono, run: ChronoRun, context: ExecutionContext) -> TargetResult:
         policy = DestinationPolicy.from_settings(context.settings)
-        url = chrono.url or ""
         try:  # the settings may have changed since the chrono was created
-            policy.check_host(httpx.URL(url).host)
+            url = httpx.URL(chrono.url or "")
+            policy.check_host(url.host)
         except DestinationRefused as exc:
             return TargetResult(RunStatus.FAILED, error_message=f"destination refused: {exc.reason}")
         except httpx.InvalidURL as exc:
@@ -311,7 +330,7 @@ class HttpTarget(Target):
         seconds = context.settings.http_request_timeout_ms / 1000
         snippet = _Snippet()
         try:
-            async with asyncio.timeout(seconds), _client(policy, seconds) as client, client.stream(
+            async with asyncio.timeout(seconds), _client(url, policy, seconds) as client, client.stream(
                 chrono.method or "POST", url, content=body or None, headers=headers,
             ) as response:
                 snippet.status = response.status_code

@@ -107,3 +107,16 @@ def test_a_literal_address_allowed_at_creation_is_checked_again_at_run_time(
     (run,) = sqlite_stack.runs(chrono["id"])
     assert run.status == "failed" and "127.0.0.1 is a loopback address" in run.error_message
     assert http_receiver.requests == []
+
+
+def test_an_operator_proxy_carries_the_call_and_resolves_the_name(sqlite_stack: Stack, http_receiver: Any) -> None:
+    """It sends through the proxy the worker's environment names, without resolving the host itself."""
+    for name in ("HTTP_PROXY", "http_proxy"):
+        sqlite_stack.env[name] = http_receiver.url  # the receiver plays the proxy
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        sqlite_stack.env[name] = ""
+    chrono = sqlite_stack.create_http_chrono("http://proxied.invalid/hook", cron="*/5 * * * *", method="GET")
+    sqlite_stack.run_due(chrono["id"])
+    (request,) = http_receiver.wait_for(1)
+    assert (request.path, request.headers["host"]) == ("/hook", "proxied.invalid")
+    assert [(r.status, r.http_status) for r in sqlite_stack.runs(chrono["id"])] == [("success", 200)]
