@@ -1,7 +1,7 @@
 """The sandbox child: reads one job from its channel, compiles, runs, answers, exits.
 
 It runs after :func:`chronoflow.sandbox.isolation.isolate`, as an unprivileged process whose
-only open descriptor is the channel. Every ``ctx`` call is a request over that channel; the
+only open descriptor is the channel, and refuses any user code when a required layer is missing. Every ``ctx`` call is a request over that channel; the
 final frame carries the result or the user's error with a traceback limited to the user's code.
 """
 
@@ -97,13 +97,20 @@ def _run(channel: _Channel, job: dict[str, Any]) -> dict[str, Any]:
         return {"kind": "failed", "error": describe(exc), "traceback": user_traceback(exc, source)}
 
 
-def serve(sock: socket.socket, layers: list[str]) -> NoReturn:
-    """Handle the one job of this child, then exit without running any cleanup handlers."""
+def serve(sock: socket.socket, layers: list[str], missing: list[str] | None = None) -> NoReturn:
+    """Handle the one job of this child, then exit without running any cleanup handlers.
+
+    With ``missing`` required layers, a ``check`` or ``run`` is answered ``unisolated`` without
+    compiling or running anything; a ``ping`` is still answered, so the trusted side can see
+    which layers hold.
+    """
     status = 0
     try:
         job = protocol.recv(sock)
         if job.get("op") == "ping":
             answer: dict[str, Any] = {"kind": "pong"}
+        elif missing:
+            answer = {"kind": "unisolated", "missing": missing}
         elif job.get("op") == "check":
             try:
                 compile_function(job["code"])

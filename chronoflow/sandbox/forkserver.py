@@ -3,10 +3,11 @@
 Started once by :class:`chronoflow.sandbox.runner.SandboxRunner` with an empty environment,
 running :func:`main` with ``sys.argv[1]`` = ``FD``, a ``SOCK_SEQPACKET`` control socket. Requests on it (one JSON datagram each):
 
-* ``{"op": "fork", "limits": {...}, "uid": 65534, "netns": true}`` with two descriptors attached
-  (the child's channel and a status pipe): forks a child, answers ``{"pid": N}``. When the
-  child exits, its raw wait status is written to the status pipe as 4 bytes, then the pipe is
-  closed.
+* ``{"op": "fork", "limits": {...}, "uid": 65534, "netns": true, "required": [...]}`` with two
+  descriptors attached (the child's channel and a status pipe): forks a child, answers
+  ``{"pid": N}``. A child lacking one of the ``required`` layers answers every job with
+  ``{"kind": "unisolated"}`` instead of running it. When the child exits, its raw wait status is
+  written to the status pipe as 4 bytes, then the pipe is closed.
 * ``{"op": "kill", "pid": N}``: SIGKILLs the child's process group if the child is still one
   of ours (not yet reaped, so the pid cannot have been reused). No answer.
 
@@ -62,12 +63,14 @@ def _start_child(request: dict[str, Any], channel_fd: int, server_pid: int) -> i
             os.dup2(null, fd)
         os.closerange(4, 1 << 16)
         os.environ.clear()
+        channel = socket.socket(fileno=3)  # before seccomp: wrapping a descriptor queries it
         layers = isolation.isolate(
             request["limits"], uid=int(request.get("uid", 65534)), network_namespace=bool(request.get("netns"))
         )
         if os.getppid() != server_pid:
             os._exit(status)
-        child.serve(socket.socket(fileno=3), layers)
+        missing = [name for name in request.get("required", ()) if name not in layers]
+        child.serve(channel, layers, missing)
     finally:
         os._exit(status)
 

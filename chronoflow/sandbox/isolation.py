@@ -1,10 +1,12 @@
 """Operating-system layers around a sandbox child, applied right after the fork.
 
-Order matters: resource limits, the network namespace and the Landlock rules need root (or
-directories only root may open), so they come first; then the child drops to an unprivileged
-user, forbids itself new privileges and finally installs a seccomp filter. Each layer is detected at runtime and
-skipped when the host lacks it; :func:`isolate` returns the names of the layers that took
-effect so the trusted side can report them.
+Order matters: resource limits and the network namespace need root, so they come first; then
+the child forbids itself new privileges, which Landlock needs when the process is not root;
+then the Landlock rules (their descriptors may need root to open); then the drop to an
+unprivileged user; the seccomp allowlist (:mod:`chronoflow.sandbox.seccomp`) comes last. Each
+layer is detected at runtime and left out when the host refuses it; :func:`isolate` returns the
+names of the layers that took effect, checked in the child itself, so the trusted side can
+report them and refuse to run code when a required one is missing.
 
 Nothing here is reachable from user code: the child runs these functions before it reads the
 code, and RestrictedPython never hands out modules.
@@ -23,15 +25,16 @@ import sys
 import sysconfig
 from typing import Any
 
+from chronoflow.sandbox import seccomp
+
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 _libc.prctl.restype = ctypes.c_int
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
-PR_SET_SECCOMP = 22
 PR_SET_NO_NEW_PRIVS = 38
-SECCOMP_MODE_FILTER = 2
+PR_GET_NO_NEW_PRIVS = 39
 CLONE_NEWNET = 0x40000000
 
 #: Bytes of address space the interpreter itself may grow by (allocator arenas, compile).
@@ -54,25 +57,32 @@ def die_with_parent() -> None:
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def set_limits(limits: dict[str, Any]) -> None:
+def set_limits(limits: dict[str, Any]) -> bool:
     """Resource limits of a child: address space, CPU time, files, processes, core dumps.
 
     The address-space limit is the current size (the pre-imported interpreter, shared
     copy-on-write with the fork server) plus the function's ``max_memory_mb``, so the figure a
     user configures is what their code may allocate.
+
+    Returns:
+        False when one limit could not be set (the child must then not run user code).
     """
-    with open("/proc/self/statm", "rb") as statm:
-        current = int(statm.read().split()[0]) * resource.getpagesize()
-    memory = current + INTERPRETER_HEADROOM + int(limits["max_memory_mb"]) * 1024 * 1024
-    cpu = math.ceil(int(limits["timeout_ms"]) / 1000) + 1
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (8, 8))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
-    resource.setrlimit(resource.RLIMIT_MEMLOCK, (0, 0))
-    resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            current = int(statm.read().split()[0]) * resource.getpagesize()
+        memory = current + INTERPRETER_HEADROOM + int(limits["max_memory_mb"]) * 1024 * 1024
+        cpu = math.ceil(int(limits["timeout_ms"]) / 1000) + 1
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (8, 8))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+        resource.setrlimit(resource.RLIMIT_MEMLOCK, (0, 0))
+        resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))
+    except (OSError, ValueError, KeyError):
+        return False
+    return True
 
 
 def enter_network_namespace() -> bool:
@@ -80,14 +90,55 @@ def enter_network_namespace() -> bool:
     return bool(_libc.unshare(CLONE_NEWNET) == 0)
 
 
-def drop_privileges(uid: int) -> bool:
-    """Become ``uid`` (and group ``uid``, no supplementary groups) when running as root."""
-    if os.geteuid() != 0:
+def forbid_new_privileges() -> bool:
+    """``PR_SET_NO_NEW_PRIVS``: no exec can grant privileges; also what Landlock and seccomp need."""
+    try:
+        prctl(PR_SET_NO_NEW_PRIVS, 1)
+    except OSError:
         return False
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
-    return True
+    return bool(_libc.prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
+
+
+def drop_privileges(uid: int) -> None:
+    """Become ``uid`` (and group ``uid``, no supplementary groups) when running as root.
+
+    A refusal (no ``CAP_SETUID`` in a container, say) is not raised: :func:`unprivileged` then
+    reports the layer missing, and the trusted side names it.
+    """
+    if os.geteuid() != 0 or uid <= 0:
+        return
+    try:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    except OSError:
+        pass
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def unprivileged() -> bool:
+    """Whether this process has no root uid and no capability left: what ``setuid`` stands for.
+
+    True after the drop to the sandbox uid, and also when the server never ran as root; False
+    for root, or a non-root process holding capabilities (ambient or from a file).
+    """
+    if 0 in os.getresuid():
+        return False
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    if _libc.capget(ctypes.byref(header), data) != 0:
+        return False
+    return all(d.effective == 0 and d.permitted == 0 for d in data)
 
 
 # --- Landlock ---------------------------------------------------------------------------------
@@ -133,7 +184,10 @@ def restrict_filesystem() -> bool:
         return False
     try:
         for root in _READABLE_ROOTS:
-            fd = os.open(root, os.O_PATH | os.O_CLOEXEC)
+            try:
+                fd = os.open(root, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue  # a tree this user cannot reach stays unreadable, which is stricter
             try:
                 rule = ctypes.create_string_buffer(struct.pack("=Qi", _LL_READ, fd), 12)
                 _libc.syscall(add_rule, ctypes.c_int(ruleset), ctypes.c_int(1), rule, ctypes.c_uint32(0))
@@ -144,102 +198,33 @@ def restrict_filesystem() -> bool:
         os.close(ruleset)
 
 
-# --- seccomp ----------------------------------------------------------------------------------
-
-_AUDIT_ARCH_X86_64 = 0xC000003E
-#: x86_64 system calls a sandbox child never needs: networking, processes, exec, namespaces,
-#: tracing, kernel keyrings and modules, signals to others, and every call that writes the
-#: filesystem (open/openat are filtered on their flags instead).
-_DENIED_X86_64 = (
-    41, 42, 43, 49, 50, 53, 288,  # socket connect accept bind listen socketpair accept4
-    56, 57, 58, 59, 322, 435,  # clone fork vfork execve execveat clone3
-    62, 200, 234, 129, 297, 424,  # kill tkill tgkill rt_sigqueueinfo rt_tgsigqueueinfo pidfd_send_signal
-    101, 310, 311, 434, 438, 440,  # ptrace process_vm_readv/writev pidfd_open pidfd_getfd process_madvise
-    272, 308, 165, 166, 155, 161,  # unshare setns mount umount2 pivot_root chroot
-    175, 176, 313, 246, 248, 249, 250, 321, 298, 323, 319, 447,  # modules kexec keys bpf perf uffd memfd
-    425, 426, 427, 428, 429, 430, 431, 432, 433, 437,  # io_uring, new mount api, openat2
-    76, 77, 82, 83, 84, 85, 86, 87, 88, 90, 91, 92, 93, 94, 133,  # truncate ... mknod
-    258, 259, 260, 263, 264, 265, 266, 268, 316, 132, 235, 280,  # *at variants, utime(s)
-    188, 189, 190, 197, 198, 199,  # setxattr lsetxattr fsetxattr removexattr lremovexattr fremovexattr
-)
-_OPEN, _OPENAT = 2, 257
-_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-
-
-class _SockFilter(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint32)]
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
-
-
-def _seccomp_program() -> list[tuple[int, int, int, int]]:
-    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
-    allow, errno, kill = 0x7FFF0000, 0x00050000 | 1, 0x80000000  # EPERM
-    # Labels are resolved at the end: ("ERRNO", "ALLOW", "KILL", "ARG1", "ARG2").
-    prog: list[tuple[int, Any, Any, int]] = [
-        (ld, 0, 0, 4),
-        (jeq, 0, "KILL", _AUDIT_ARCH_X86_64),
-        (ld, 0, 0, 0),
-        (jge, "ERRNO", 0, 0x40000000),  # x32 ABI numbers
-        (jeq, "ARG1", 0, _OPEN),
-        (jeq, "ARG2", 0, _OPENAT),
-    ]
-    prog += [(jeq, "ERRNO", 0, nr) for nr in _DENIED_X86_64]
-    prog.append((ret, 0, 0, allow))
-    # BPF only jumps forward: the flag checks come before the shared return instructions.
-    labels: dict[str, int] = {"ARG1": len(prog)}
-    prog += [(ld, 0, 0, 16 + 8 * 1), (jset, "ERRNO", "ALLOW", _WRITE_FLAGS)]
-    labels["ARG2"] = len(prog)
-    prog += [(ld, 0, 0, 16 + 8 * 2), (jset, "ERRNO", "ALLOW", _WRITE_FLAGS)]
-    labels["ALLOW"] = len(prog)
-    prog.append((ret, 0, 0, allow))
-    labels["ERRNO"] = len(prog)
-    prog.append((ret, 0, 0, errno))
-    labels["KILL"] = len(prog)
-    prog.append((ret, 0, 0, kill))
-
-    def offset(index: int, target: Any) -> int:
-        if isinstance(target, int):
-            return target
-        jump = labels[target] - index - 1
-        assert 0 <= jump < 256
-        return jump
-
-    return [(code, offset(i, jt), offset(i, jf), k) for i, (code, jt, jf, k) in enumerate(prog)]
-
-
-def install_seccomp() -> bool:
-    """Refuse sockets, exec, new processes, signals to others and filesystem writes (x86_64)."""
-    if platform.machine() != "x86_64":
-        return False
-    program = _seccomp_program()
-    filters = (_SockFilter * len(program))(*[_SockFilter(*ins) for ins in program])
-    fprog = _SockFprog(len(program), filters)
-    return bool(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) == 0)
-
-
 def isolate(limits: dict[str, Any], *, uid: int, network_namespace: bool) -> list[str]:
     """Apply every available layer to the calling (freshly forked) child, in order.
 
+    Each name is reported only once the layer is known to hold in this process; a layer the
+    host refuses is left out rather than raising, so the trusted side can name what is missing.
+
     Returns:
-        The names of the layers now active, e.g. ``["rlimits", "netns", "setuid", ...]``.
+        The names of the layers now active, e.g. ``["process-group", "rlimits", "netns", ...]``.
     """
-    layers = ["process-group", "rlimits"]
-    set_limits(limits)
+    layers = ["process-group"]
+    if set_limits(limits):
+        layers.append("rlimits")
     if network_namespace and os.geteuid() == 0 and enter_network_namespace():
         layers.append("netns")
+    # No new privileges before Landlock: without it (or CAP_SYS_ADMIN) the kernel refuses
+    # landlock_restrict_self, which is the case of every worker that does not run as root.
+    if forbid_new_privileges():
+        layers.append("no-new-privs")
     # Landlock before the privilege drop: the rules need descriptors of directories that
     # the unprivileged user may not be allowed to open.
     if restrict_filesystem():
         layers.append("landlock")
-    if drop_privileges(uid):
+    drop_privileges(uid)
+    if unprivileged():
         layers.append("setuid")
-    prctl(PR_SET_DUMPABLE, 0)
-    prctl(PR_SET_NO_NEW_PRIVS, 1)
-    layers.append("no-new-privs")
-    die_with_parent()  # after setuid, which clears the parent-death signal
-    if install_seccomp():
+    prctl(PR_SET_DUMPABLE, 0)  # after the uid change, which may reset it from suid_dumpable
+    die_with_parent()  # after the uid change too, which clears the parent-death signal
+    if seccomp.install():
         layers.append("seccomp")
     return layers

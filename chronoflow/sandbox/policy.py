@@ -40,6 +40,15 @@ RECIPIENT_DIGITS = (8, 15)
 #: Characters a recipient may contain besides ASCII digits; they are dropped on normalization.
 RECIPIENT_SEPARATORS = frozenset(" -().")
 
+#: Isolation layers of a sandbox child, in the order they are applied (see ``isolation.py``).
+LAYERS = ("process-group", "rlimits", "netns", "no-new-privs", "landlock", "setuid", "seccomp")
+
+#: Layers an operator may require (``process-group`` always holds).
+REQUIRABLE_LAYERS = frozenset(LAYERS) - {"process-group"}
+
+#: What a run requires unless the operator says otherwise: what holds in a default container.
+DEFAULT_REQUIRED_LAYERS = ("rlimits", "no-new-privs", "seccomp", "setuid")
+
 
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
@@ -137,20 +146,30 @@ class SandboxPolicy:
     """Variables exposed as ``ctx.env``; nothing else of the host's environment is visible."""
 
     sandbox_uid: int = 65534
-    """Unprivileged user the sandbox child switches to when the runner runs as root."""
+    """Unprivileged user the sandbox child switches to when the runner runs as root (never 0)."""
 
     network_namespace: bool = True
     """Put each child in a fresh, empty network namespace when the host allows it."""
+
+    required_layers: tuple[str, ...] = DEFAULT_REQUIRED_LAYERS
+    """Layers a child must have before it compiles or runs anything (names from :data:`LAYERS`);
+    ``setuid`` holds when the child runs without root and without capabilities."""
 
     def __post_init__(self) -> None:
         for name in ("http_allowlist", "private_hosts"):
             entries = tuple(_normalize_pattern(e) for e in getattr(self, name))
             object.__setattr__(self, name, entries)
-        for prefix in self.recipient_allowlist:
-            if not prefix or not all(c in string.digits for c in prefix):
-                raise ValueError(f"recipient allowlist entry {prefix!r} must be ASCII digits")
+        object.__setattr__(self, "recipient_allowlist",
+                           tuple(_normalize_prefix(p) for p in self.recipient_allowlist))
         if type(self.rate_limit_per_second) is not int or self.rate_limit_per_second < 1:
             raise ValueError("rate_limit_per_second must be a positive integer")
+        if type(self.sandbox_uid) is not int or not 1 <= self.sandbox_uid < 2**32 - 1:
+            raise ValueError(f"sandbox_uid must be an unprivileged user id (1 or more), got {self.sandbox_uid!r}")
+        unknown = [layer for layer in self.required_layers if layer not in REQUIRABLE_LAYERS]
+        if unknown:
+            raise ValueError(f"unknown sandbox layer(s) {', '.join(map(repr, unknown))}; "
+                             f"known: {', '.join(sorted(REQUIRABLE_LAYERS))}")
+        object.__setattr__(self, "required_layers", tuple(dict.fromkeys(self.required_layers)))
         env = dict(self.env)
         for key, value in env.items():
             if type(key) is not str or type(value) is not str:
@@ -175,7 +194,12 @@ class SandboxPolicy:
             env=env,
             sandbox_uid=settings.function_sandbox_uid,
             network_namespace=settings.function_sandbox_network_namespace,
+            required_layers=settings.function_sandbox_required_layers,
         )
+
+    def missing_layers(self, active: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+        """The required layers not among ``active``, in the order they were required."""
+        return tuple(layer for layer in self.required_layers if layer not in active)
 
     def host_allowed(self, host: str) -> bool:
         """Whether ``host`` (already lower-cased, no trailing dot) is on the HTTP allowlist."""
@@ -196,6 +220,17 @@ def _normalize_pattern(entry: str) -> str:
     if not bare or "*" in bare or "/" in bare or "@" in bare:
         raise ValueError(f"host allowlist entry {entry!r} must be a host or *.domain")
     return entry
+
+
+def _normalize_prefix(entry: str) -> str:
+    """A recipient prefix as digits: ``+55 (11)`` and ``55-11`` both become ``5511``."""
+    text = str(entry).strip().removeprefix("+")
+    if any(c not in string.digits and c not in RECIPIENT_SEPARATORS for c in text):
+        raise ValueError(f"recipient allowlist entry {entry!r} must be a phone prefix: digits, '+', spaces, dashes")
+    digits = "".join(c for c in text if c in string.digits)
+    if not digits:
+        raise ValueError(f"recipient allowlist entry {entry!r} has no digit")
+    return digits
 
 
 def _host_matches(host: str, patterns: tuple[str, ...]) -> bool:

@@ -58,6 +58,23 @@ class SandboxUnavailable(Unavailable, RuntimeError):
     """
 
 
+class SandboxLayersMissing(Unavailable):
+    """The sandbox child lacks isolation layers the policy requires; no user code was compiled or run.
+
+    The message names only layers, never host paths, so it is shown to API clients as it is.
+
+    Attributes:
+        missing: the required layers that did not take effect.
+        active: the layers that did.
+    """
+
+    def __init__(self, missing: tuple[str, ...], active: tuple[str, ...]) -> None:
+        self.missing = missing
+        self.active = active
+        super().__init__(f"the function sandbox lacks the isolation layer(s) FUNCTION_SANDBOX_REQUIRED_LAYERS "
+                         f"requires: {', '.join(missing)} (active: {', '.join(active) or 'none'})")
+
+
 class _ForkServer:
     """A running fork server process and its control socket."""
 
@@ -74,6 +91,9 @@ class _ForkServer:
                 stdout=subprocess.DEVNULL,
                 cwd="/",
             )
+        except OSError as exc:
+            ours.close()
+            raise SandboxUnavailable(f"the sandbox fork server could not be started: {exc.strerror}") from None
         finally:
             theirs.close()
         ours.settimeout(START_TIMEOUT_S)
@@ -182,6 +202,17 @@ class SandboxRunner:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called: the runner starts no more children."""
+        return self._closed
+
+    @property
+    def ready(self) -> bool:
+        """Whether this process's fork server is running, so the next child forks at once."""
+        server = self._server
+        return server is not None and server.owner_pid == os.getpid() and server.process.poll() is None
+
     def start(self) -> None:
         """Start the fork server now instead of on the first run (to keep that run fast)."""
         with self._lock:
@@ -220,6 +251,7 @@ class SandboxRunner:
             "limits": {"timeout_ms": limits.timeout_ms, "max_memory_mb": limits.max_memory_mb},
             "uid": self.policy.sandbox_uid,
             "netns": self.policy.network_namespace,
+            "required": list(self.policy.required_layers),
         }
         try:
             with self._lock:
@@ -291,6 +323,7 @@ class SandboxRunner:
                 RestrictedPython, lacks a top-level ``def run(ctx)``, or exhausts the compile
                 limits.
             SandboxUnavailable: when no sandbox process can be started.
+            SandboxLayersMissing: when the child lacks a required isolation layer.
         """
         if type(code) is not str:
             raise CodeError(0, "code must be a string")
@@ -308,6 +341,8 @@ class SandboxRunner:
             self._kill(child.pid)
             child.close()
         self._note_layers(answer)
+        if answer.get("kind") == "unisolated":
+            raise self._layers_missing(answer)
         if answer.get("kind") == "code_error":
             line = answer.get("line")
             raise CodeError(line if type(line) is int else 0, str(answer.get("reason")))
@@ -339,6 +374,7 @@ class SandboxRunner:
         Raises:
             ValueError: if ``extras`` or ``state`` is not strict JSON.
             SandboxUnavailable: when no sandbox process can be started.
+            SandboxLayersMissing: when the child lacks a required isolation layer (no code ran).
         """
         limits = limits or FunctionLimits()
         state = {} if state is None else state
@@ -389,6 +425,8 @@ class SandboxRunner:
                     protocol.send(child.channel, answer)
                     continue
                 self._note_layers(message)
+                if kind == "unisolated":
+                    raise self._layers_missing(message)
                 if kind == "result":
                     return self._success(message.get("value"), limits)
                 if kind == "failed":
@@ -411,6 +449,12 @@ class SandboxRunner:
         if size > limits.max_result_bytes:
             return RunStatus.FAILED, None, f"return value is {size} bytes, over the {limits.max_result_bytes} byte cap", None
         return RunStatus.SUCCESS, value, None, None
+
+    def _layers_missing(self, answer: dict[str, Any]) -> SandboxLayersMissing:
+        """The error for a child that refused to work, named from the layers it reported."""
+        layers = answer.get("layers")
+        active = tuple(x for x in layers if type(x) is str) if type(layers) is list else ()
+        return SandboxLayersMissing(self.policy.missing_layers(active) or tuple(self.policy.required_layers), active)
 
     def _note_layers(self, message: dict[str, Any]) -> None:
         layers = message.get("layers")

@@ -42,12 +42,51 @@ def test_policy_from_settings(monkeypatch):
     monkeypatch.setenv("FUNCTION_ENV_ALLOWLIST", "PUBLIC_NAME,MISSING")
     monkeypatch.setenv("PUBLIC_NAME", "acme")
     monkeypatch.setenv("DATABASE_URL", "postgresql://secret")
-    policy = SandboxPolicy.from_settings(Settings())
+    monkeypatch.setenv("FUNCTION_SANDBOX_REQUIRED_LAYERS", "rlimits,landlock")
+    policy = SandboxPolicy.from_settings(Settings.from_env())
     assert policy.http_allowlist == ("api.example.com", "*.example.org")
     assert policy.private_hosts == ("internal.example.com",)
     assert policy.recipient_allowlist == ("5511", "5521")
     assert policy.rate_limit_per_second == 4
     assert dict(policy.env) == {"PUBLIC_NAME": "acme"}
+    assert policy.required_layers == ("rlimits", "landlock")
+
+
+def test_policy_accepts_recipient_prefixes_as_people_write_them(monkeypatch):
+    """It allows +5511, "55 11" and "+55 (11)" as the prefix 5511, from settings and directly."""
+    monkeypatch.setenv("FUNCTION_MESSAGE_RECIPIENT_ALLOWLIST", "+5511, 55 21,+55 (31)")
+    assert SandboxPolicy.from_settings(Settings.from_env()).recipient_allowlist == ("5511", "5521", "5531")
+    assert SandboxPolicy(recipient_allowlist=("+55-41", "5551")).recipient_allowlist == ("5541", "5551")
+    with pytest.raises(ValueError, match="no digit"):
+        SandboxPolicy(recipient_allowlist=("+",))
+    with pytest.raises(ValueError, match="phone prefix"):
+        SandboxPolicy(recipient_allowlist=("55abc",))
+
+
+@pytest.mark.parametrize("uid", [0, -1, 2**32 - 1])
+def test_policy_refuses_a_privileged_or_invalid_sandbox_uid(uid):
+    """It denies a sandbox uid of root (0), below it, or the kernel's "no user" value."""
+    with pytest.raises(ValueError, match="sandbox_uid"):
+        SandboxPolicy(sandbox_uid=uid)
+
+
+def test_policy_required_layers():
+    """It allows the known layer names (default: what a default container grants) and refuses others."""
+    assert SandboxPolicy().required_layers == ("rlimits", "no-new-privs", "seccomp", "setuid")
+    policy = SandboxPolicy(required_layers=("seccomp", "landlock", "seccomp"))
+    assert policy.required_layers == ("seccomp", "landlock")
+    assert policy.missing_layers(("process-group", "seccomp")) == ("landlock",)
+    with pytest.raises(ValueError, match="'selinux'"):
+        SandboxPolicy(required_layers=("rlimits", "selinux"))
+
+
+def test_layer_names_match_the_settings():
+    """It allows exactly the layer names FUNCTION_SANDBOX_REQUIRED_LAYERS accepts, and the same default."""
+    from chronoflow.config import SANDBOX_LAYERS
+    from chronoflow.sandbox.policy import DEFAULT_REQUIRED_LAYERS, REQUIRABLE_LAYERS
+
+    assert set(SANDBOX_LAYERS) == REQUIRABLE_LAYERS
+    assert Settings().function_sandbox_required_layers == DEFAULT_REQUIRED_LAYERS
 
 
 def test_host_matching():
