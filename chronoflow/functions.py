@@ -92,6 +92,7 @@ async def checked_code(code: object, runner: SandboxRunner, field_name: str = "c
     Raises:
         InvalidInput: naming ``field_name``, with ``line N: reason`` (a :class:`CodeError`'s line).
         SandboxUnavailable: when no sandbox process can be started.
+        SandboxLayersMissing: when the sandbox lacks a required isolation layer.
     """
     if not isinstance(code, str) or not code.strip():
         raise InvalidInput(field_name, "is required: Python source defining def run(ctx)")
@@ -166,23 +167,37 @@ def _checked_state(raw: object, limits: dict[str, int]) -> dict[str, Any]:
 # --- the sandbox runners of this process -----------------------------------------------------------
 
 _runners: dict[tuple[Any, ...], SandboxRunner] = {}
+"""Runners by policy: settings describing the same policy share one fork server."""
+_by_settings: dict[int, tuple[Settings, SandboxRunner]] = {}
+"""Runners by ``Settings`` object (kept alive here, so its id is never reused)."""
 _runners_lock = threading.Lock()
 
 
-def shared_runner(settings: Settings) -> SandboxRunner:
-    """This process's runner for ``settings``' sandbox policy (the API's checks and test runs).
+def _policy_key(policy: SandboxPolicy) -> tuple[Any, ...]:
+    return (policy.http_allowlist, policy.private_hosts, policy.recipient_allowlist, policy.rate_limit_per_second,
+            tuple(sorted(policy.env.items())), policy.sandbox_uid, policy.network_namespace, policy.required_layers)
 
-    One runner (one fork server) per distinct policy, started on first use and closed at exit
-    (:func:`close_shared_runners`); the fork server also exits by itself when this process dies.
-    Workers own theirs instead (``ExecutionContext.extras["sandbox"]``, closed with the worker).
+
+def shared_runner(settings: Settings) -> SandboxRunner:
+    """This process's runner for ``settings`` (the API's upload checks and test runs).
+
+    The policy is built from ``settings`` once, on the first call for that ``Settings`` object:
+    the app factory makes that call at start (so a policy the settings cannot describe stops
+    the start, not a request), and every later call (``FunctionService``, the FUNCTION target's
+    validation) is a look-up. One runner (one fork server) per distinct policy, started on first
+    use and closed at exit (:func:`close_shared_runners`); the fork server also exits by itself
+    when this process dies. Workers own theirs instead (built in ``WorkerRuntime.create``).
     """
-    policy = SandboxPolicy.from_settings(settings)
-    key = (policy.http_allowlist, policy.private_hosts, policy.recipient_allowlist, policy.rate_limit_per_second,
-           tuple(sorted(policy.env.items())), policy.sandbox_uid, policy.network_namespace)
     with _runners_lock:
-        runner = _runners.get(key)
+        known = _by_settings.get(id(settings))
+        if known is not None and known[0] is settings:
+            return known[1]
+    policy = SandboxPolicy.from_settings(settings)
+    with _runners_lock:
+        runner = _runners.get(_policy_key(policy))
         if runner is None:
-            runner = _runners[key] = SandboxRunner(policy)
+            runner = _runners[_policy_key(policy)] = SandboxRunner(policy)
+        _by_settings[id(settings)] = (settings, runner)
         return runner
 
 
@@ -191,6 +206,7 @@ def close_shared_runners() -> None:
     with _runners_lock:
         runners = list(_runners.values())
         _runners.clear()
+        _by_settings.clear()
     for runner in runners:
         runner.close()
 
@@ -307,6 +323,7 @@ async def run_function(
 
     Raises:
         SandboxUnavailable: when no sandbox process could be started (no user code ran).
+        SandboxLayersMissing: when the sandbox lacks a required isolation layer (no user code ran).
         ValueError: stored limits no longer within bounds.
     """
     limits = FunctionLimits.from_json(function.limits)
@@ -356,6 +373,7 @@ class FunctionService:
 
     @property
     def runner(self) -> SandboxRunner:
+        """The runner given, else the one built for these settings at start (:func:`shared_runner`)."""
         if self._runner is None:
             self._runner = shared_runner(self.settings)
         return self._runner

@@ -25,7 +25,13 @@ and stores on the run:
 ``ctx.state`` is saved on the function only after a successful run. Retries: a failed or timed-out
 function is **not** retried (it may have sent messages or called APIs already, and the same code
 would most likely fail the same way); a run that could not start a sandbox at all
-(``SandboxUnavailable``: no user code ran) is retried like any other transient failure.
+(``SandboxUnavailable``: no user code ran) is retried like any other transient failure. A run on
+a worker whose sandbox lacks a layer ``FUNCTION_SANDBOX_REQUIRED_LAYERS`` requires fails at once,
+naming the missing layers, and is not retried: the host, not the moment, is at fault.
+
+The worker builds its runner (and so its policy) once at start (``WorkerRuntime.create``) and
+hands it over in ``ExecutionContext.extras["sandbox"]``; a runner is built here only for a
+context that came without one, once.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ from chronoflow.functions import (
     shared_runner,
 )
 from chronoflow.models import Function, RunStatus
-from chronoflow.sandbox import SandboxPolicy, SandboxRunner, SandboxUnavailable
+from chronoflow.sandbox import SandboxLayersMissing, SandboxPolicy, SandboxRunner, SandboxUnavailable
 from chronoflow.targets.base import ExecutionContext, Target, TargetResult
 
 if TYPE_CHECKING:
@@ -71,12 +77,13 @@ _STATUSES = {"success": RunStatus.SUCCESS, "failed": RunStatus.FAILED, "timeout"
 
 
 async def worker_runner(context: ExecutionContext) -> SandboxRunner:
-    """The worker's runner, created and started (fork server warm) on the first FUNCTION run."""
+    """The worker's runner, started (fork server warm) before the first FUNCTION run needs it."""
     runner = context.extras.get(SANDBOX_KEY)
     if runner is None:
         runner = SandboxRunner(SandboxPolicy.from_settings(context.settings))
         context.extras[SANDBOX_KEY] = runner
-        await asyncio.to_thread(runner.start)  # not inside the first run's timeout
+    if not runner.ready:
+        await asyncio.to_thread(runner.start)  # the fork server's start is not the first run's time
     return runner  # type: ignore[no-any-return]
 
 
@@ -128,6 +135,10 @@ class FunctionTarget(Target):
             runner = await worker_runner(context)
             outcome = await run_function(snapshot, extras=chrono.extras, runner=runner, db=context.db,
                                          settings=context.settings, channel_id=chrono.channel_id, http=context.http)
+        except SandboxLayersMissing as exc:
+            log.error("run %s refused: %s", run.id, exc)
+            return TargetResult(RunStatus.FAILED, error_message=f"the function did not run: {exc}",
+                                function_version=snapshot.version)
         except SandboxUnavailable as exc:
             log.warning("no sandbox for run %s: %s", run.id, exc)  # the cause may name host paths: log only
             return TargetResult(RunStatus.FAILED, error_message="the function sandbox is unavailable on this worker",
