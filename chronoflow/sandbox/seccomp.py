@@ -87,8 +87,8 @@ def build_program(machine: str) -> list[tuple[int, int, int, int]]:
     if machine not in _COLUMN:
         raise ValueError(f"no seccomp table for {machine}")
     column = _COLUMN[machine]
-    allowed = sorted({numbers[column] for numbers in ALLOWED.values() if numbers[column] is not None})
-    opens = [(numbers[column], arg) for numbers, arg in READ_ONLY_OPENS.values() if numbers[column] is not None]
+    allowed = sorted({nr for numbers in ALLOWED.values() if (nr := numbers[column]) is not None})
+    opens = [(nr, arg) for numbers, arg in READ_ONLY_OPENS.values() if (nr := numbers[column]) is not None]
     # Jump targets are labels until the end: BPF jumps only forward, by at most 255 instructions.
     program: list[tuple[int, int | str, int | str, int]] = [
         (_LD, 0, 0, _OFFSET_ARCH),

@@ -60,7 +60,7 @@ def test_program_allows_exactly_the_allowlist(machine):
     for nr in sorted(allowed):
         assert evaluate(program, arch, nr) == seccomp.RET_ALLOW, nr
     opens = {numbers[column] for numbers, _ in seccomp.READ_ONLY_OPENS.values() if numbers[column] is not None}
-    for nr in range(0, 600):
+    for nr in range(600):
         if nr not in allowed and nr not in opens:
             assert evaluate(program, arch, nr) == eperm, nr
     for name, numbers in FORBIDDEN.items():
