@@ -13,8 +13,11 @@ brackets) but still descend from this root::
     ├── Conflict                 the request clashes with the current state                   409
     ├── Unauthorized             credentials are missing or wrong                             401
     ├── Unavailable              a dependency is down or not configured                       503
-    │   └── SandboxUnavailable   [sandbox.runner] no sandbox process can start (RuntimeError) 503
+    │   ├── SandboxUnavailable   [sandbox.runner] no sandbox process can start (RuntimeError) 503
+    │   └── SandboxLayersMissing [sandbox.runner] layers the operator requires are not active  503
     ├── UpstreamError            a gateway answered wrongly or not at all                     502
+    ├── DestinationRefused       [targets.destinations] a destination the operator forbids; the
+    │                            HTTP target turns it into InvalidInput naming ``url``
     ├── ScheduleError            [nlcron.errors] unreadable or out-of-range schedule          422
     ├── CodeError                [sandbox.compiler] code that does not compile; the service
     │                            turns it into InvalidCode naming the field
@@ -29,6 +32,10 @@ brackets) but still descend from this root::
 
 Anything else reaching the edge is a bug: it is logged with its traceback and the request id, and
 the client gets a bare 500.
+
+Outside the tree on purpose, because they never leave their process as errors of the service: the
+sandbox's wire errors (``sandbox.protocol``), the errors its SDK raises into user code
+(``sandbox.sdk``, ``sandbox.policy``, ``sandbox.broker``) and the fake WhatsApp gateway's.
 """
 
 from __future__ import annotations

@@ -19,8 +19,10 @@ from chronoflow.api.chronos import ChronoController
 from chronoflow.api.errors import EXCEPTION_HANDLERS
 from chronoflow.api.functions import FunctionController
 from chronoflow.api.health import health
+from chronoflow.api.json_bodies import BoundedRequest
 from chronoflow.api.metrics import metrics
 from chronoflow.api.providers import EvolutionInstanceController, WahaSessionController
+from chronoflow.api.request_ids import add_request_id_header
 from chronoflow.api.runs import read_run
 from chronoflow.api.schedules import parse_schedule
 from chronoflow.api.webhooks import evolution_webhook, list_inbound_events, replay_inbound_event, waha_webhook
@@ -61,7 +63,13 @@ def create_app(settings: Settings, redis_url: str, database_url: str | None = No
     return Litestar(
         route_handlers=list(ROUTE_HANDLERS),
         dependencies=dependencies,
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]
+        before_send=[add_request_id_header],
+        request_class=BoundedRequest,
+        request_max_body_size=settings.max_request_body_bytes,
+        # Logging is the process's (chronoflow.cli): Litestar's default config would replace the
+        # root handlers, and unexpected errors are logged by chronoflow.api.errors with their id.
+        logging_config=None,
         middleware=[BearerAuth(settings.api_tokens)],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(

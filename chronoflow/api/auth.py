@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hmac
-import json
 
 from litestar.middleware import ASGIMiddleware
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
+
+from chronoflow.exceptions import Unauthorized
 
 PUBLIC_PATHS = (r"^/health$", r"^/metrics$", r"^/schema", r"^/waha/webhooks", r"^/evolution/webhooks")
 """Routes that authenticate otherwise (webhooks verify signatures) or not at all."""
@@ -27,18 +28,9 @@ class BearerAuth(ASGIMiddleware):
         header = dict(scope["headers"]).get(b"authorization", b"")
         scheme, _, token = header.partition(b" ")
         if not header:
-            return await _deny(send, "missing Authorization header: send 'Authorization: Bearer <token>'")
+            raise Unauthorized("missing Authorization header: send 'Authorization: Bearer <token>'")
         if scheme.lower() != b"bearer" or not token.strip():
-            return await _deny(send, "Authorization header must be 'Bearer <token>'")
+            raise Unauthorized("Authorization header must be 'Bearer <token>'")
         if not any(hmac.compare_digest(token.strip(), known) for known in self.tokens):
-            return await _deny(send, "invalid API token")
+            raise Unauthorized("invalid API token")
         await next_app(scope, receive, send)
-
-
-async def _deny(send: Send, detail: str) -> None:
-    body = json.dumps({"statusCode": 401, "detail": detail}).encode()
-    await send({"type": "http.response.start", "status": 401, "headers": [
-        (b"content-type", b"application/json"), (b"www-authenticate", b'Bearer realm="chronoflow"'),
-        (b"content-length", str(len(body)).encode()),
-    ]})
-    await send({"type": "http.response.body", "body": body})

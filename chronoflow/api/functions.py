@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.params import Parameter
+from litestar import Controller, delete, get, patch, post
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
+from chronoflow.api.paging import Skip, Take
 from chronoflow.api.schemas import Body, Page
 from chronoflow.config import Settings
 from chronoflow.db import Database
-from chronoflow.functions import FunctionOutcome, FunctionService, InvalidCode
+from chronoflow.functions import FunctionOutcome, FunctionService
 from chronoflow.models import Function
-from chronoflow.sandbox import SandboxUnavailable
-
-Skip = Annotated[int, Parameter(ge=0, default=0, description="items to skip")]
-Take = Annotated[int, Parameter(ge=1, le=500, default=50, description="items to return (1-500)")]
 
 
 class FunctionCreate(Body):
@@ -66,6 +62,29 @@ class FunctionOut(msgspec.Struct, rename="camel"):
         )
 
 
+class FunctionListItem(msgspec.Struct, rename="camel"):
+    """A function in a list: all but ``code`` and ``state`` (up to 256 KiB and 1 MiB each), which
+    ``GET /functions/{id}`` returns."""
+
+    id: str
+    name: str
+    description: str | None
+    version: int
+    checksum: str
+    limits: dict[str, Any]
+    channel_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, function: Function) -> FunctionListItem:
+        return cls(
+            id=function.id, name=function.name, description=function.description, version=function.version,
+            checksum=function.checksum, limits=function.limits or {}, channel_id=function.channel_id,
+            created_at=function.created_at, updated_at=function.updated_at,
+        )
+
+
 class TestOut(msgspec.Struct, rename="camel"):
     status: str
     result: Any
@@ -93,36 +112,19 @@ class TestOut(msgspec.Struct, rename="camel"):
         )
 
 
-def _invalid_code(_: Request[Any, Any, Any], exc: InvalidCode) -> Response[dict[str, Any]]:
-    """A 422 like every InvalidInput, plus the line and the reason on their own."""
-    body = {"statusCode": 422, "detail": str(exc), "field": exc.field, "line": exc.line, "reason": exc.reason}
-    return Response(body, status_code=422)
-
-
-def _sandbox_unavailable(_: Request[Any, Any, Any], exc: SandboxUnavailable) -> Response[dict[str, Any]]:
-    # The cause stays in the server's log: it may name host paths.
-    return Response({"statusCode": 503, "detail": "the function sandbox is unavailable on this server"},
-                    status_code=503)
-
-
-FUNCTION_ERROR_HANDLERS: Any = {InvalidCode: _invalid_code, SandboxUnavailable: _sandbox_unavailable}
-"""Errors answered by the function routes themselves (others go to the app's handlers)."""
-
-
 class FunctionController(Controller):
     path = "/functions"
     tags = ["functions"]  # noqa: RUF012 - Litestar reads it as a class attribute
-    exception_handlers = FUNCTION_ERROR_HANDLERS
 
     @post("/", summary="Upload a function (compiled in the sandbox; 422 with the line when refused)")
     async def create(self, data: FunctionCreate, db: Database, settings: Settings) -> FunctionOut:
         return FunctionOut.of(await FunctionService(db, settings).create(data.fields()))
 
-    @get("/", summary="List functions")
+    @get("/", summary="List functions (without code and state: read one for those)")
     async def list_functions(self, db: Database, settings: Settings, skip: Skip = 0,
-                             take: Take = 50) -> Page[FunctionOut]:
+                             take: Take = 50) -> Page[FunctionListItem]:
         rows, total = await FunctionService(db, settings).list(skip, take)
-        return Page(items=[FunctionOut.of(f) for f in rows], total=total, skip=skip, take=take)
+        return Page(items=[FunctionListItem.of(f) for f in rows], total=total, skip=skip, take=take)
 
     @get("/{function_id:str}", summary="Read a function")
     async def read(self, function_id: str, db: Database, settings: Settings) -> FunctionOut:
