@@ -9,6 +9,7 @@ reconciler removes (invariants 1 and 5).
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,14 +18,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronoflow.config import Settings
 from chronoflow.db import Database, utcnow
-from chronoflow.exceptions import Conflict, InvalidInput, NotFound
+from chronoflow.exceptions import Conflict, InvalidInput, NotFound, TooLarge
 from chronoflow.jobs import JobStore, ScheduleSpec
 from chronoflow.models import Chrono, ChronoRun, RunStatus, RunTrigger
 from chronoflow.nlcron import Schedule
+from chronoflow.nlcron.parser import MAX_EXPRESSION_CHARS
 from chronoflow.schedules import first_fire_time, read_schedule, stored_schedule
 from chronoflow.targets import get_target
 
 MAX_MISFIRE_GRACE_S = 7 * 86400
+MAX_NAME_CHARS = 200
+MAX_DESCRIPTION_CHARS = 2000
+MAX_PAYLOAD_BYTES = 64 * 1024
+"""Largest HTTP ``payload``, serialized as it is sent (compact JSON, UTF-8)."""
+MAX_EXTRAS_BYTES = 64 * 1024
+"""Largest ``extras`` object, serialized the same way."""
 PAST_TOLERANCE = timedelta(seconds=1)
 """A one-shot instant this far in the past is still accepted (clock skew between client and server)."""
 
@@ -39,6 +47,19 @@ def _stored_fields(chrono: Chrono) -> dict[str, Any]:
         "channelId": chrono.channel_id, "messageTemplate": chrono.message_template,
         "recipients": chrono.recipients, "functionId": chrono.function_id, "extras": chrono.extras,
     }
+
+
+def _check_json_size(fields: dict[str, Any], field: str, limit: int) -> None:
+    """Refuse a JSON field bigger than ``limit`` bytes serialized (413 naming the field)."""
+    value = fields.get(field)
+    if value is None:
+        return
+    try:
+        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode())
+    except (TypeError, ValueError):
+        raise InvalidInput(field, "must be strict JSON") from None
+    if size > limit:
+        raise TooLarge(field, f"is {size} bytes serialized; at most {limit} are accepted")
 
 
 def schedule_spec(chrono: Chrono, due: datetime) -> ScheduleSpec:
@@ -66,14 +87,19 @@ class ChronoService:
         name = fields.get("name")
         if not isinstance(name, str) or not name.strip():
             raise InvalidInput("name", "is required and must be a non-empty string")
-        if len(name) > 200:
-            raise InvalidInput("name", "must be at most 200 characters")
+        if len(name) > MAX_NAME_CHARS:
+            raise InvalidInput("name", f"must be at most {MAX_NAME_CHARS} characters")
+        description = fields.get("description")
+        if description is not None and not isinstance(description, str):
+            raise InvalidInput("description", "must be a string or null")
+        if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
+            raise InvalidInput("description", f"must be at most {MAX_DESCRIPTION_CHARS} characters")
         timezone = fields.get("timezone") or self.settings.default_timezone
         cron = fields.get("cron")
         if not isinstance(cron, str):
             raise InvalidInput("cron", "is required: a cron expression, an ISO date-time or a phrase like 'every day at 9'")
-        if len(cron) > 500:
-            raise InvalidInput("cron", "must be at most 500 characters")
+        if len(cron) > MAX_EXPRESSION_CHARS:
+            raise InvalidInput("cron", f"must be at most {MAX_EXPRESSION_CHARS} characters")
         schedule = read_schedule(cron, timezone, now)
         if not schedule.is_recurring and schedule.run_at is not None and schedule.run_at < now - PAST_TOLERANCE:
             raise InvalidInput("cron", f"the one-shot time {schedule.run_at.isoformat()} is in the past")
@@ -85,11 +111,13 @@ class ChronoService:
         is_active = fields.get("isActive", True)
         if type(is_active) is not bool:
             raise InvalidInput("isActive", "must be true or false")
+        _check_json_size(fields, "payload", MAX_PAYLOAD_BYTES)
+        _check_json_size(fields, "extras", MAX_EXTRAS_BYTES)
         target_type = fields.get("targetType")
         target = get_target(target_type)
         target_values = await target.validate(fields, session, self.settings)
         return {
-            "name": name.strip(), "description": fields.get("description"), "cron": cron.strip(),
+            "name": name.strip(), "description": description, "cron": cron.strip(),
             "timezone": timezone, "target_type": target_type, "is_active": is_active,
             "is_recurring": schedule.is_recurring, "schedule_cron": schedule.cron, "run_at": schedule.run_at,
             "misfire_grace_seconds": grace, **target_values,

@@ -2,36 +2,54 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, delete, get, patch, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
+from chronoflow.api.paging import Skip, Take
 from chronoflow.api.schemas import ChronoCreate, ChronoOut, ChronoUpdate, Page, RunOut, TriggerOut
 from chronoflow.chronos import ChronoService
 from chronoflow.runs import count_runs, latest_runs
 
-Skip = Annotated[int, Parameter(ge=0, default=0, description="items to skip")]
-Take = Annotated[int, Parameter(ge=1, le=500, default=50, description="items to return (1-500)")]
+LEFT_OUT_OF_LISTS = ("payload", "recipients", "extras", "message_template")
+"""Chrono fields that can each be tens of kilobytes: ``GET /chronos`` leaves them out of its items,
+``GET /chronos/{id}`` returns them."""
+
+ChronoListItem: Any = msgspec.defstruct(
+    "ChronoListItem",
+    [(f.name, f.type, f.default) for f in msgspec.structs.fields(ChronoOut) if f.name not in LEFT_OUT_OF_LISTS],
+    rename="camel",
+    module=__name__,
+)
+"""A chrono as ``GET /chronos`` lists it: :class:`ChronoOut` without :data:`LEFT_OUT_OF_LISTS`.
+Derived from it, so both always agree on every other field (and on what they hide)."""
+
+
+def list_item(chrono: Any) -> Any:
+    """The list form of a chrono, built from its full form."""
+    full = ChronoOut.of(chrono)
+    return ChronoListItem(**{f.name: getattr(full, f.name) for f in msgspec.structs.fields(ChronoListItem)})
 
 
 class ChronoController(Controller):
     path = "/chronos"
-    tags = ["chronos"]
+    tags = ["chronos"]  # noqa: RUF012 - Litestar reads it as a class attribute
 
     @post("/", summary="Create a chrono")
     async def create(self, data: ChronoCreate, chronos: ChronoService) -> ChronoOut:
         return ChronoOut.of(await chronos.create(data.fields()))
 
-    @get("/", summary="List chronos")
+    @get("/", summary="List chronos (without payload, recipients, extras and messageTemplate: read one for those)")
     async def list_chronos(
         self, chronos: ChronoService, skip: Skip = 0, take: Take = 50,
         target_type: Annotated[str | None, Parameter(query="targetType")] = None,
         is_active: Annotated[bool | None, Parameter(query="isActive")] = None,
-    ) -> Page[ChronoOut]:
+    ) -> Page[ChronoListItem]:
         rows, total = await chronos.list(skip, take, target_type, is_active)
-        return Page(items=[ChronoOut.of(c) for c in rows], total=total, skip=skip, take=take)
+        return Page(items=[list_item(c) for c in rows], total=total, skip=skip, take=take)
 
     @get("/{chrono_id:str}", summary="Read a chrono")
     async def read(self, chrono_id: str, chronos: ChronoService) -> ChronoOut:
