@@ -220,6 +220,9 @@ async def resolve_checked(host: str, port: int, policy: DestinationPolicy) -> li
         httpcore.ConnectError: the name does not resolve.
     """
     policy.check_host(host)
+    literal = parse_address(host)
+    if literal is not None and "%" not in host:  # nothing to resolve (a zoned address keeps its zone below)
+        return [str(literal)]
     try:
         infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:

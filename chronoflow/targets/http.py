@@ -56,6 +56,9 @@ MAX_HEADER_NAME_CHARS = 256
 MAX_HEADER_VALUE_CHARS = 8 * 1024
 """Longest header value (ASCII only, so also its size in bytes)."""
 
+CLIENTS_KEY = "http_target_clients"
+"""Where a worker's :class:`ExecutionContext` keeps this target's clients (see :func:`close_http_clients`)."""
+
 SIGNATURE_HEADER = "X-Chronoflow-Signature"
 TIMESTAMP_HEADER = "X-Chronoflow-Timestamp"
 
@@ -246,18 +249,31 @@ def environment_proxy(url: httpx.URL) -> str | None:
     return proxy
 
 
-def _client(url: httpx.URL, policy: DestinationPolicy, timeout_s: float) -> httpx.AsyncClient:
-    """A client for one run: no connection outlives it or serves another chrono.
+def _client(context: ExecutionContext, url: httpx.URL) -> httpx.AsyncClient:
+    """The worker's client for ``url``, kept in its context so runs reuse connections.
 
-    Through an operator's proxy, the proxy resolves the name and is the one to police it; the
-    URL's own host was checked before. Otherwise the guarded transport checks what it connects to.
+    Direct calls go through the guarded transport: every connection it opens, reused or not, was
+    opened to a checked address. Through an operator's proxy, the proxy resolves the name and is
+    the one to police it; the URL's own host was checked before.
     """
+    clients: dict[str | None, httpx.AsyncClient] = context.extras.setdefault(CLIENTS_KEY, {})
     proxy = environment_proxy(url)
-    if proxy is not None:
-        return httpx.AsyncClient(proxy=proxy, verify=_shared_ssl_context(), trust_env=False,
-                                 follow_redirects=False, timeout=timeout_s)
-    return httpx.AsyncClient(transport=_GuardedTransport(policy), verify=_shared_ssl_context(),
-                             follow_redirects=False, timeout=timeout_s)
+    client = clients.get(proxy)
+    if client is None:
+        if proxy is None:
+            transport = _GuardedTransport(DestinationPolicy.from_settings(context.settings))
+            client = httpx.AsyncClient(transport=transport, verify=_shared_ssl_context(), follow_redirects=False)
+        else:
+            client = httpx.AsyncClient(proxy=proxy, verify=_shared_ssl_context(), trust_env=False,
+                                       follow_redirects=False)
+        clients[proxy] = client
+    return client
+
+
+async def close_http_clients(context: ExecutionContext) -> None:
+    """Close the clients this target keeps in ``context`` (a stopping worker calls it)."""
+    for client in context.extras.pop(CLIENTS_KEY, {}).values():
+        await client.aclose()
 
 
 class _Snippet:
@@ -330,8 +346,8 @@ class HttpTarget(Target):
         seconds = context.settings.http_request_timeout_ms / 1000
         snippet = _Snippet()
         try:
-            async with asyncio.timeout(seconds), _client(url, policy, seconds) as client, client.stream(
-                chrono.method or "POST", url, content=body or None, headers=headers,
+            async with asyncio.timeout(seconds), _client(context, url).stream(
+                chrono.method or "POST", url, content=body or None, headers=headers, timeout=seconds,
             ) as response:
                 snippet.status = response.status_code
                 await snippet.read(response)

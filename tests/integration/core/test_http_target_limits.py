@@ -109,7 +109,7 @@ import httpx
 from chronoflow.config import Settings
 from chronoflow.models import Chrono
 from chronoflow.targets.base import ExecutionContext
-from chronoflow.targets.http import HttpTarget
+from chronoflow.targets.http import HttpTarget, close_http_clients
 
 async def main(warm_up: str, url: str) -> None:
     target = HttpTarget()
@@ -119,6 +119,7 @@ async def main(warm_up: str, url: str) -> None:
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         result = await target.execute(Chrono(url=url, method="GET", headers={}), None, context)
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        await close_http_clients(context)
     print(json.dumps({"status": str(result.status), "http": result.http_status,
                       "snippet": result.response_snippet, "error": result.error_message,
                       "growth_kb": after - before}))
