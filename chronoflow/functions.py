@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 MAX_NAME_CHARS = 200
 """Longest function name (the column's size)."""
 
+MAX_DESCRIPTION_CHARS = 2000
+"""Longest function description (as a chrono's)."""
+
 SEND_GRACE_S = 5.0
 """How much longer than the run's timeout one message send may wait for the provider."""
 
@@ -149,6 +152,14 @@ def _checked_name(name: object) -> str:
     if len(name) > MAX_NAME_CHARS:
         raise InvalidInput("name", f"must be at most {MAX_NAME_CHARS} characters")
     return name.strip()
+
+
+def _checked_description(description: object) -> str | None:
+    if description is not None and not isinstance(description, str):
+        raise InvalidInput("description", "must be a string or null")
+    if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
+        raise InvalidInput("description", f"must be at most {MAX_DESCRIPTION_CHARS} characters")
+    return description
 
 
 def _checked_state(raw: object, limits: dict[str, int]) -> dict[str, Any]:
@@ -380,7 +391,7 @@ class FunctionService:
 
     async def create(self, fields: dict[str, Any]) -> Function:
         name = _checked_name(fields.get("name"))
-        description = fields.get("description")
+        description = _checked_description(fields.get("description"))
         limits = checked_limits(fields.get("limits"))
         code = await checked_code(fields.get("code"), self.runner)
         async with self.db.session() as session:
@@ -414,7 +425,7 @@ class FunctionService:
             if "name" in changes:
                 values["name"] = _checked_name(changes["name"])
             if "description" in changes:
-                values["description"] = changes["description"]
+                values["description"] = _checked_description(changes["description"])
             if "limits" in changes:
                 values["limits"] = checked_limits(changes["limits"])
             if "code" in changes:

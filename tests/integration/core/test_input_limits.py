@@ -68,6 +68,18 @@ def test_description_and_schedule_lengths_are_bounded(stack: Stack) -> None:
     assert (stack.row_counts(), stack.redis_snapshot()) == before
 
 
+def test_a_function_description_is_bounded_as_a_chronos(stack: Stack) -> None:
+    """It refuses a function description over MAX_DESCRIPTION_CHARS on upload and update, keeping the function."""
+    code = "def run(ctx):\n    return 1\n"
+    created = stack.api.post("/functions", json={"name": "f", "code": code, "description": "d" * MAX_DESCRIPTION_CHARS})
+    assert created.status_code == 201, created.text
+    too_long = "d" * (MAX_DESCRIPTION_CHARS + 1)
+    refused(stack.api.post("/functions", json={"name": "g", "code": code, "description": too_long}), 422, "description")
+    refused(stack.api.patch(f"/functions/{created.json()['id']}", json={"description": too_long}), 422, "description")
+    assert stack.api.get("/functions").json()["total"] == 1
+    assert stack.api.get(f"/functions/{created.json()['id']}").json() == created.json()
+
+
 def test_chrono_lists_leave_the_large_fields_out(stack: Stack) -> None:
     """It lists chronos without payload, recipients, extras and messageTemplate; reading one returns them."""
     assert {name.replace("_t", "T") for name in LEFT_OUT_OF_LISTS} == LIST_OMITS
