@@ -361,6 +361,9 @@ class HttpTarget(Target):
         except httpx.HTTPError as exc:
             return TargetResult(RunStatus.FAILED, http_status=snippet.status, error_message=f"request failed: {exc!r}",
                                 retryable=not isinstance(exc, httpx.LocalProtocolError))
+        except UnicodeEncodeError:  # a header stored before headers were checked at creation
+            return TargetResult(RunStatus.FAILED, error_message="a header cannot be sent: header names and values "
+                                                                 "must be ASCII")
         status = snippet.status
         if 200 <= status < 400:
             return TargetResult(RunStatus.SUCCESS, http_status=status, response_snippet=snippet.text())
