@@ -235,7 +235,7 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
         super().__init__(verify=context)
         if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
             raise TypeError("this httpx version keeps its connection pool elsewhere; the HTTP target "
-                               "cannot guard its destinations")
+                            "cannot guard its destinations")
         self._pool = httpcore.AsyncConnectionPool(ssl_context=context, network_backend=GuardedBackend(policy))
 
 
@@ -262,7 +262,8 @@ def _client(context: ExecutionContext, url: httpx.URL) -> httpx.AsyncClient:
     if client is None:
         if proxy is None:
             transport = _GuardedTransport(DestinationPolicy.from_settings(context.settings))
-            client = httpx.AsyncClient(transport=transport, verify=_shared_ssl_context(), follow_redirects=False)
+            client = httpx.AsyncClient(transport=transport, verify=_shared_ssl_context(), trust_env=False,
+                                       follow_redirects=False)
         else:
             client = httpx.AsyncClient(proxy=proxy, verify=_shared_ssl_context(), trust_env=False,
                                        follow_redirects=False)
