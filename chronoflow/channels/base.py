@@ -46,6 +46,8 @@ class ChannelStatus(StrEnum):
 
     The values are WAHA's session statuses; Evolution API's connection states map onto them
     (``open`` → WORKING, ``connecting`` → STARTING, ``close`` → STOPPED, ``refused`` → FAILED).
+    A status a gateway reports that this version does not know is :attr:`UNKNOWN`, never an
+    error: one odd session must not break a session list or a webhook.
     """
 
     STOPPED = "STOPPED"
@@ -58,6 +60,12 @@ class ChannelStatus(StrEnum):
     """Connected: messages can be sent."""
     FAILED = "FAILED"
     """The provider gave up on this session; it needs a restart or a new pairing."""
+    PASSKEY_REQUIRED = "PASSKEY_REQUIRED"
+    """WhatsApp asks the phone's owner for a passkey before the session can connect (WAHA)."""
+    PASSKEY_CONFIRMATION_REQUIRED = "PASSKEY_CONFIRMATION_REQUIRED"
+    """A passkey was given and waits to be confirmed on the phone (WAHA)."""
+    UNKNOWN = "UNKNOWN"
+    """The gateway reported a status this version does not know; nothing is sent through it."""
 
 
 @dataclass(frozen=True)
@@ -123,11 +131,14 @@ class SessionInfo:
         name: the session or instance name, the value a channel's config stores.
         status: its state in ChronoFlow's vocabulary.
         raw: the provider's own description, for display.
+        provider_status: the gateway's own word for the state (``DANCING`` when ``status`` is
+            UNKNOWN), when it gave one.
     """
 
     name: str
     status: ChannelStatus
     raw: Any = field(default=None, repr=False, compare=False)
+    provider_status: str | None = field(default=None, compare=False)
 
 
 class WhatsAppProvider(ABC):

@@ -19,6 +19,7 @@ logging the phone out.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
@@ -37,6 +38,8 @@ from chronoflow.channels.errors import ProviderError, UnsupportedCall
 from chronoflow.channels.transport import ProviderTransport, RetryPolicy
 
 __all__ = ["EVOLUTION_WEBHOOK_EVENTS", "EvolutionClient", "evolution_status"]
+
+logger = logging.getLogger(__name__)
 
 PROVIDER = "evolution"
 """Provider name in errors and logs."""
@@ -64,13 +67,13 @@ _STATES = {
 def evolution_status(value: object) -> ChannelStatus:
     """Map an Evolution connection state (``open``, ``connecting``, ``close``, ``refused``).
 
-    Raises:
-        ValueError: an unknown state.
+    A state this version does not know is ``UNKNOWN``; never raises, so one odd instance cannot
+    break an instance list or a webhook.
     """
-    try:
-        return _STATES[str(value).lower()]
-    except KeyError:
-        raise ValueError(f"unknown Evolution connection state {value!r}") from None
+    if isinstance(value, str) and value.lower() in _STATES:
+        return _STATES[value.lower()]
+    logger.warning("unknown Evolution connection state %r, kept as UNKNOWN", str(value)[:64])
+    return ChannelStatus.UNKNOWN
 
 
 class EvolutionClient(WhatsAppProvider):
@@ -127,8 +130,11 @@ class EvolutionClient(WhatsAppProvider):
     async def status(self) -> ChannelStatus:
         """``GET /instance/connectionState/{instance}``."""
         answer = await self._http.request_json("status", "GET", f"/instance/connectionState/{self._name}")
-        state = answer.get("instance", {}).get("state") if isinstance(answer, dict) else None
-        return self._map("status", state)
+        instance = answer.get("instance") if isinstance(answer, dict) else None
+        state = instance.get("state") if isinstance(instance, dict) else None
+        if state is None:
+            raise ProviderError(PROVIDER, "status", f"answer without a connection state: {str(answer)[:200]!r}")
+        return evolution_status(state)
 
     async def start(self) -> ChannelStatus:
         """``GET /instance/connect/{instance}``: connects, or produces a QR code to scan."""
@@ -190,7 +196,8 @@ class EvolutionClient(WhatsAppProvider):
             state = inner.get("connectionStatus") or inner.get("status") or inner.get("state")
             if not name:
                 raise ProviderError(PROVIDER, "list_sessions", f"instance without a name {str(item)[:200]!r}")
-            sessions.append(SessionInfo(name=str(name), status=self._map("list_sessions", state), raw=item))
+            sessions.append(SessionInfo(name=str(name), status=evolution_status(state), raw=item,
+                                        provider_status=str(state)[:64] if state is not None else None))
         return sessions
 
     async def create_session(
@@ -231,12 +238,6 @@ class EvolutionClient(WhatsAppProvider):
         """Close the HTTP connections."""
         await self._http.aclose()
 
-    def _map(self, call: str, state: object) -> ChannelStatus:
-        try:
-            return evolution_status(state)
-        except ValueError as exc:
-            raise ProviderError(PROVIDER, call, str(exc)) from exc
-
     def _connect_status(self, call: str, answer: Any) -> ChannelStatus:
         """The state after connect/restart: a QR means SCAN_QR_CODE, a state is mapped."""
         _raise_embedded_error(call, answer)
@@ -246,7 +247,7 @@ class EvolutionClient(WhatsAppProvider):
             return ChannelStatus.SCAN_QR_CODE
         instance = answer.get("instance")
         if isinstance(instance, dict) and (instance.get("state") or instance.get("status")):
-            return self._map(call, instance.get("state") or instance.get("status"))
+            return evolution_status(instance.get("state") or instance.get("status"))
         return ChannelStatus.STARTING
 
 

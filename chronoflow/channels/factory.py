@@ -8,7 +8,8 @@ camelCase of the REST API::
 
 ``baseUrl`` and ``apiKey`` are optional (the key may also live in ``Channel.api_key``) and
 default to ``WAHA_BASE_URL``/``WAHA_API_KEY`` or ``EVOLUTION_BASE_URL``/``EVOLUTION_API_KEY``, so
-most channels only name their session.
+most channels only name their session. The global key is a credential for the global server only:
+a channel with its own ``baseUrl`` (another server) and no key of its own sends no key at all.
 :func:`provider_for_channel` makes no network call; the API can use it to validate a channel
 before writing it.
 """
@@ -24,6 +25,7 @@ import httpx
 from chronoflow.channels.base import ProviderKind, WhatsAppProvider
 from chronoflow.channels.evolution import EvolutionClient
 from chronoflow.channels.transport import RetryPolicy
+from chronoflow.channels.validation import check_api_key, check_base_url, check_session_name, same_server
 from chronoflow.channels.waha import WahaClient
 from chronoflow.config import Settings, get_settings
 from chronoflow.exceptions import InvalidInput
@@ -51,8 +53,8 @@ def provider_for_channel(
         config: the channel's config (see the module docstring).
         settings: defaults for the base URL, API key and retry policy; the process settings
             when omitted.
-        api_key: the channel's own key (``Channel.api_key``); wins over ``config.apiKey`` and the
-            settings' key.
+        api_key: the channel's own key (``Channel.api_key``); wins over ``config.apiKey``. Without
+            either, the settings' key is sent only when the base URL is the settings' one.
         client: a shared ``httpx.AsyncClient``.
         policy: overrides the policy built from ``HTTP_MAX_RETRIES``/``HTTP_REQUEST_TIMEOUT_MS``.
         sleep: backoff wait, replaceable in tests.
@@ -75,22 +77,19 @@ def provider_for_channel(
     session = config.get(session_key, config.get("session") if kind is ProviderKind.EVOLUTION else None)
     if kind is ProviderKind.WAHA and session is None:
         session = "default"  # WAHA Core serves exactly one session, named "default"
-    if not isinstance(session, str) or not session.strip():
-        raise InvalidInput(f"config.{session_key}", "must name the provider's session")
+    session = check_session_name(session, f"config.{session_key}")
 
     default_url, default_key = (
         (settings.waha_base_url, settings.waha_api_key)
         if kind is ProviderKind.WAHA
         else (settings.evolution_base_url, settings.evolution_api_key)
     )
-    base_url = config.get("baseUrl") or default_url
-    api_key = api_key or config.get("apiKey") or default_key
-    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-        raise InvalidInput("config.baseUrl", "must be an http:// or https:// URL")
-    if not isinstance(api_key, str):
-        raise InvalidInput("config.apiKey", "must be a string")
+    own_url = config.get("baseUrl")
+    base_url = check_base_url(own_url, "config.baseUrl") if own_url else default_url
+    own_key = check_api_key(api_key, "apiKey") or check_api_key(config.get("apiKey"), "config.apiKey")
+    key = own_key or (default_key if same_server(base_url, default_url) else None)
 
     policy = policy or RetryPolicy.from_settings(settings)
     if kind is ProviderKind.WAHA:
-        return WahaClient(base_url, session.strip(), api_key, policy=policy, client=client, sleep=sleep)
-    return EvolutionClient(base_url, session.strip(), api_key, policy=policy, client=client, sleep=sleep)
+        return WahaClient(base_url, session, key, policy=policy, client=client, sleep=sleep)
+    return EvolutionClient(base_url, session, key, policy=policy, client=client, sleep=sleep)

@@ -9,12 +9,15 @@ Routes used (all under ``/api``, authenticated by the ``X-Api-Key`` header)::
     POST /api/sessions/{s}/start|stop|logout|restart
     GET  /api/{s}/auth/qr                   PNG, or {mimetype, data} with Accept: application/json
 
-WAHA's session statuses are ChronoFlow's :class:`ChannelStatus` values, one to one.
+WAHA's session statuses are ChronoFlow's :class:`ChannelStatus` values, one to one (``STOPPED``,
+``STARTING``, ``SCAN_QR_CODE``, ``PASSKEY_REQUIRED``, ``PASSKEY_CONFIRMATION_REQUIRED``, ``WORKING``,
+``FAILED``); a status added by a later WAHA version reads as ``UNKNOWN``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
@@ -34,6 +37,8 @@ from chronoflow.channels.transport import ProviderTransport, RetryPolicy
 
 __all__ = ["WAHA_WEBHOOK_EVENTS", "WahaClient", "waha_chat_id", "waha_status"]
 
+logger = logging.getLogger(__name__)
+
 PROVIDER = "waha"
 """Provider name in errors and logs."""
 
@@ -42,15 +47,17 @@ WAHA_WEBHOOK_EVENTS = ("session.status", "message")
 
 
 def waha_status(value: object) -> ChannelStatus:
-    """Map a WAHA session status to a :class:`ChannelStatus`.
+    """Map a WAHA session status to a :class:`ChannelStatus`; one it does not know is ``UNKNOWN``.
 
-    Raises:
-        ValueError: WAHA sent a status this version does not know.
+    Never raises: a newer WAHA's new status must not make a session list or a webhook fail.
     """
+    if not isinstance(value, str):
+        return ChannelStatus.UNKNOWN
     try:
-        return ChannelStatus(str(value).upper())
+        return ChannelStatus(value.upper())
     except ValueError:
-        raise ValueError(f"unknown WAHA session status {value!r}") from None
+        logger.warning("unknown WAHA session status %r, kept as UNKNOWN", value[:64])
+        return ChannelStatus.UNKNOWN
 
 
 def waha_chat_id(number_digits: str) -> str:
@@ -207,11 +214,13 @@ class WahaClient(WhatsAppProvider):
             raise ProviderError(
                 PROVIDER, call, f"expected a session {{name, status}}, got {str(answer)[:200]!r}"
             )
-        try:
-            status = waha_status(answer["status"])
-        except ValueError as exc:
-            raise ProviderError(PROVIDER, call, str(exc)) from exc
-        return SessionInfo(name=str(answer["name"]), status=status, raw=answer)
+        raw_status = answer["status"]
+        return SessionInfo(
+            name=str(answer["name"]),
+            status=waha_status(raw_status),
+            raw=answer,
+            provider_status=str(raw_status)[:64] if raw_status is not None else None,
+        )
 
 
 def _message_id(answer: Any) -> str | None:

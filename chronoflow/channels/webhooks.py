@@ -13,11 +13,14 @@ The parsers read only what ChronoFlow acts on and return:
 - ``None`` — an event we do not act on (acks, our own messages, groups, presence…), which the
   route may still store as received.
 
-Payload shapes: WAHA ``{event, session, payload}`` (``session.status`` payload ``{name, status}``,
-``message`` payload ``{id, from, fromMe, body}``); Evolution ``{event, instance, data}``
+Payload shapes: WAHA ``{id, event, session, payload}`` (``session.status`` payload ``{name, status}``,
+``message`` payload ``{id, from, fromMe, body}``); Evolution ``{event, instance, data, apikey}``
 (``connection.update`` data ``{instance, state}``, ``messages.upsert`` data
 ``{key: {remoteJid, fromMe, id}, message: {conversation}}``, ``qrcode.updated`` data
 ``{qrcode: {base64, code}}``).
+
+How a received event is recorded (its identity against replays, its secrets blanked) is in
+:mod:`chronoflow.channels.records`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chronoflow.channels.base import ChannelStatus, ProviderKind, QrCode
@@ -65,11 +68,16 @@ EVOLUTION_SECRET_QUERY = "secret"
 
 @dataclass(frozen=True)
 class StatusEvent:
-    """A session/instance changed state."""
+    """A session/instance changed state.
+
+    Attributes:
+        provider_status: the gateway's own word, kept for the record when ``status`` is UNKNOWN.
+    """
 
     provider: ProviderKind
     session: str
     status: ChannelStatus
+    provider_status: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -170,7 +178,7 @@ def parse_waha_event(body: Mapping[str, Any]) -> ChannelEvent | None:
         ``message``/``message.any`` from a person, else ``None``.
 
     Raises:
-        WebhookPayloadError: a handled event lacks its fields, or has an unknown status.
+        WebhookPayloadError: a handled event lacks its fields (an unknown status is UNKNOWN, not an error).
     """
     event = _text(body.get("event"))
     payload = body.get("payload")
@@ -180,11 +188,10 @@ def parse_waha_event(body: Mapping[str, Any]) -> ChannelEvent | None:
         session = _text(body.get("session")) or _text(payload.get("name"))
         if not session:
             raise WebhookPayloadError("WAHA session.status without a session name")
-        try:
-            status = waha_status(payload.get("status"))
-        except ValueError as exc:
-            raise WebhookPayloadError(str(exc)) from exc
-        return StatusEvent(ProviderKind.WAHA, session, status)
+        raw_status = payload.get("status")
+        if not isinstance(raw_status, str) or not raw_status:
+            raise WebhookPayloadError("WAHA session.status without a status")
+        return StatusEvent(ProviderKind.WAHA, session, waha_status(raw_status), raw_status[:64])
     if event in ("message", "message.any"):
         if not isinstance(payload, Mapping):
             raise WebhookPayloadError(f"WAHA {event} without a payload")
@@ -218,7 +225,7 @@ def parse_evolution_event(body: Mapping[str, Any]) -> ChannelEvent | None:
         ``messages.upsert`` from a person, a :class:`QrEvent` for ``qrcode.updated``, else ``None``.
 
     Raises:
-        WebhookPayloadError: a handled event lacks its fields, or has an unknown state.
+        WebhookPayloadError: a handled event lacks its fields (an unknown state is UNKNOWN, not an error).
     """
     event = _text(body.get("event")).lower().replace("_", ".")
     data = body.get("data")
@@ -231,11 +238,10 @@ def parse_evolution_event(body: Mapping[str, Any]) -> ChannelEvent | None:
         raise WebhookPayloadError(f"Evolution {event} without an instance name")
 
     if event == "connection.update":
-        try:
-            status = evolution_status(data.get("state"))
-        except ValueError as exc:
-            raise WebhookPayloadError(str(exc)) from exc
-        return StatusEvent(ProviderKind.EVOLUTION, session, status)
+        state = data.get("state")
+        if not isinstance(state, str) or not state:
+            raise WebhookPayloadError("Evolution connection.update without a state")
+        return StatusEvent(ProviderKind.EVOLUTION, session, evolution_status(state), state[:64])
 
     if event == "qrcode.updated":
         qrcode = data.get("qrcode")
@@ -297,13 +303,13 @@ def _evolution_text(message: object) -> str:
         return ""
     if isinstance(message.get("conversation"), str):
         return str(message["conversation"])
-    for kind, field in (
+    for kind, attribute in (
         ("extendedTextMessage", "text"),
         ("imageMessage", "caption"),
         ("videoMessage", "caption"),
         ("documentMessage", "caption"),
     ):
         inner = message.get(kind)
-        if isinstance(inner, Mapping) and isinstance(inner.get(field), str):
-            return str(inner[field])
+        if isinstance(inner, Mapping) and isinstance(inner.get(attribute), str):
+            return str(inner[attribute])
     return ""

@@ -107,6 +107,21 @@ WAHA_CASES = [
         StatusEvent(ProviderKind.WAHA, "x", ChannelStatus.FAILED),
     ),
     (
+        "passkey required",
+        waha("session.status", {"name": "default", "status": "PASSKEY_REQUIRED"}),
+        StatusEvent(ProviderKind.WAHA, "default", ChannelStatus.PASSKEY_REQUIRED),
+    ),
+    (
+        "passkey confirmation required",
+        waha("session.status", {"name": "default", "status": "PASSKEY_CONFIRMATION_REQUIRED"}),
+        StatusEvent(ProviderKind.WAHA, "default", ChannelStatus.PASSKEY_CONFIRMATION_REQUIRED),
+    ),
+    (
+        "unknown status",
+        waha("session.status", {"name": "default", "status": "SLEEPING"}),
+        StatusEvent(ProviderKind.WAHA, "default", ChannelStatus.UNKNOWN),
+    ),
+    (
         "inbound text",
         waha(
             "message",
@@ -166,7 +181,8 @@ def test_waha_events(body: dict[str, Any], expected: object) -> None:
 
 WAHA_BAD = [
     ("status without payload", {"event": "session.status", "session": "default"}),
-    ("unknown status", waha("session.status", {"name": "default", "status": "SLEEPING"})),
+    ("status without status", waha("session.status", {"name": "default"})),
+    ("status not a string", waha("session.status", {"name": "default", "status": 3})),
     ("status without session", {"event": "session.status", "payload": {"status": "WORKING"}}),
     ("message without session", {"event": "message", "payload": {"from": "5511987654321@c.us", "body": "x"}}),
 ]
@@ -227,6 +243,11 @@ EVOLUTION_CASES = [
         "refused",
         evo("connection.update", {"state": "refused"}),
         StatusEvent(ProviderKind.EVOLUTION, "vendas", ChannelStatus.FAILED),
+    ),
+    (
+        "unknown state",
+        evo("connection.update", {"state": "sleeping"}),
+        StatusEvent(ProviderKind.EVOLUTION, "vendas", ChannelStatus.UNKNOWN),
     ),
     (
         "upper-case event name",
@@ -301,7 +322,7 @@ def test_evolution_events(body: dict[str, Any], expected: object) -> None:
 EVOLUTION_BAD = [
     ("no data", {"event": "connection.update", "instance": "x"}),
     ("no instance", {"event": "connection.update", "data": {"state": "open"}}),
-    ("unknown state", evo("connection.update", {"state": "sleeping"})),
+    ("no state", evo("connection.update", {"instance": "vendas"})),
     ("upsert without key", evo("messages.upsert", {"message": {"conversation": "x"}})),
     ("qr not base64", evo("qrcode.updated", {"qrcode": {"base64": "data:image/png;base64,@@@"}})),
 ]
@@ -318,3 +339,19 @@ def test_inbound_message_knows_opt_outs() -> None:
     """It exposes the opt-out check on the event, so the route needs one line."""
     assert InboundMessage(ProviderKind.WAHA, "s", "5511987654321", " Pare! ").is_opt_out
     assert not InboundMessage(ProviderKind.WAHA, "s", "5511987654321", "olá").is_opt_out
+
+
+@pytest.mark.parametrize(
+    ("body", "word"),
+    [
+        (waha("session.status", {"name": "default", "status": "SLEEPING"}), "SLEEPING"),
+        (evo("connection.update", {"state": "sleeping"}), "sleeping"),
+    ],
+    ids=["waha", "evolution"],
+)
+def test_an_unknown_status_keeps_the_gateways_word(body: dict[str, Any], word: str) -> None:
+    """It reads a status it does not know as UNKNOWN and keeps the provider's own word for the record."""
+    parse = parse_waha_event if "session" in body else parse_evolution_event
+    event = parse(body)
+    assert isinstance(event, StatusEvent)
+    assert (event.status, event.provider_status) == (ChannelStatus.UNKNOWN, word)
