@@ -57,7 +57,8 @@ class Channel(Timestamped, Base):
     provider: Mapped[str] = mapped_column(String(16))
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     api_key: Mapped[str | None] = mapped_column(String(500), default=None)
-    status: Mapped[str] = mapped_column(String(16), default="STOPPED")
+    status: Mapped[str] = mapped_column(String(32), default="STOPPED")
+    """A ``ChannelStatus`` value; the longest is ``PASSKEY_CONFIRMATION_REQUIRED`` (migration 0004)."""
 
 
 class Function(Timestamped, Base):
@@ -160,9 +161,17 @@ class InboundEvent(Base):
     """The provider's event name (``session.status``, ``messages.upsert``…), empty when absent."""
     session: Mapped[str | None] = mapped_column(String(200), default=None)
     payload: Mapped[Any] = mapped_column(JSON)
+    """The body as received, credentials blanked (``chronoflow.channels.records.redact_secrets``)."""
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    event_key: Mapped[str | None] = mapped_column(String(255), default=None)
+    """What identifies the event at its provider (message id, else event id); unique per provider,
+    so a delivery seen before is acknowledged without being stored or applied again. ``None`` when
+    the event carries no id."""
 
-    __table_args__ = (Index("ix_inbound_events_received", "received_at"),)
+    __table_args__ = (
+        Index("ix_inbound_events_received", "received_at"),
+        Index("uq_inbound_events_key", "provider", "event_key", unique=True),
+    )
 
 
 class OptOut(Base):
@@ -178,3 +187,13 @@ class OptOut(Base):
     source: Mapped[str] = mapped_column(Text)
     """How it was recorded, e.g. ``waha:default: "PARE"``."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OptOutConfirmation(Base):
+    """When a number was last told its opt-out is done: confirmations are rate-limited per number."""
+
+    __tablename__ = "opt_out_confirmations"
+
+    number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    """Normalized digits."""
+    sent_at: Mapped[datetime] = mapped_column()

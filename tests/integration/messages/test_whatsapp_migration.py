@@ -1,11 +1,12 @@
-"""Migration 0002 (inbound events, opt-outs) goes up and down on SQLite and PostgreSQL."""
+"""Migrations 0002 (inbound events, opt-outs) and 0004 (event keys, confirmations) go up and down on both backends."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from alembic import command
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from chronoflow.config import async_database_url
 from chronoflow.db import create_engine
@@ -33,3 +34,43 @@ def test_migration_0002_upgrades_and_downgrades(database_url: str) -> None:
     assert "inbound_events" not in tables and "opt_outs" not in tables and "channels" in tables
     upgrade(url)
     assert {"inbound_events", "opt_outs"} <= _tables(url)
+
+
+def _columns(url: str, table: str) -> dict[str, Any]:
+    async def load() -> dict[str, Any]:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(lambda sync: {c["name"]: c for c in inspect(sync).get_columns(table)})
+        finally:
+            await engine.dispose()
+    return asyncio.run(load())
+
+
+def _execute(url: str, *statements: str) -> list[Any]:
+    async def run() -> list[Any]:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                results = [await conn.execute(text(statement)) for statement in statements]
+                return [r.fetchall() if r.returns_rows else None for r in results]
+        finally:
+            await engine.dispose()
+    return asyncio.run(run())
+
+
+def test_migration_0004_upgrades_and_downgrades(database_url: str) -> None:
+    """It adds event keys, confirmations and wide statuses; a downgrade maps newer statuses to STARTING."""
+    url = async_database_url(database_url)
+    upgrade(url)
+    assert "event_key" in _columns(url, "inbound_events") and "opt_out_confirmations" in _tables(url)
+    _execute(url, "INSERT INTO channels (id, name, provider, config, status, created_at, updated_at) VALUES "
+                  "('c1', 'c', 'WAHA', '{}', 'PASSKEY_CONFIRMATION_REQUIRED', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+                  "INSERT INTO channels (id, name, provider, config, status, created_at, updated_at) VALUES "
+                  "('c2', 'd', 'WAHA', '{}', 'WORKING', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
+    command.downgrade(alembic_config(url), "0003")
+    assert "event_key" not in _columns(url, "inbound_events") and "opt_out_confirmations" not in _tables(url)
+    (rows,) = _execute(url, "SELECT id, status FROM channels ORDER BY id")
+    assert [tuple(row) for row in rows] == [("c1", "STARTING"), ("c2", "WORKING")]
+    upgrade(url)
+    assert "event_key" in _columns(url, "inbound_events") and "opt_out_confirmations" in _tables(url)
