@@ -131,14 +131,23 @@ def connect(state: FakeState, request: Request) -> Response:
 
 @router.route("POST", "/_fake/status")
 def set_status(state: FakeState, request: Request) -> Response:
-    """``{"session", "provider", "status": "FAILED"}``: any status change, with its webhook."""
+    """``{"session", "provider", "status": "FAILED"}``: any status change, with its webhook.
+
+    ``{"providerStatus": "DANCING"}`` instead makes the gateway report a word of its own, as a
+    gateway newer than ChronoFlow would (ChronoFlow reads it as UNKNOWN).
+    """
     body = request.json_object()
     session = _target(state, body)
-    try:
-        status = ChannelStatus(str(body.get("status", "")).upper())
-    except ValueError:
-        raise BadRequest(f"status must be one of {', '.join(s.value for s in ChannelStatus)}") from None
-    return _deliveries(session, state.set_status(session, status, wait=True))
+    word = body.get("providerStatus")
+    if word is not None:
+        if not isinstance(word, str) or not word:
+            raise BadRequest("providerStatus must be a non-empty string")
+        return _deliveries(session, state.set_status(session, ChannelStatus.UNKNOWN, wait=True, provider_status=word))
+    known = [s.value for s in ChannelStatus if s is not ChannelStatus.UNKNOWN]
+    status = str(body.get("status", "")).upper()
+    if status not in known:
+        raise BadRequest(f"status must be one of {', '.join(known)} (or give providerStatus)")
+    return _deliveries(session, state.set_status(session, ChannelStatus(status), wait=True))
 
 
 @router.route("POST", "/_fake/inbound")

@@ -41,6 +41,8 @@ _EVOLUTION_STATES = {
     ChannelStatus.WORKING: "open",
     ChannelStatus.STARTING: "connecting",
     ChannelStatus.SCAN_QR_CODE: "connecting",
+    ChannelStatus.PASSKEY_REQUIRED: "connecting",
+    ChannelStatus.PASSKEY_CONFIRMATION_REQUIRED: "connecting",
     ChannelStatus.STOPPED: "close",
     ChannelStatus.FAILED: "refused",
 }
@@ -48,7 +50,7 @@ _EVOLUTION_STATES = {
 
 def evolution_state(status: ChannelStatus) -> str:
     """The Evolution connection state shown for a status (waiting for a QR is ``connecting``)."""
-    return _EVOLUTION_STATES[status]
+    return _EVOLUTION_STATES.get(status, "unknown")
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,9 @@ def waha_webhook(session: str, event: str, payload: dict[str, Any]) -> dict[str,
 
 
 def evolution_webhook(
-    instance: str, event: str, data: dict[str, Any], *, destination: str, server_url: str
+    instance: str, event: str, data: dict[str, Any], *, destination: str, server_url: str, apikey: str | None = None
 ) -> dict[str, Any]:
-    """An Evolution API webhook body."""
+    """An Evolution API webhook body; like the real one, it carries the instance's API key."""
     return {
         "event": event,
         "instance": instance,
@@ -93,7 +95,7 @@ def evolution_webhook(
         "date_time": datetime.now(UTC).isoformat(),
         "sender": FAKE_ME["id"].replace("@c.us", "@s.whatsapp.net"),
         "server_url": server_url,
-        "apikey": None,
+        "apikey": apikey,
     }
 
 

@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from chronoflow.channels.base import ChannelStatus
-from chronoflow.fake_whatsapp.events import FAKE_ME, evolution_state
+from chronoflow.fake_whatsapp.events import FAKE_ME
 from chronoflow.fake_whatsapp.routing import Request, Response, Router, json_response
 from chronoflow.fake_whatsapp.state import FakeSession, FakeState
 
@@ -34,7 +34,7 @@ def _instance_or_404(state: FakeState, name: str) -> FakeSession | Response:
 
 
 def _state(session: FakeSession) -> dict[str, Any]:
-    return {"instance": {"instanceName": session.name, "state": evolution_state(session.status)}}
+    return {"instance": {"instanceName": session.name, "state": session.word()}}
 
 
 def _qr_object(session: FakeSession) -> dict[str, Any]:
@@ -86,6 +86,7 @@ def create_instance(state: FakeState, request: Request) -> Response:
     if body.get("qrcode"):
         state.set_status(session, ChannelStatus.SCAN_QR_CODE, wait=False)
     token = str(body.get("token") or uuid.uuid4()).upper()
+    session.token = token
     return json_response(
         {
             "instance": {
@@ -117,7 +118,7 @@ def fetch_instances(state: FakeState, request: Request) -> Response:
         {
             "id": s.instance_id,
             "name": s.name,
-            "connectionStatus": evolution_state(s.status),
+            "connectionStatus": s.word(),
             "ownerJid": FAKE_ME["id"].replace("@c.us", "@s.whatsapp.net") if s.paired else None,
             "profileName": FAKE_ME["pushName"] if s.paired else None,
             "integration": "WHATSAPP-BAILEYS",

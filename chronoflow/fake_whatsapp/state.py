@@ -59,6 +59,16 @@ class FakeSession:
     webhook_secret: str | None = None
     qr_count: int = 0
     instance_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    token: str = field(default_factory=lambda: uuid.uuid4().hex.upper())
+    """The instance's own API key, which Evolution API puts in every webhook body."""
+    provider_status: str | None = None
+    """A word the gateway reports instead of ``status`` (a status newer than ChronoFlow knows)."""
+
+    def word(self) -> str:
+        """The status as this session's gateway says it (WAHA's word, or Evolution's state)."""
+        if self.provider_status:
+            return self.provider_status
+        return self.status.value if self.provider == "waha" else evolution_state(self.status)
 
     @property
     def qr_code(self) -> str:
@@ -75,6 +85,7 @@ class FakeSession:
             "provider": self.provider,
             "name": self.name,
             "status": self.status.value,
+            "providerStatus": self.word(),
             "paired": self.paired,
         }
 
@@ -180,7 +191,9 @@ class FakeState:
             self.messages.append(record)
         return record
 
-    def set_status(self, session: FakeSession, status: ChannelStatus, *, wait: bool) -> list[Delivery]:
+    def set_status(
+        self, session: FakeSession, status: ChannelStatus, *, wait: bool, provider_status: str | None = None
+    ) -> list[Delivery]:
         """Change a session's status and post the matching webhooks.
 
         Args:
@@ -188,26 +201,28 @@ class FakeState:
             status: its new status; nothing is posted when it does not change.
             wait: post before returning (control routes, so a test sees the result at once), or
                 in the background (provider routes, as a real gateway does).
+            provider_status: a word the gateway reports instead (``status`` is then UNKNOWN).
 
         Returns:
             The deliveries made, when ``wait``.
         """
         with self.lock:
-            if session.status is status:
+            if session.status is status and session.provider_status == provider_status:
                 return []
             session.status = status
+            session.provider_status = provider_status
             if status is ChannelStatus.SCAN_QR_CODE:
                 session.qr_count += 1
         if session.provider == "waha":
             bodies = [
-                waha_webhook(session.name, "session.status", {"name": session.name, "status": status.value})
+                waha_webhook(session.name, "session.status", {"name": session.name, "status": session.word()})
             ]
         else:
             bodies = [
                 self._evolution_body(
                     session,
                     "connection.update",
-                    {"instance": session.name, "state": evolution_state(status), "statusReason": 200},
+                    {"instance": session.name, "state": session.word(), "statusReason": 200},
                 )
             ]
             if status is ChannelStatus.SCAN_QR_CODE:
@@ -267,7 +282,8 @@ class FakeState:
 
     def _evolution_body(self, session: FakeSession, event: str, data: dict[str, Any]) -> dict[str, Any]:
         return evolution_webhook(
-            session.name, event, data, destination=self._webhook_url(session) or "", server_url=self.url
+            session.name, event, data, destination=self._webhook_url(session) or "", server_url=self.url,
+            apikey=session.token,
         )
 
     def _webhook_url(self, session: FakeSession) -> str | None:

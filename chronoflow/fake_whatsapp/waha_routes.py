@@ -35,7 +35,7 @@ def _info(session: FakeSession) -> dict[str, Any]:
         config["webhooks"] = [{"url": session.webhook_url, "events": ["session.status", "message"]}]
     return {
         "name": session.name,
-        "status": session.status.value,
+        "status": session.word(),
         "config": config,
         "me": FAKE_ME if working else None,
         "engine": {"engine": "WEBJS"},
