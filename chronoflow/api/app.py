@@ -9,18 +9,20 @@ from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components
 from redis import Redis
 
 from chronoflow import __version__
 from chronoflow.api.auth import BearerAuth
 from chronoflow.api.channels import ChannelController
 from chronoflow.api.chronos import ChronoController
+from chronoflow.api.conformance import complete_allow_header
 from chronoflow.api.errors import EXCEPTION_HANDLERS
 from chronoflow.api.functions import FunctionController
 from chronoflow.api.health import health
 from chronoflow.api.json_bodies import BoundedRequest
 from chronoflow.api.metrics import metrics
+from chronoflow.api.openapi import DEFAULT_SECURITY, SECURITY_SCHEMES, ClosedBodySchemaPlugin
 from chronoflow.api.providers import EvolutionInstanceController, WahaSessionController
 from chronoflow.api.request_ids import add_request_id_header
 from chronoflow.api.runs import read_run
@@ -30,6 +32,15 @@ from chronoflow.chronos import ChronoService
 from chronoflow.config import Settings
 from chronoflow.db import Database
 from chronoflow.jobs import JobStore
+
+API_DESCRIPTION = (
+    "Cron as a function: schedules that fire HTTP calls, WhatsApp messages or sandboxed Python.\n\n"
+    "Every operation needs `Authorization: Bearer <token>` unless it says otherwise: `/health`, `/metrics` "
+    "and this document (`/schema`, `/schema/swagger`) are public; provider webhooks carry the provider's "
+    "signature or shared secret instead. Every error answers with the same body "
+    "(`statusCode`, `detail`, `field` when one field is at fault, `requestId`)."
+)
+"""The document's introduction."""
 
 ROUTE_HANDLERS: list[object] = [ChronoController, read_run, parse_schedule, health, metrics]
 """Handlers of the core; the channel, function and campaign modules append theirs."""
@@ -64,7 +75,7 @@ def create_app(settings: Settings, redis_url: str, database_url: str | None = No
         route_handlers=list(ROUTE_HANDLERS),
         dependencies=dependencies,
         exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]
-        before_send=[add_request_id_header],
+        before_send=[add_request_id_header, complete_allow_header],
         request_class=BoundedRequest,
         request_max_body_size=settings.max_request_body_bytes,
         # Logging is the process's (chronoflow.cli): Litestar's default config would replace the
@@ -72,14 +83,15 @@ def create_app(settings: Settings, redis_url: str, database_url: str | None = No
         logging_config=None,
         middleware=[BearerAuth(settings.api_tokens)],
         lifespan=[lifespan],
+        plugins=[ClosedBodySchemaPlugin()],
         openapi_config=OpenAPIConfig(
             title="ChronoFlow",
             version=__version__,
-            description="Cron as a function: schedules that fire HTTP calls, WhatsApp messages or sandboxed Python.",
+            description=API_DESCRIPTION,
             path="/schema",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
-            components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
-            security=[{"bearer": []}],
+            components=Components(security_schemes=dict(SECURITY_SCHEMES)),
+            security=list(DEFAULT_SECURITY),
         ),
         debug=False,
     )

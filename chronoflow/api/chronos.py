@@ -9,9 +9,11 @@ from litestar import Controller, delete, get, patch, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
+from chronoflow.api.openapi import errors
 from chronoflow.api.paging import Skip, Take
 from chronoflow.api.schemas import ChronoCreate, ChronoOut, ChronoUpdate, Page, RunOut, TriggerOut
 from chronoflow.chronos import ChronoService
+from chronoflow.models import TargetType
 from chronoflow.runs import count_runs, latest_runs
 
 LEFT_OUT_OF_LISTS = ("payload", "recipients", "extras", "message_template")
@@ -38,45 +40,50 @@ class ChronoController(Controller):
     path = "/chronos"
     tags = ["chronos"]  # noqa: RUF012 - Litestar reads it as a class attribute
 
-    @post("/", summary="Create a chrono")
+    @post("/", summary="Create a chrono", responses=errors(400, 401, 413, 422, 503))
     async def create(self, data: ChronoCreate, chronos: ChronoService) -> ChronoOut:
         return ChronoOut.of(await chronos.create(data.fields()))
 
-    @get("/", summary="List chronos (without payload, recipients, extras and messageTemplate: read one for those)")
+    @get("/", summary="List chronos (without payload, recipients, extras and messageTemplate: read one for those)",
+         responses=errors(400, 401))
     async def list_chronos(
         self, chronos: ChronoService, skip: Skip = 0, take: Take = 50,
-        target_type: Annotated[str | None, Parameter(query="targetType")] = None,
+        target_type: Annotated[TargetType | None, Parameter(query="targetType")] = None,
         is_active: Annotated[bool | None, Parameter(query="isActive")] = None,
     ) -> Page[ChronoListItem]:
         rows, total = await chronos.list(skip, take, target_type, is_active)
         return Page(items=[list_item(c) for c in rows], total=total, skip=skip, take=take)
 
-    @get("/{chrono_id:str}", summary="Read a chrono")
+    @get("/{chrono_id:str}", summary="Read a chrono", responses=errors(400, 401, 404))
     async def read(self, chrono_id: str, chronos: ChronoService) -> ChronoOut:
         return ChronoOut.of(await chronos.get(chrono_id))
 
-    @patch("/{chrono_id:str}", summary="Update a chrono; reschedules when its schedule or state changes")
+    @patch("/{chrono_id:str}", summary="Update a chrono; reschedules when its schedule or state changes",
+           responses=errors(400, 401, 404, 413, 422, 503))
     async def update(self, chrono_id: str, data: ChronoUpdate, chronos: ChronoService) -> ChronoOut:
         return ChronoOut.of(await chronos.update(chrono_id, data.fields()))
 
-    @delete("/{chrono_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Delete a chrono and its job")
+    @delete("/{chrono_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Delete a chrono and its job",
+            responses=errors(400, 401, 404))
     async def remove(self, chrono_id: str, chronos: ChronoService) -> None:
         await chronos.delete(chrono_id)
 
-    @post("/{chrono_id:str}/pause", status_code=200, summary="Pause: cancel its job")
+    @post("/{chrono_id:str}/pause", status_code=200, summary="Pause: cancel its job", responses=errors(400, 401, 404))
     async def pause(self, chrono_id: str, chronos: ChronoService) -> ChronoOut:
         return ChronoOut.of(await chronos.pause(chrono_id))
 
-    @post("/{chrono_id:str}/resume", status_code=200, summary="Resume: next occurrence computed from now")
+    @post("/{chrono_id:str}/resume", status_code=200, summary="Resume: next occurrence computed from now",
+          responses=errors(400, 401, 404, 409))
     async def resume(self, chrono_id: str, chronos: ChronoService) -> ChronoOut:
         return ChronoOut.of(await chronos.resume(chrono_id))
 
-    @post("/{chrono_id:str}/trigger", status_code=HTTP_202_ACCEPTED, summary="Run now, beside the schedule")
+    @post("/{chrono_id:str}/trigger", status_code=HTTP_202_ACCEPTED, summary="Run now, beside the schedule",
+          responses=errors(400, 401, 404))
     async def trigger(self, chrono_id: str, chronos: ChronoService) -> TriggerOut:
         run = await chronos.trigger(chrono_id)
         return TriggerOut(run_id=run.id, chrono_id=chrono_id, status=run.status)
 
-    @get("/{chrono_id:str}/runs", summary="Run history, newest first")
+    @get("/{chrono_id:str}/runs", summary="Run history, newest first", responses=errors(400, 401, 404))
     async def runs(self, chrono_id: str, chronos: ChronoService, skip: Skip = 0, take: Take = 50) -> Page[RunOut]:
         await chronos.get(chrono_id)
         async with chronos.db.session() as session:

@@ -9,8 +9,9 @@ import msgspec
 from litestar import Controller, delete, get, patch, post
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
+from chronoflow.api.openapi import errors
 from chronoflow.api.paging import Skip, Take
-from chronoflow.api.schemas import Body, Page
+from chronoflow.api.schemas import Body, ChannelRef, Code, Limits, Name, Page
 from chronoflow.config import Settings
 from chronoflow.db import Database
 from chronoflow.functions import FunctionOutcome, FunctionService
@@ -18,19 +19,19 @@ from chronoflow.models import Function
 
 
 class FunctionCreate(Body):
-    name: str
-    code: str
+    name: Name
+    code: Code
     description: str | None | msgspec.UnsetType = msgspec.UNSET
-    limits: dict[str, Any] | None | msgspec.UnsetType = msgspec.UNSET
-    channel_id: str | None | msgspec.UnsetType = msgspec.UNSET
+    limits: Limits | None | msgspec.UnsetType = msgspec.UNSET
+    channel_id: ChannelRef | None | msgspec.UnsetType = msgspec.UNSET
 
 
 class FunctionUpdate(Body):
-    name: str | msgspec.UnsetType = msgspec.UNSET
-    code: str | msgspec.UnsetType = msgspec.UNSET
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    code: Code | msgspec.UnsetType = msgspec.UNSET
     description: str | None | msgspec.UnsetType = msgspec.UNSET
-    limits: dict[str, Any] | None | msgspec.UnsetType = msgspec.UNSET
-    channel_id: str | None | msgspec.UnsetType = msgspec.UNSET
+    limits: Limits | None | msgspec.UnsetType = msgspec.UNSET
+    channel_id: ChannelRef | None | msgspec.UnsetType = msgspec.UNSET
     state: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -116,30 +117,34 @@ class FunctionController(Controller):
     path = "/functions"
     tags = ["functions"]  # noqa: RUF012 - Litestar reads it as a class attribute
 
-    @post("/", summary="Upload a function (compiled in the sandbox; 422 with the line when refused)")
+    @post("/", summary="Upload a function (compiled in the sandbox; 422 with the line when refused)",
+          responses=errors(400, 401, 413, 422, 503))
     async def create(self, data: FunctionCreate, db: Database, settings: Settings) -> FunctionOut:
         return FunctionOut.of(await FunctionService(db, settings).create(data.fields()))
 
-    @get("/", summary="List functions (without code and state: read one for those)")
+    @get("/", summary="List functions (without code and state: read one for those)", responses=errors(400, 401))
     async def list_functions(self, db: Database, settings: Settings, skip: Skip = 0,
                              take: Take = 50) -> Page[FunctionListItem]:
         rows, total = await FunctionService(db, settings).list(skip, take)
         return Page(items=[FunctionListItem.of(f) for f in rows], total=total, skip=skip, take=take)
 
-    @get("/{function_id:str}", summary="Read a function")
+    @get("/{function_id:str}", summary="Read a function", responses=errors(400, 401, 404))
     async def read(self, function_id: str, db: Database, settings: Settings) -> FunctionOut:
         return FunctionOut.of(await FunctionService(db, settings).get(function_id))
 
-    @patch("/{function_id:str}", summary="Update a function; new code or limits bump its version")
+    @patch("/{function_id:str}", summary="Update a function; new code or limits bump its version",
+           responses=errors(400, 401, 404, 413, 422, 503))
     async def update(self, function_id: str, data: FunctionUpdate, db: Database, settings: Settings) -> FunctionOut:
         return FunctionOut.of(await FunctionService(db, settings).update(function_id, data.fields()))
 
-    @delete("/{function_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Delete a function no chrono uses")
+    @delete("/{function_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Delete a function no chrono uses",
+            responses=errors(400, 401, 404, 409))
     async def remove(self, function_id: str, db: Database, settings: Settings) -> None:
         await FunctionService(db, settings).delete(function_id)
 
     @post("/{function_id:str}/test", status_code=200,
-          summary="Run it now with the given extras; the state is saved only with persistState")
+          summary="Run it now with the given extras; the state is saved only with persistState",
+          responses=errors(400, 401, 404, 413, 422, 503))
     async def test(self, function_id: str, data: FunctionTest, db: Database, settings: Settings) -> TestOut:
         fields = data.fields()
         outcome = await FunctionService(db, settings).test(function_id, fields.get("extras"), data.persist_state)

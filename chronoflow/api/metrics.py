@@ -8,6 +8,7 @@ from litestar import Response, get
 from redis import Redis
 from sqlalchemy import func, select
 
+from chronoflow.api.openapi import PublicOperation
 from chronoflow.config import Settings
 from chronoflow.db import Database
 from chronoflow.jobs import SCHEDULED_JOBS_KEY
@@ -15,7 +16,8 @@ from chronoflow.models import Chrono, ChronoRun
 from chronoflow.scheduler import HEARTBEAT_KEY
 from chronoflow.worker import live_worker_count
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = "text/plain; version=0.0.4"
+"""Prometheus text exposition format 0.0.4; Litestar appends the one ``charset=utf-8``."""
 
 
 def _redis_figures(redis: Redis, queue_name: str) -> dict[str, int]:
@@ -27,7 +29,8 @@ def _redis_figures(redis: Redis, queue_name: str) -> dict[str, int]:
     }
 
 
-@get("/metrics", tags=["health"], summary="Prometheus metrics", opt={"public": True}, include_in_schema=True)
+@get("/metrics", tags=["health"], summary="Prometheus metrics (text exposition format 0.0.4)", opt={"public": True},
+     media_type=CONTENT_TYPE, operation_class=PublicOperation)
 async def metrics(db: Database, redis: Redis, settings: Settings) -> Response[str]:
     async with db.session() as session:
         chronos = (await session.execute(

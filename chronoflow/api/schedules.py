@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar import post
 
+from chronoflow.api.openapi import errors
 from chronoflow.api.schemas import Descriptions, ParseOut, ParseRequest
 from chronoflow.config import Settings
 from chronoflow.db import utcnow
@@ -13,7 +14,8 @@ from chronoflow.schedules import read_schedule
 PREVIEW = 5
 
 
-@post("/schedules/parse", status_code=200, tags=["schedules"], summary="Read a schedule and preview its fire times")
+@post("/schedules/parse", status_code=200, tags=["schedules"], summary="Read a schedule and preview its fire times",
+      responses=errors(400, 401, 413, 422))
 async def parse_schedule(data: ParseRequest, settings: Settings) -> ParseOut:
     timezone = data.timezone if isinstance(data.timezone, str) else settings.default_timezone
     now = utcnow()

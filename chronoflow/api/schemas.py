@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
+from litestar.openapi.spec import OpenAPIType, Schema
+from litestar.params import Parameter
 from msgspec import UNSET, Struct, UnsetType
+
+from chronoflow.api.openapi import NOT_BLANK, checked
+from chronoflow.channels import ProviderKind
+from chronoflow.channels.validation import MAX_API_KEY_LENGTH, MAX_SESSION_NAME_LENGTH
+from chronoflow.chronos import MAX_DESCRIPTION_CHARS, MAX_MISFIRE_GRACE_S, MAX_NAME_CHARS
+from chronoflow.config import SAFE_METHODS
+from chronoflow.models import TargetType
+from chronoflow.nlcron.parser import MAX_EXPRESSION_CHARS
+from chronoflow.sandbox.policy import LIMIT_BOUNDS
 
 T = TypeVar("T")
 
@@ -19,37 +30,132 @@ class Body(Struct, rename="camel", forbid_unknown_fields=True, omit_defaults=Fal
         return msgspec.to_builtins(self)  # UNSET fields are omitted
 
 
-class _ChronoOptionalFields(Body, kw_only=True):
-    """Fields a chrono may carry on create and update alike."""
+# --- field rules shared by several bodies ------------------------------------------------------
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
-    description: str | None | UnsetType = UNSET
-    timezone: str | UnsetType = UNSET
+
+Name = Annotated[str, checked(min_length=1, max_length=MAX_NAME_CHARS, pattern=NOT_BLANK,
+                              description=f"1-{MAX_NAME_CHARS} characters, not only spaces")]
+Expression = Annotated[str, checked(
+    min_length=1, max_length=MAX_EXPRESSION_CHARS, pattern=NOT_BLANK,
+    description="A 5-field cron (6 with seconds first), an @alias, an ISO date-time, or an English or "
+                "Brazilian Portuguese phrase",
+    examples=["0 8 * * *", "every 5 minutes", "todo dia às 08:00"],
+)]
+Timezone = Annotated[str, checked(description="IANA time zone (empty: DEFAULT_TIMEZONE)",
+                                  examples=["UTC", "America/Sao_Paulo"])]
+Description = Annotated[str, checked(max_length=MAX_DESCRIPTION_CHARS)]
+TargetTypeName = Annotated[str, checked(enum=[kind.value for kind in TargetType])]
+Code = Annotated[str, checked(
+    min_length=1, pattern=NOT_BLANK, description="Python source defining def run(ctx)",
+    examples=["def run(ctx):\n    ctx.log('hello')\n    return {'ok': True}\n"],
+)]
+ChannelRef = Annotated[str, checked(min_length=1, description="id of a channel")]
+SESSION_NAME = r"^(?!\.\.?$)[^\s/\\\x00-\x1f\x7f]+$"
+"""A session or instance name usable as one URL path segment (the channel checks also refuse
+Unicode control and format characters)."""
+SessionName = Annotated[str, checked(
+    min_length=1, max_length=MAX_SESSION_NAME_LENGTH, pattern=SESSION_NAME,
+    description="Session (WAHA) or instance (Evolution) name: one URL path segment, no spaces", examples=["default"],
+)]
+ProviderName = Annotated[str, checked(enum=[kind.value for kind in ProviderKind])]
+ProviderQuery = Annotated[str | None, Parameter(
+    query="provider", pattern="^(" + "|".join(
+        "".join(f"[{c.upper()}{c.lower()}]" for c in kind.value) for kind in ProviderKind) + ")$",
+    description="WAHA or EVOLUTION, in any case",
+)]
+"""The ``provider`` filter of a list, refused (400) unless it names a provider."""
+HTTP_URL = "^https?://[!-~]+$"
+"""An http:// or https:// URL in printable ASCII without spaces."""
+ApiKey = Annotated[str, checked(
+    max_length=MAX_API_KEY_LENGTH, pattern="^([!-~]([ -~]*[!-~])?)?$",
+    description="Sent in an HTTP header: printable ASCII, no leading or trailing space; empty means none",
+)]
+ChannelConfig = Annotated[dict[str, Any], checked(
+    description="WAHA: session (default \"default\"); EVOLUTION: instance. Both: baseUrl (default the "
+                "provider's base URL setting) and apiKey (stored apart, never returned)",
+    schema_extra={
+        "properties": {
+            "session": Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_SESSION_NAME_LENGTH,
+                              pattern=SESSION_NAME),
+            "instance": Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_SESSION_NAME_LENGTH,
+                               pattern=SESSION_NAME),
+            "baseUrl": Schema(one_of=[Schema(type=OpenAPIType.STRING, pattern=HTTP_URL),
+                                      Schema(type=OpenAPIType.NULL)]),
+            "apiKey": Schema(one_of=[Schema(type=OpenAPIType.STRING, max_length=MAX_API_KEY_LENGTH,
+                                            pattern="^([!-~]([ -~]*[!-~])?)?$"),
+                                     Schema(type=OpenAPIType.NULL)]),
+        },
+        "additional_properties": False,
+    },
+)]
+WebhookUrl = Annotated[str, checked(pattern=HTTP_URL, description="An http:// or https:// URL with a host")]
+Limits = Annotated[dict[str, Any], checked(
+    description="Run limits; a missing one keeps its default",
+    schema_extra={
+        "properties": {_camel(name): Schema(type=OpenAPIType.INTEGER, minimum=low, maximum=high)
+                       for name, (low, high) in LIMIT_BOUNDS.items()},
+        "additional_properties": False,
+    },
+)]
+
+
+class _ChronoOptionalFields(Body, kw_only=True):
+    """Fields a chrono may carry on create and update alike.
+
+    Fields of one target type are read only for chronos of that type (``HTTP``: url, method,
+    headers, payload, signingSecret; ``MESSAGE``: channelId, messageTemplate, recipients, extras;
+    ``FUNCTION``: functionId or functionCode and functionLimits, channelId, extras).
+    """
+
+    description: Description | None | UnsetType = UNSET
+    timezone: Timezone | UnsetType = UNSET
     is_active: bool | UnsetType = UNSET
-    misfire_grace_seconds: int | UnsetType = UNSET
-    url: str | UnsetType = UNSET
-    method: str | UnsetType = UNSET
-    headers: dict[str, str] | None | UnsetType = UNSET
-    payload: Any | UnsetType = UNSET
-    signing_secret: str | None | UnsetType = UNSET
-    channel_id: str | None | UnsetType = UNSET
-    message_template: str | None | UnsetType = UNSET
-    recipients: list[Any] | None | UnsetType = UNSET
-    function_id: str | None | UnsetType = UNSET
-    function_code: str | UnsetType = UNSET
-    function_limits: dict[str, Any] | UnsetType = UNSET
-    extras: dict[str, Any] | None | UnsetType = UNSET
+    misfire_grace_seconds: Annotated[int, checked(ge=0, le=MAX_MISFIRE_GRACE_S)] | UnsetType = UNSET
+    url: Annotated[str, checked(description="HTTP: the http:// or https:// URL to call",
+                                examples=["https://example.com/hooks/billing"])] | UnsetType = UNSET
+    method: Annotated[str, checked(
+        enum=SAFE_METHODS, description="HTTP: one of ALLOWED_METHODS (default GET, POST, PUT, PATCH, DELETE)",
+    )] | UnsetType = UNSET
+    headers: Annotated[dict[str, str], checked(
+        description="HTTP: header names and values (printable ASCII); sensitive values are answered as ***",
+    )] | None | UnsetType = UNSET
+    payload: Annotated[Any, checked(description="HTTP: the JSON body sent")] | UnsetType = UNSET
+    signing_secret: Annotated[str, checked(
+        description="HTTP: at least 16 characters; requests then carry X-Chronoflow-Signature",
+    )] | None | UnsetType = UNSET
+    channel_id: Annotated[str, checked(description="MESSAGE, FUNCTION: id of a channel")] | None | UnsetType = UNSET
+    message_template: Annotated[str, checked(
+        description="MESSAGE: the text, with {{variables}} from each recipient and extras",
+    )] | None | UnsetType = UNSET
+    recipients: Annotated[list[Any], checked(
+        description="MESSAGE: phone numbers, or objects with phone (or number, to) and template values",
+    )] | None | UnsetType = UNSET
+    function_id: Annotated[str, checked(description="FUNCTION: id of a stored function")] | None | UnsetType = UNSET
+    function_code: Annotated[str, checked(
+        description="FUNCTION: Python source defining def run(ctx); creates a function",
+        examples=["def run(ctx):\n    return {'ok': True}\n"],
+    )] | UnsetType = UNSET
+    function_limits: Annotated[dict[str, Any], checked(
+        description="FUNCTION: limits of the function created from functionCode",
+    )] | UnsetType = UNSET
+    extras: Annotated[dict[str, Any], checked(
+        description="MESSAGE: template values; FUNCTION: ctx.extras",
+    )] | None | UnsetType = UNSET
 
 
 class ChronoCreate(_ChronoOptionalFields, kw_only=True):
-    name: str
-    cron: str
-    target_type: str
+    name: Name
+    cron: Expression
+    target_type: TargetTypeName
 
 
 class ChronoUpdate(_ChronoOptionalFields, kw_only=True):
-    name: str | UnsetType = UNSET
-    cron: str | UnsetType = UNSET
-    target_type: str | UnsetType = UNSET
+    name: Name | UnsetType = UNSET
+    cron: Expression | UnsetType = UNSET
+    target_type: TargetTypeName | UnsetType = UNSET
 
 
 class ChronoOut(Struct, rename="camel"):
@@ -134,8 +240,8 @@ class Page(Struct, Generic[T]):
 
 
 class ParseRequest(Body):
-    expression: str
-    timezone: str | UnsetType = UNSET
+    expression: Expression
+    timezone: Timezone | UnsetType = UNSET
 
 
 class Descriptions(Struct):
@@ -153,7 +259,18 @@ class ParseOut(Struct, rename="camel"):
     next_fire_times: list[datetime]
 
 
-class ErrorOut(Struct):
-    status_code: int
-    detail: str
-    field: str | None = None
+class CheckOut(Struct):
+    """One dependency in ``/health``; failed checks add ``error`` (a fixed word, never a raw exception)."""
+
+    ok: bool
+    error: str | UnsetType = UNSET
+
+
+class HealthOut(Struct):
+    """``/health``: 200 when every check is ok, else 503 with the same body."""
+
+    status: Annotated[str, checked(enum=["ok", "down"])]
+    database: CheckOut
+    redis: CheckOut
+    scheduler: CheckOut
+    workers: CheckOut
