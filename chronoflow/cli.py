@@ -108,6 +108,12 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
         env["REDIS_URL"] = embedded.url
     if not settings.api_tokens:
         env["CHRONOFLOW_API_TOKENS"] = _local_secret(home / "api-token")
+    # Webhook routes stay closed without their secrets: generate local ones, as for the token.
+    webhook_secrets: dict[str, str] = {}
+    for variable, given in (("WAHA_WEBHOOK_HMAC_KEY", settings.waha_webhook_hmac_key),
+                            ("EVOLUTION_WEBHOOK_SECRET", settings.evolution_webhook_secret)):
+        if not given:
+            env[variable] = webhook_secrets[variable] = _local_secret(home / variable.lower().replace("_", "-"))
     port = args.port or settings.port
     env["PORT"] = str(port)
     children: list[subprocess.Popen[bytes]] = []
@@ -124,7 +130,8 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
             f"  API token:    {token}\n"
             f"  database:     {mask_url_passwords(settings.effective_database_url)}\n"
             f"  redis:        {mask_url_passwords(env['REDIS_URL'])}{' (embedded)' if embedded else ''}\n"
-            "Press Ctrl-C to stop.\n",
+            + "".join(f"  {name}={value}  (generated, kept in {home})\n" for name, value in webhook_secrets.items())
+            + "Press Ctrl-C to stop.\n",
             flush=True,
         )
         while all(child.poll() is None for child in children):
