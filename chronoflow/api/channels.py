@@ -7,8 +7,13 @@ A channel is one WAHA session or one Evolution API instance::
      "apiKey": "…"}
 
 ``baseUrl`` defaults to ``WAHA_BASE_URL``/``EVOLUTION_BASE_URL``; the API key to
-``WAHA_API_KEY``/``EVOLUTION_API_KEY``. A per-channel ``apiKey`` (top level or in ``config``) is
-stored apart and never returned: responses only say ``hasApiKey``. ``status`` is kept in step by
+``WAHA_API_KEY``/``EVOLUTION_API_KEY``, which is only ever sent to that global base URL (a channel
+on another server sends its own key or none). A per-channel ``apiKey`` (top level or in ``config``)
+is stored apart and never returned: responses only say ``hasApiKey``. A key must be printable
+ASCII (it travels in a header), and a PATCH that moves a channel to another server (``baseUrl`` or
+``provider``) must give ``apiKey`` again (``null`` for none), so a stored key never follows a
+channel to a server it was not meant for. Session and instance names are one URL path segment:
+no slash, whitespace, control characters, ``.`` or ``..``. ``status`` is kept in step by
 the provider's webhooks and the session routes, in one vocabulary for both providers
 (:class:`~chronoflow.channels.ChannelStatus`); creating a channel asks the provider once.
 """
@@ -17,25 +22,29 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.params import Parameter
+from litestar import Controller, delete, get, patch, post
 from litestar.status_codes import HTTP_204_NO_CONTENT
 from msgspec import UNSET, Struct, UnsetType
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chronoflow.api.schemas import Body, Page
+from chronoflow.api.openapi import errors
+from chronoflow.api.paging import Skip, Take
+from chronoflow.api.schemas import ApiKey, Body, ChannelConfig, Name, Page, ProviderName, ProviderQuery
 from chronoflow.channels import (
     ChannelStatus,
     ProviderError,
     ProviderKind,
     RetryPolicy,
-    UnsupportedCall,
     WhatsAppProvider,
+    check_api_key,
+    check_base_url,
+    check_session_name,
     provider_for_channel,
 )
+from chronoflow.channels.validation import same_server
 from chronoflow.config import Settings
 from chronoflow.db import Database, utcnow
 from chronoflow.exceptions import Conflict, InvalidInput, NotFound
@@ -52,23 +61,19 @@ CONFIG_KEYS = {kind: {key, "baseUrl", "apiKey"} for kind, key in SESSION_KEYS.it
 STATUS_PROBE = RetryPolicy(max_retries=0, timeout_s=5.0)
 """One quick look at a session's status when a channel is created: no retries, no long waits."""
 
-Skip = Annotated[int, Parameter(ge=0, default=0, description="items to skip")]
-Take = Annotated[int, Parameter(ge=1, le=500, default=50, description="items to return (1-500)")]
-
-
 # --- bodies -------------------------------------------------------------------------------------
 class ChannelCreate(Body):
-    name: str
-    provider: str
-    config: dict[str, Any] | UnsetType = UNSET
-    api_key: str | None | UnsetType = UNSET
+    name: Name
+    provider: ProviderName
+    config: ChannelConfig | UnsetType = UNSET
+    api_key: ApiKey | None | UnsetType = UNSET
 
 
 class ChannelUpdate(Body):
-    name: str | UnsetType = UNSET
-    provider: str | UnsetType = UNSET
-    config: dict[str, Any] | UnsetType = UNSET
-    api_key: str | None | UnsetType = UNSET
+    name: Name | UnsetType = UNSET
+    provider: ProviderName | UnsetType = UNSET
+    config: ChannelConfig | UnsetType = UNSET
+    api_key: ApiKey | None | UnsetType = UNSET
 
 
 class ChannelOut(Struct, rename="camel"):
@@ -84,7 +89,8 @@ class ChannelOut(Struct, rename="camel"):
     @classmethod
     def of(cls, channel: Channel) -> ChannelOut:
         return cls(
-            id=channel.id, name=channel.name, provider=channel.provider, config=dict(channel.config),
+            id=channel.id, name=channel.name, provider=channel.provider,
+            config={key: value for key, value in channel.config.items() if key != "apiKey"},
             status=channel.status, has_api_key=bool(channel.api_key), created_at=channel.created_at,
             updated_at=channel.updated_at,
         )
@@ -133,22 +139,6 @@ async def set_session_status(
     return channels
 
 
-def provider_failed(_: Request[Any, Any, Any], exc: ProviderError) -> Response[dict[str, Any]]:
-    """A provider call that failed, as HTTP: 404 unknown session, 409 refused now, 502 unreachable."""
-    if isinstance(exc, UnsupportedCall):
-        status = 409
-    elif exc.http_status == 404:
-        status = 404
-    elif exc.http_status is not None and 400 <= exc.http_status < 500 and exc.http_status not in (401, 403):
-        status = 409
-    else:
-        status = 502
-    return Response({"statusCode": status, "detail": str(exc), "provider": exc.provider}, status_code=status)
-
-
-PROVIDER_ERROR_HANDLERS: dict[Any, Any] = {ProviderError: provider_failed}
-
-
 # --- validation ---------------------------------------------------------------------------------
 def _validated(fields: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Channel attributes from the request's fields; InvalidInput naming the first wrong one."""
@@ -170,19 +160,24 @@ def _validated(fields: dict[str, Any], settings: Settings) -> dict[str, Any]:
             )
     if kind is ProviderKind.WAHA:
         config = {"session": "default", **config}  # WAHA Core serves one session, "default"
-    session = config.get(session_key)
-    if not isinstance(session, str) or not session.strip() or len(session) > 200:
-        raise InvalidInput(f"config.{session_key}", f"must name the {kind.value} session (1-200 characters)")
-    api_key = config["apiKey"] if "apiKey" in config else fields.get("apiKey")
-    if api_key is not None and (not isinstance(api_key, str) or len(api_key) > 500):
-        raise InvalidInput("apiKey", "must be a string of at most 500 characters")
-    stored = {session_key: session.strip()}
+    stored = {session_key: check_session_name(config.get(session_key), f"config.{session_key}")}
+    if "apiKey" in config:
+        api_key = check_api_key(config["apiKey"], "config.apiKey")
+    else:
+        api_key = check_api_key(fields.get("apiKey"), "apiKey")
     if config.get("baseUrl") is not None:
-        stored["baseUrl"] = config["baseUrl"]
-    provider_for_channel(kind, stored, settings, api_key=api_key or None)  # baseUrl/apiKey checks, no network
-    if isinstance(stored.get("baseUrl"), str):
-        stored["baseUrl"] = stored["baseUrl"].rstrip("/")
-    return {"name": name.strip(), "provider": kind.value, "config": stored, "api_key": api_key or None}
+        stored["baseUrl"] = check_base_url(config["baseUrl"], "config.baseUrl")
+    provider_for_channel(kind, stored, settings, api_key=api_key)  # the client builds: no network
+    return {"name": name.strip(), "provider": kind.value, "config": stored, "api_key": api_key}
+
+
+def _moves(old: Channel, new: dict[str, Any], settings: Settings) -> bool:
+    """Whether ``new`` sends the channel's requests (and its key) to another provider or server."""
+    def server(provider: str, config: dict[str, Any]) -> str:
+        default = settings.waha_base_url if provider == ProviderKind.WAHA.value else settings.evolution_base_url
+        return str(config.get("baseUrl") or default)
+    return old.provider != new["provider"] or not same_server(
+        server(old.provider, old.config), server(new["provider"], new["config"]))
 
 
 async def _probe_status(values: dict[str, Any], settings: Settings) -> ChannelStatus | None:
@@ -200,9 +195,9 @@ async def _probe_status(values: dict[str, Any], settings: Settings) -> ChannelSt
 class ChannelController(Controller):
     path = "/channels"
     tags = ["channels"]  # noqa: RUF012 - Litestar reads it as a class attribute
-    exception_handlers = PROVIDER_ERROR_HANDLERS
 
-    @post("/", summary="Create a channel (a WAHA session or an Evolution instance)")
+    @post("/", summary="Create a channel (a WAHA session or an Evolution instance)",
+          responses=errors(400, 401, 413, 422))
     async def create(self, data: ChannelCreate, db: Database, settings: Settings) -> ChannelOut:
         values = _validated(data.fields(), settings)
         status = await _probe_status(values, settings)
@@ -212,10 +207,10 @@ class ChannelController(Controller):
             await session.flush()
         return ChannelOut.of(channel)
 
-    @get("/", summary="List channels")
+    @get("/", summary="List channels", responses=errors(400, 401))
     async def list_channels(
         self, db: Database, skip: Skip = 0, take: Take = 50,
-        provider: Annotated[str | None, Parameter(query="provider")] = None,
+        provider: ProviderQuery = None,
     ) -> Page[ChannelOut]:
         query = select(Channel)
         if provider is not None:
@@ -225,12 +220,13 @@ class ChannelController(Controller):
             rows = await session.scalars(query.order_by(Channel.created_at.desc(), Channel.id).offset(skip).limit(take))
             return Page(items=[ChannelOut.of(c) for c in rows], total=int(total or 0), skip=skip, take=take)
 
-    @get("/{channel_id:str}", summary="Read a channel")
+    @get("/{channel_id:str}", summary="Read a channel", responses=errors(400, 401, 404))
     async def read(self, channel_id: str, db: Database) -> ChannelOut:
         async with db.session() as session:
             return ChannelOut.of(await _get(session, channel_id))
 
-    @patch("/{channel_id:str}", summary="Update a channel's name, provider, config or API key")
+    @patch("/{channel_id:str}", summary="Update a channel's name, provider, config or API key",
+           responses=errors(400, 401, 404, 413, 422))
     async def update(self, channel_id: str, data: ChannelUpdate, db: Database, settings: Settings) -> ChannelOut:
         changes = data.fields()
         async with db.session() as session:
@@ -240,6 +236,10 @@ class ChannelController(Controller):
             if "provider" in changes and "config" not in changes:
                 stored["config"] = {}
             values = _validated({**stored, **changes}, settings)
+            key_given = "apiKey" in changes or "apiKey" in (changes.get("config") or {})
+            if _moves(channel, values, settings) and not key_given:
+                raise InvalidInput("apiKey", "must be given again when baseUrl or provider changes (null for "
+                                             "none): the stored key is not sent to another server")
             moved = (values["provider"], values["config"]) != (channel.provider, channel.config)
             for key, value in values.items():
                 setattr(channel, key, value)
@@ -248,7 +248,8 @@ class ChannelController(Controller):
             channel.updated_at = utcnow()
         return ChannelOut.of(channel)
 
-    @delete("/{channel_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Delete a channel no chrono uses")
+    @delete("/{channel_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Delete a channel no chrono uses",
+            responses=errors(400, 401, 404, 409))
     async def remove(self, channel_id: str, db: Database) -> None:
         async with db.session() as session:
             channel = await _get(session, channel_id)
@@ -257,7 +258,8 @@ class ChannelController(Controller):
                 raise Conflict(f"channel {channel_id} is used by {users} chrono(s); delete or move them first")
             await session.delete(channel)
 
-    @post("/{channel_id:str}/refresh", status_code=200, summary="Ask the provider for the status now")
+    @post("/{channel_id:str}/refresh", status_code=200, summary="Ask the provider for the status now",
+          responses=errors(400, 401, 404, 409, 422, 502))
     async def refresh(self, channel_id: str, db: Database, settings: Settings) -> ChannelOut:
         async with db.session() as session:
             channel = await _get(session, channel_id)
@@ -278,7 +280,6 @@ async def _get(session: AsyncSession, channel_id: str) -> Channel:
 
 
 __all__ = [
-    "PROVIDER_ERROR_HANDLERS",
     "ChannelController",
     "ChannelOut",
     "channels_for_session",

@@ -2,9 +2,12 @@
 
 Each route calls the provider and keeps the matching channels in step: the status a provider
 reports after a start, stop, logout or restart (or in a listing) is stored on every channel using
-that session. Creating a session also creates its channel (unless one exists) and points the
-session's webhooks at this server, signed with ``WAHA_WEBHOOK_HMAC_KEY`` or carrying
-``EVOLUTION_WEBHOOK_SECRET``.
+that session; a status this version does not know is ``UNKNOWN``, with the gateway's own word in
+``providerStatus``. Creating a session also creates its channel (unless one exists) and points the
+session's webhooks at this server, at ``PUBLIC_BASE_URL`` (never at the request's ``Host``, which a
+client chooses), signed with ``WAHA_WEBHOOK_HMAC_KEY`` or carrying ``EVOLUTION_WEBHOOK_SECRET``. A
+``webhookUrl`` elsewhere gets no ChronoFlow secret. Session names are one URL path segment: no
+slash, whitespace, control characters, ``.`` or ``..`` (422 naming ``name``).
 
 The provider is reached with the first matching channel's own base URL and key, or with
 ``WAHA_BASE_URL``/``WAHA_API_KEY`` (``EVOLUTION_…``) for a session no channel uses. Provider
@@ -15,20 +18,28 @@ provider lacks: Evolution API cannot stop an instance) or 502 (unreachable, 5xx)
 from __future__ import annotations
 
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from litestar import Controller, Request, Response, get, post
 from litestar.status_codes import HTTP_201_CREATED
 from msgspec import UNSET, Struct, UnsetType
 
 from chronoflow.api.channels import (
-    PROVIDER_ERROR_HANDLERS,
     SESSION_KEYS,
     channels_for_session,
     client_for,
     set_session_status,
 )
-from chronoflow.api.schemas import Body, Page
-from chronoflow.channels import ChannelStatus, ProviderKind, WhatsAppProvider, provider_for_channel
+from chronoflow.api.openapi import QrOperation, errors
+from chronoflow.api.schemas import Body, Name, Page, SessionName, WebhookUrl
+from chronoflow.channels import (
+    ChannelStatus,
+    ProviderKind,
+    SessionInfo,
+    WhatsAppProvider,
+    check_session_name,
+    provider_for_channel,
+)
 from chronoflow.config import Settings
 from chronoflow.db import Database
 from chronoflow.exceptions import Conflict, InvalidInput
@@ -39,17 +50,20 @@ WEBHOOK_PATHS = {ProviderKind.WAHA: "/waha/webhooks", ProviderKind.EVOLUTION: "/
 
 
 class SessionCreate(Body):
-    name: str
-    channel_name: str | UnsetType = UNSET
+    name: SessionName
+    channel_name: Name | UnsetType = UNSET
     """Name of the channel created with the session (default: the session's name)."""
-    webhook_url: str | None | UnsetType = UNSET
-    """Where the provider posts events; default this server's webhook route, ``null`` for none."""
+    webhook_url: WebhookUrl | None | UnsetType = UNSET
+    """Where the provider posts events: default this server's route under ``PUBLIC_BASE_URL``,
+    ``null`` for none; any other URL is given no ChronoFlow secret."""
 
 
-class SessionOut(Struct, rename="camel"):
+class SessionOut(Struct, rename="camel", omit_defaults=True):
     name: str
     status: str
     channel_ids: list[str]
+    provider_status: str | None = None
+    """The gateway's own word for the status, when it gave one (useful when ``status`` is UNKNOWN)."""
 
 
 class QrOut(Struct):
@@ -61,49 +75,54 @@ class _SessionRoutes(Controller):
     """The routes both providers share; subclasses set ``path`` and ``provider``."""
 
     provider: ClassVar[ProviderKind]
-    exception_handlers = PROVIDER_ERROR_HANDLERS
 
     async def _client(self, db: Database, settings: Settings, name: str) -> WhatsAppProvider:
+        check_session_name(name, "name")
         async with db.session() as session:
             channels = await channels_for_session(session, self.provider, name)
         if channels:
             return client_for(channels[0], settings)
         return provider_for_channel(self.provider, {SESSION_KEYS[self.provider]: name}, settings)
 
-    async def _sync(self, db: Database, name: str, status: ChannelStatus) -> SessionOut:
+    async def _sync(
+        self, db: Database, name: str, status: ChannelStatus, provider_status: str | None = None
+    ) -> SessionOut:
         async with db.session() as session:
             channels = await set_session_status(session, self.provider, name, status)
-        return SessionOut(name=name, status=status.value, channel_ids=[c.id for c in channels])
+        return SessionOut(name=name, status=status.value, channel_ids=[c.id for c in channels],
+                          provider_status=provider_status)
+
+    async def _sync_info(self, db: Database, info: SessionInfo) -> SessionOut:
+        return await self._sync(db, info.name, info.status, info.provider_status)
 
     async def _action(self, db: Database, settings: Settings, name: str, action: str) -> SessionOut:
         async with await self._client(db, settings, name) as client:
             status = await getattr(client, action)()
         return await self._sync(db, name, status)
 
-    @get("/", summary="List the provider's sessions; their channels take the statuses shown")
+    @get("/", summary="List the provider's sessions; their channels take the statuses shown",
+         responses=errors(401, 404, 409, 502))
     async def list_sessions(self, db: Database, settings: Settings) -> Page[SessionOut]:
         async with provider_for_channel(self.provider, {SESSION_KEYS[self.provider]: "default"}, settings) as client:
             sessions = await client.list_sessions()
-        items = [await self._sync(db, info.name, info.status) for info in sessions]
+        items = [await self._sync_info(db, info) for info in sessions]
         return Page(items=items, total=len(items), skip=0, take=len(items))
 
-    @post("/", status_code=HTTP_201_CREATED, summary="Create and start a session, and its channel")
-    async def create_session(
-        self, data: SessionCreate, request: Request[Any, Any, Any], db: Database, settings: Settings
-    ) -> SessionOut:
-        name = data.name.strip()
-        if not name or len(name) > 200:
-            raise InvalidInput("name", "must be a session name of 1-200 characters")
+    @post("/", status_code=HTTP_201_CREATED, summary="Create and start a session, and its channel",
+          responses=errors(400, 401, 404, 409, 413, 422, 502))
+    async def create_session(self, data: SessionCreate, db: Database, settings: Settings) -> SessionOut:
+        name = check_session_name(data.name, "name")
         channel_name = name if isinstance(data.channel_name, UnsetType) else data.channel_name.strip()
         if not channel_name or len(channel_name) > 200:
             raise InvalidInput("channelName", "must be 1-200 characters")
-        webhook_url = data.webhook_url
-        if isinstance(webhook_url, UnsetType):
-            webhook_url = str(request.base_url).rstrip("/") + WEBHOOK_PATHS[self.provider]
-        elif webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
-            raise InvalidInput("webhookUrl", "must be an http:// or https:// URL")
+        own_url = _own_webhook_url(settings, self.provider)
+        webhook_url = own_url if isinstance(data.webhook_url, UnsetType) else data.webhook_url
+        if webhook_url is not None:
+            _check_webhook_url(webhook_url)
         secret = (settings.waha_webhook_hmac_key if self.provider is ProviderKind.WAHA
                   else settings.evolution_webhook_secret) or None
+        if webhook_url != own_url:
+            secret = None  # ChronoFlow's secret goes only with ChronoFlow's own webhook route
         async with provider_for_channel(self.provider, {SESSION_KEYS[self.provider]: name}, settings) as client:
             info = await client.create_session(name, webhook_url=webhook_url, webhook_secret=secret)
         async with db.session() as session:
@@ -114,29 +133,32 @@ class _SessionRoutes(Controller):
                 session.add(channel)
                 await session.flush()
                 channels = [channel]
-        return SessionOut(name=info.name, status=info.status.value, channel_ids=[c.id for c in channels])
+        return SessionOut(name=info.name, status=info.status.value, channel_ids=[c.id for c in channels],
+                          provider_status=info.provider_status)
 
-    @get("/{name:str}", summary="A session's status, stored on its channels")
+    @get("/{name:str}", summary="A session's status, stored on its channels", responses=errors(400, 401, 404, 409, 422, 502))
     async def read_session(self, name: str, db: Database, settings: Settings) -> SessionOut:
         return await self._action(db, settings, name, "status")
 
-    @post("/{name:str}/start", status_code=200, summary="Start a session")
+    @post("/{name:str}/start", status_code=200, summary="Start a session", responses=errors(400, 401, 404, 409, 422, 502))
     async def start(self, name: str, db: Database, settings: Settings) -> SessionOut:
         return await self._action(db, settings, name, "start")
 
-    @post("/{name:str}/stop", status_code=200, summary="Stop a session, keeping its pairing (WAHA only)")
+    @post("/{name:str}/stop", status_code=200, summary="Stop a session, keeping its pairing (WAHA only)",
+          responses=errors(400, 401, 404, 409, 422, 502))
     async def stop(self, name: str, db: Database, settings: Settings) -> SessionOut:
         return await self._action(db, settings, name, "stop")
 
-    @post("/{name:str}/logout", status_code=200, summary="Unpair the phone")
+    @post("/{name:str}/logout", status_code=200, summary="Unpair the phone", responses=errors(400, 401, 404, 409, 422, 502))
     async def logout(self, name: str, db: Database, settings: Settings) -> SessionOut:
         return await self._action(db, settings, name, "logout")
 
-    @post("/{name:str}/restart", status_code=200, summary="Restart a session")
+    @post("/{name:str}/restart", status_code=200, summary="Restart a session", responses=errors(400, 401, 404, 409, 422, 502))
     async def restart(self, name: str, db: Database, settings: Settings) -> SessionOut:
         return await self._action(db, settings, name, "restart")
 
-    @get("/{name:str}/auth/qr", summary="The pairing QR: PNG, or {mimetype, data} with Accept: application/json")
+    @get("/{name:str}/auth/qr", summary="The pairing QR: PNG, or {mimetype, data} with Accept: application/json",
+         responses=errors(400, 401, 404, 409, 422, 502), operation_class=QrOperation)
     async def qr(self, name: str, request: Request[Any, Any, Any], db: Database, settings: Settings) -> Response[Any]:
         async with await self._client(db, settings, name) as client:
             status = await client.status()
@@ -148,6 +170,24 @@ class _SessionRoutes(Controller):
         if "application/json" in request.headers.get("accept", ""):
             return Response(QrOut(mimetype=code.mimetype, data=code.data_base64))
         return Response(code.content, media_type=code.mimetype)
+
+
+def _own_webhook_url(settings: Settings, provider: ProviderKind) -> str:
+    """This server's webhook route for ``provider``, as gateways reach it (``PUBLIC_BASE_URL``)."""
+    base = settings.public_base_url or f"http://{settings.host}:{settings.port}"
+    return base.rstrip("/") + WEBHOOK_PATHS[provider]
+
+
+def _check_webhook_url(url: str) -> None:
+    """An http(s) URL a gateway can post to, or InvalidInput naming ``webhookUrl``."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+            or not (url.isascii() and url.isprintable()) or " " in url):
+        raise InvalidInput("webhookUrl", "must be an http:// or https:// URL with a host, in ASCII without spaces")
 
 
 class WahaSessionController(_SessionRoutes):

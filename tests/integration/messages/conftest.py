@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import uvicorn
 from sqlalchemy import func, select
 
 from chronoflow.api.app import create_app
+from chronoflow.channels import sign_waha_body
 from chronoflow.fake_whatsapp import FakeWhatsApp
 from chronoflow.models import Channel, InboundEvent, OptOut
 from tests.integration.conftest import Stack
@@ -71,6 +73,26 @@ class WhatsAppStack:
         self.stack = stack
         self.fake = fake
         self.live = live
+        self.extra_apis: list[LiveApi] = []
+
+    def start_api(self, **overrides: Any) -> LiveApi:
+        """Another live API on the same database and Redis, with some settings changed (stopped at the end)."""
+        other = LiveApi()
+        self.extra_apis.append(other)
+        other.start(create_app(dataclasses.replace(self.stack.settings, **overrides), self.stack.redis_url,
+                               self.stack.database_url))
+        return other
+
+    def post_webhook(self, provider: str, body: dict[str, Any], base_url: str | None = None) -> httpx.Response:
+        """POST ``body`` to the provider's webhook route, signed or carrying the secret as the gateway does."""
+        raw = json.dumps(body).encode()
+        if provider == "WAHA":
+            headers = {"X-Webhook-Hmac": sign_waha_body(raw, HMAC_KEY)}
+        else:
+            headers = {"X-Webhook-Secret": EVOLUTION_SECRET}
+        path = "/waha/webhooks" if provider == "WAHA" else "/evolution/webhooks"
+        return httpx.post((base_url or self.live.url) + path, content=raw,
+                          headers={"Content-Type": "application/json", **headers}, timeout=10)
 
     @property
     def api(self) -> Any:
@@ -149,14 +171,17 @@ def wa(stack: Stack) -> Iterator[WhatsAppStack]:
     overrides = {
         "waha_base_url": fake.url, "waha_api_key": API_KEY, "waha_webhook_hmac_key": HMAC_KEY,
         "evolution_base_url": fake.url, "evolution_api_key": API_KEY, "evolution_webhook_secret": EVOLUTION_SECRET,
-        "http_max_retries": 1,
+        "http_max_retries": 1, "public_base_url": live.url,
     }
     stack.settings = dataclasses.replace(stack.settings, **overrides)
     stack.env.update({name.upper(): str(value) for name, value in overrides.items()})
     live.start(create_app(stack.settings, stack.redis_url, stack.database_url))
+    wa = WhatsAppStack(stack, fake, live)
     try:
-        yield WhatsAppStack(stack, fake, live)
+        yield wa
     finally:
+        for other in wa.extra_apis:
+            other.stop()
         live.stop()
         fake.stop()
 

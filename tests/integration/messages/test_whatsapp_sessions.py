@@ -16,7 +16,7 @@ def test_channels_crud_never_returns_the_api_key(wa: WhatsAppStack, provider: st
     assert created["hasApiKey"] is True and "apiKey" not in created and created["config"] == {key: "default"}
     assert created["status"] == "WORKING"
     assert wa.api.get(f"/channels/{created['id']}").json() == created
-    page = wa.api.get("/channels", params={"provider": provider.lower()}).json()
+    page = wa.api.get("/channels", params={"provider": provider}).json()
     assert (page["total"], page["skip"], page["take"], [c["id"] for c in page["items"]]) == (1, 0, 50, [created["id"]])
     assert "wa-api-key" not in wa.api.get("/channels").text
     updated = wa.api.patch(f"/channels/{created['id']}", json={"name": "vendas", "apiKey": None}).json()

@@ -75,10 +75,11 @@ def test_every_authenticated_event_is_stored_raw(wa: WhatsAppStack) -> None:
     response = httpx.post(wa.live.url + "/waha/webhooks", content=raw,
                           headers={"X-Webhook-Hmac": sign_waha_body(raw, HMAC_KEY)})
     assert response.status_code == 200 and response.json()["action"] == "stored"
-    broken = json.dumps({"event": "session.status", "session": "default", "payload": {"status": "DANCING"}}).encode()
+    broken = json.dumps({"event": "session.status", "session": "default", "payload": {"name": "default"}}).encode()
     response = httpx.post(wa.live.url + "/waha/webhooks", content=broken,
                           headers={"X-Webhook-Hmac": sign_waha_body(broken, HMAC_KEY)})
-    assert response.status_code == 422 and "DANCING" in response.json()["detail"]
+    assert response.status_code == 422 and "without a status" in response.json()["detail"]
+    assert response.json()["field"] == "body"
     assert [(e.event, e.session, e.payload) for e in wa.events()] == [
         ("presence.update", "default", body), ("session.status", "default", json.loads(broken))]
 
@@ -123,7 +124,7 @@ def test_stored_events_can_be_listed_and_replayed(wa: WhatsAppStack) -> None:
     wa.fake_control("status", provider="waha", session="default", status="WORKING")
     wa.inbound("WAHA", ANA, "PARE")
     wa.stack.wait_until(lambda: wa.fake.messages(), timeout=10)
-    page = wa.api.get("/inbound-events", params={"provider": "waha"}).json()
+    page = wa.api.get("/inbound-events", params={"provider": "WAHA"}).json()
     assert page["total"] == 3 and [e["event"] for e in page["items"]][-1] == "session.status"
     assert httpx.get(wa.live.url + "/inbound-events").status_code == 401
     failed = next(e for e in page["items"] if e["payload"].get("payload", {}).get("status") == "FAILED")
