@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -31,7 +32,9 @@ from chronoflow.api.webhooks import evolution_webhook, list_inbound_events, repl
 from chronoflow.chronos import ChronoService
 from chronoflow.config import Settings
 from chronoflow.db import Database
+from chronoflow.functions import shared_runner
 from chronoflow.jobs import JobStore
+from chronoflow.sandbox.layers import probe_and_log
 
 API_DESCRIPTION = (
     "Cron as a function: schedules that fire HTTP calls, WhatsApp messages or sandboxed Python.\n\n"
@@ -55,9 +58,11 @@ def create_app(settings: Settings, redis_url: str, database_url: str | None = No
     redis = Redis.from_url(redis_url, health_check_interval=30)
     jobs = JobStore(redis, settings.queue_name)
     chronos = ChronoService(db, jobs, settings)
+    sandbox = shared_runner(settings)  # the sandbox policy, built once from the checked settings
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await asyncio.to_thread(probe_and_log, sandbox, "api")  # logs the layers, or the missing ones
         try:
             yield
         finally:
