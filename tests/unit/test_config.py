@@ -82,6 +82,12 @@ def test_good_values_are_typed() -> None:
     assert settings.public_base_url == "http://127.0.0.1:8080"
 
 
+def test_a_required_layer_that_is_turned_off_is_refused() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"FUNCTION_SANDBOX_REQUIRED_LAYERS": "rlimits,netns", "FUNCTION_SANDBOX_NETNS": "0"})
+    assert "requires netns while FUNCTION_SANDBOX_NETNS=0" in str(caught.value)
+
+
 def test_empty_values_mean_the_defaults() -> None:
     assert Settings.from_env({"JOB_ATTEMPTS": "", "PORT": "  "}) == Settings()
 
