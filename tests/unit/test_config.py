@@ -71,14 +71,14 @@ def test_good_values_are_typed() -> None:
     settings = Settings.from_env({
         "JOB_ATTEMPTS": "5", "FUNCTION_SANDBOX_NETNS": "off", "ALLOWED_METHODS": "get, post,GET",
         "FUNCTION_HTTP_ALLOWLIST": "API.example.com., *.example.org, 127.0.0.1",
-        "DEFAULT_TIMEZONE": "America/Sao_Paulo", "FUNCTION_SANDBOX_REQUIRED_LAYERS": "Landlock,netns",
+        "DEFAULT_TIMEZONE": "America/Sao_Paulo", "FUNCTION_SANDBOX_REQUIRED_LAYERS": "Landlock,seccomp",
         "HOST": "0.0.0.0", "PORT": "8080",
     })
     assert settings.job_attempts == 5
     assert settings.function_sandbox_network_namespace is False
     assert settings.allowed_methods == ("GET", "POST")
     assert settings.function_http_allowlist == ("api.example.com", "*.example.org", "127.0.0.1")
-    assert settings.function_sandbox_required_layers == ("landlock", "netns")
+    assert settings.function_sandbox_required_layers == ("landlock", "seccomp")
     assert settings.public_base_url == "http://127.0.0.1:8080"
 
 
