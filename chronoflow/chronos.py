@@ -25,6 +25,7 @@ from chronoflow.nlcron import Schedule
 from chronoflow.nlcron.parser import MAX_EXPRESSION_CHARS
 from chronoflow.schedules import first_fire_time, read_schedule, stored_schedule
 from chronoflow.targets import get_target
+from chronoflow.targets.http import keep_hidden_values
 
 MAX_MISFIRE_GRACE_S = 7 * 86400
 MAX_NAME_CHARS = 200
@@ -171,6 +172,8 @@ class ChronoService:
         async with self.db.session() as session:
             chrono = await self._get(session, chrono_id)
             merged = {**_stored_fields(chrono), **changes}
+            if "headers" in changes:  # a hidden header sent back as "***" keeps its stored value
+                merged["headers"] = keep_hidden_values(changes["headers"], chrono.headers)
             values = await self._validated(merged, session, now)
             reschedule = any(values[k] != getattr(chrono, k) for k in
                              ("cron", "timezone", "is_active", "schedule_cron", "run_at", "misfire_grace_seconds"))

@@ -31,6 +31,7 @@ from chronoflow.sandbox import SandboxPolicy, SandboxRunner
 from chronoflow.sandbox.layers import probe_and_log
 from chronoflow.targets import ExecutionContext, TargetResult, get_target
 from chronoflow.targets.function import SANDBOX_KEY
+from chronoflow.targets.http import close_http_clients
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,7 @@ class WorkerRuntime:
         sandbox = self.context.extras.pop(SANDBOX_KEY, None)
         if sandbox is not None:
             sandbox.close()
+        self.loop.run(close_http_clients(self.context))
         self.loop.run(self.context.http.aclose())
         self.loop.run(self.db.dispose())
         self.loop.close()

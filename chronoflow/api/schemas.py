@@ -18,6 +18,7 @@ from chronoflow.config import SAFE_METHODS
 from chronoflow.models import TargetType
 from chronoflow.nlcron.parser import MAX_EXPRESSION_CHARS
 from chronoflow.sandbox.policy import LIMIT_BOUNDS
+from chronoflow.targets.http import hide_headers
 
 T = TypeVar("T")
 
@@ -192,7 +193,7 @@ class ChronoOut(Struct, rename="camel"):
             is_recurring=chrono.is_recurring, misfire_grace_seconds=chrono.misfire_grace_seconds,
             next_run_at=chrono.next_run_at, last_run_at=chrono.last_run_at, last_run_status=chrono.last_run_status,
             created_at=chrono.created_at, updated_at=chrono.updated_at, url=chrono.url, method=chrono.method,
-            headers=chrono.headers, payload=chrono.payload, has_signing_secret=bool(chrono.signing_secret),
+            headers=hide_headers(chrono.headers), payload=chrono.payload, has_signing_secret=bool(chrono.signing_secret),
             channel_id=chrono.channel_id, message_template=chrono.message_template, recipients=chrono.recipients,
             function_id=chrono.function_id, extras=chrono.extras,
         )
