@@ -23,7 +23,12 @@ from chronoflow.api.functions import FunctionController
 from chronoflow.api.health import health
 from chronoflow.api.json_bodies import BoundedRequest
 from chronoflow.api.metrics import metrics
-from chronoflow.api.openapi import DEFAULT_SECURITY, SECURITY_SCHEMES, ClosedBodySchemaPlugin
+from chronoflow.api.openapi import (
+    DEFAULT_SECURITY,
+    REQUEST_ID_HEADER,
+    SECURITY_SCHEMES,
+    ClosedBodySchemaPlugin,
+)
 from chronoflow.api.providers import EvolutionInstanceController, WahaSessionController
 from chronoflow.api.request_ids import add_request_id_header
 from chronoflow.api.runs import read_run
@@ -89,6 +94,7 @@ def create_app(settings: Settings, redis_url: str, database_url: str | None = No
         middleware=[BearerAuth(settings.api_tokens)],
         lifespan=[lifespan],
         plugins=[ClosedBodySchemaPlugin()],
+        response_headers=[REQUEST_ID_HEADER],
         openapi_config=OpenAPIConfig(
             title="ChronoFlow",
             version=__version__,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
+from litestar.datastructures import ResponseHeader
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import (
     Example,
@@ -110,6 +111,13 @@ class QrOperation(Operation):
         )}
 
 
+REQUEST_ID_HEADER = ResponseHeader(
+    name="X-Request-Id", documentation_only=True, required=True,
+    description="The request's id, also in error bodies (requestId) and in the server's log",
+)
+"""Documented on every answer; :mod:`chronoflow.api.request_ids` sets it."""
+
+
 ERROR_MEANINGS: dict[int, str] = {
     400: "Malformed request: a parameter or body field has the wrong type, a body field is unknown, "
          "or a value is out of the bounds the document states (`field` names it).",
@@ -195,6 +203,7 @@ __all__ = [
     "EVOLUTION_QUERY_SCHEME",
     "EVOLUTION_SECRET_SCHEME",
     "NOT_BLANK",
+    "REQUEST_ID_HEADER",
     "SECURITY_SCHEMES",
     "WAHA_HMAC_SCHEME",
     "ClosedBodySchemaPlugin",
