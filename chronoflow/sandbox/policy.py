@@ -9,7 +9,6 @@ they are the policy; :mod:`chronoflow.sandbox.broker` only applies them.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import string
 from collections.abc import Mapping
@@ -17,6 +16,8 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit
+
+from chronoflow.destinations import Kind, classify_address, parse_address
 
 if TYPE_CHECKING:
     from chronoflow.config import Settings
@@ -281,11 +282,9 @@ def check_url(url: str) -> tuple[SplitResult, str, int]:
 
 
 def address_is_public(address: str) -> bool:
-    """Whether an IP address is globally routable (not loopback, private, link-local, ...)."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    """Whether an IP address is public, judged as HTTP chronos judge their destinations."""
+    ip = parse_address(address.split("%", 1)[0])
+    return ip is not None and classify_address(ip) is Kind.PUBLIC
 
 
 def normalize_recipient(to: object) -> str:

@@ -8,7 +8,7 @@ recompute it over the raw body and reject stale timestamps to stop replays.
 A URL is chosen by an API client, so one run may cost the worker only so much:
 ``HTTP_REQUEST_TIMEOUT_MS`` bounds the whole call (resolution, connection, sending and reading),
 only the first :data:`SNIPPET_BYTES` of the answer are read, and the connection goes only to a
-destination :mod:`chronoflow.targets.destinations` allows, checked on the address actually used.
+destination :mod:`chronoflow.destinations` allows, checked on the address actually used.
 
 Header values that carry credentials (:func:`is_sensitive`) are write-only: responses show
 :data:`HIDDEN` in their place, and a PATCH that sends :data:`HIDDEN` back keeps the stored value.
@@ -33,7 +33,7 @@ import httpx
 from chronoflow.exceptions import InvalidInput, TooLarge
 from chronoflow.models import RunStatus
 from chronoflow.targets.base import ExecutionContext, Target, TargetResult
-from chronoflow.targets.destinations import (
+from chronoflow.destinations import (
     DestinationPolicy,
     DestinationRefused,
     GuardedBackend,

@@ -112,9 +112,11 @@ def test_recipient_normalization():
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "169.254.169.254", "::1", "::ffff:127.0.0.1",
-                                     "fe80::1", "0.0.0.0", "100.64.0.1", "224.0.0.1", "192.168.0.1"])
+                                     "fe80::1", "0.0.0.0", "100.64.0.1", "224.0.0.1", "192.168.0.1",
+                                     "64:ff9b::a9fe:a9fe", "::a9fe:a9fe", "2002:a9fe:a9fe::1",
+                                     "168.63.129.16", "fd00:ec2::254"])
 def test_non_public_addresses(address):
-    """It denies loopback, private, link-local, shared, multicast and mapped addresses."""
+    """It denies loopback, private, link-local, shared, multicast, metadata and IPv4-carrying addresses."""
     assert not address_is_public(address)
 
 

@@ -14,7 +14,7 @@ import httpcore
 import pytest
 
 from chronoflow.exceptions import InvalidInput
-from chronoflow.targets.destinations import (
+from chronoflow.destinations import (
     DestinationPolicy,
     DestinationRefused,
     GuardedBackend,
