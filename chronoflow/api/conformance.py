@@ -20,6 +20,8 @@ from litestar.types import Message, Scope
 
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?$", re.DOTALL)
 """msgspec's error text: the problem, then where it is (``$.isActive``, ``$.headers[...]``)."""
+_NAMED = re.compile(r"(?:unknown|required) field `([^`]*)`")
+"""A top-level field msgspec names in the problem itself (unknown, or missing)."""
 
 
 def _integral(value: Any) -> Any:
@@ -50,7 +52,8 @@ def strict_body(value: Any, route_handler: Any) -> Any:
         match = _AT.match(str(exc))
         message = match.group("message") if match else str(exc)
         path = (match.group("path") if match else None) or ""
-        key = re.split(r"[.\[]", path, maxsplit=1)[0] or "body"
+        named = _NAMED.search(message)
+        key = re.split(r"[.\[]", path, maxsplit=1)[0] or (named.group(1) if named else "body")
         raise ValidationException(detail=f"Validation failed for {key}",
                                   extra=[{"key": key, "message": message, "source": "body"}]) from None
     return value

@@ -281,3 +281,38 @@ def test_nothing_leaves_the_fuzzed_server(live_api: LiveServer, http_receiver: A
     refreshed = httpx.post(f"{live_api.url}/channels/{created.json()['id']}/refresh", headers=auth, timeout=10)
     assert refreshed.status_code == 502, refreshed.text
     assert http_receiver.requests == []
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"isActive": 0}, "isActive"), ({"isActive": "true"}, "isActive"), ({"misfireGraceSeconds": "60"}, "misfireGraceSeconds"),
+    ({"colour": "red"}, "colour"), ({"headers": {"X-A": 1}}, "headers"),
+], ids=["bool-as-int", "bool-as-text", "int-as-text", "unknown-field", "header-not-text"])
+def test_bodies_hold_to_the_json_types_the_document_states(live_api: LiveServer, change: dict[str, Any],
+                                                           field: str) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    body = {"name": "typed", "cron": "0 8 * * *", "targetType": "HTTP", "url": "http://127.0.0.1:9/", **change}
+    response = httpx.post(f"{live_api.url}/chronos", headers=auth, json=body, timeout=10)
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == field, response.text
+    listed = httpx.get(f"{live_api.url}/chronos", headers=auth, timeout=10).json()
+    assert listed["total"] == 0
+
+
+def test_an_integral_number_is_an_integer(live_api: LiveServer) -> None:
+    """JSON Schema counts 60.0 as an integer, so the API does too."""
+    body = {"name": "typed", "cron": "0 8 * * *", "targetType": "HTTP", "url": "http://127.0.0.1:9/",
+            "misfireGraceSeconds": 60.0}
+    response = httpx.post(f"{live_api.url}/chronos", headers={"Authorization": f"Bearer {TOKEN}"}, json=body,
+                          timeout=10)
+    assert response.status_code == 201, response.text
+    assert response.json()["misfireGraceSeconds"] == 60
+
+
+@pytest.mark.parametrize(("path", "methods"), [
+    ("/chronos", "GET, OPTIONS, POST"), ("/chronos/some-id", "DELETE, GET, OPTIONS, PATCH"),
+    ("/channels", "GET, OPTIONS, POST"), ("/functions/some-id/test", "OPTIONS, POST"),
+])
+def test_options_lists_every_method_of_the_path(live_api: LiveServer, path: str, methods: str) -> None:
+    response = httpx.options(f"{live_api.url}{path}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert response.status_code == 204
+    assert response.headers["allow"] == methods
