@@ -167,10 +167,6 @@ class Settings:
                 values[name] = parse(raw)
             except ValueError as exc:
                 problems.append(f"{variable}={raw!r}: {exc}")
-        if "netns" in values.get("function_sandbox_required_layers", ()) and \
-                values.get("function_sandbox_network_namespace") is False:
-            problems.append("FUNCTION_SANDBOX_REQUIRED_LAYERS requires netns while FUNCTION_SANDBOX_NETNS=0 "
-                            "turns it off: no FUNCTION run could start")
         if role == "api" and not values.get("api_tokens"):
             problems.append("CHRONOFLOW_API_TOKENS is not set: the api role needs at least one bearer token "
                             "(`chronoflow dev` generates one for a laptop)")
