@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from chronoflow.api.openapi import errors
 from chronoflow.api.paging import Skip, Take
-from chronoflow.api.schemas import Body, ChannelRef, Code, Limits, Name, Page
+from chronoflow.api.schemas import Body, ChannelRef, Code, Description, Limits, Name, Page
 from chronoflow.config import Settings
 from chronoflow.db import Database
 from chronoflow.functions import FunctionOutcome, FunctionService
@@ -21,7 +21,7 @@ from chronoflow.models import Function
 class FunctionCreate(Body):
     name: Name
     code: Code
-    description: str | None | msgspec.UnsetType = msgspec.UNSET
+    description: Description | None | msgspec.UnsetType = msgspec.UNSET
     limits: Limits | None | msgspec.UnsetType = msgspec.UNSET
     channel_id: ChannelRef | None | msgspec.UnsetType = msgspec.UNSET
 
@@ -29,7 +29,7 @@ class FunctionCreate(Body):
 class FunctionUpdate(Body):
     name: Name | msgspec.UnsetType = msgspec.UNSET
     code: Code | msgspec.UnsetType = msgspec.UNSET
-    description: str | None | msgspec.UnsetType = msgspec.UNSET
+    description: Description | None | msgspec.UnsetType = msgspec.UNSET
     limits: Limits | None | msgspec.UnsetType = msgspec.UNSET
     channel_id: ChannelRef | None | msgspec.UnsetType = msgspec.UNSET
     state: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
