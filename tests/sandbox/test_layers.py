@@ -14,6 +14,7 @@ from chronoflow.sandbox import SandboxLayersMissing, SandboxRunner, SandboxUnava
 from chronoflow.sandbox.layers import LayerReport, log_report, probe
 
 from .conftest import make_policy
+from .forked import run_forked
 
 NOBODY = 65534
 PR_SET_DUMPABLE = 4
@@ -34,31 +35,6 @@ def _become_nobody() -> None:
         os.setgroups([])
         os.setresgid(NOBODY, NOBODY, NOBODY)
         os.setresuid(NOBODY, NOBODY, NOBODY)
-
-
-def _fork(body) -> tuple[int, str]:
-    """Run ``body()`` (returning text) in a forked child; its pid and what it wrote."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the forked child
-        text = "error"
-        try:
-            # Like a sandbox child: only the answer pipe stays open (as fd 3), below the 8-file limit.
-            os.dup2(write_end, 3)
-            os.closerange(4, 65536)
-            text = body()
-        except BaseException as exc:  # noqa: BLE001 - reported to the test instead
-            text = f"error {type(exc).__name__}: {exc}"
-        finally:
-            os.write(3, text.encode())
-            os._exit(0)
-    os.close(write_end)
-    chunks = []
-    while chunk := os.read(read_end, 65536):
-        chunks.append(chunk)
-    os.close(read_end)
-    os.waitpid(pid, 0)
-    return pid, b"".join(chunks).decode()
 
 
 def _read(path: str) -> str:
@@ -96,9 +72,9 @@ def test_landlock_holds_in_a_non_root_process():
             layers = isolation.isolate({"timeout_ms": 2000, "max_memory_mb": 64}, uid=NOBODY, network_namespace=True)
             return ",".join(layers) + "|" + _read(environ) + "|" + _read("/etc/passwd")
 
-        _, seen = _fork(control)
+        _, seen = run_forked(control)
         assert seen.startswith("read "), seen  # without the sandbox, the same user reads it
-        _, outcome = _fork(isolated)
+        _, outcome = run_forked(isolated)
         layers, environ_read, passwd_read = outcome.split("|")
         assert {"no-new-privs", "landlock", "setuid", "seccomp", "rlimits"} <= set(layers.split(",")), layers
         assert "netns" not in layers.split(",")  # not root: no namespace, and none claimed
@@ -111,14 +87,14 @@ def test_landlock_holds_in_a_non_root_process():
 
 def test_setuid_reports_what_the_child_is():
     """It allows ``setuid`` only for a child without a root uid or capabilities, dropped or never root."""
-    _, as_root = _fork(lambda: ",".join(isolation.isolate({"timeout_ms": 2000, "max_memory_mb": 64}, uid=NOBODY,
+    _, as_root = run_forked(lambda: ",".join(isolation.isolate({"timeout_ms": 2000, "max_memory_mb": 64}, uid=NOBODY,
                                                           network_namespace=False))
                        + f"|{os.getuid()}")
     layers, uid = as_root.split("|")
     assert "setuid" in layers.split(",") and uid != "0"
     if os.geteuid() == 0:
         # uid 0 is never a target: the child stays root, and says so by leaving the layer out.
-        isolation_as_root = _fork(lambda: ",".join(isolation.isolate(
+        isolation_as_root = run_forked(lambda: ",".join(isolation.isolate(
             {"timeout_ms": 2000, "max_memory_mb": 64}, uid=0, network_namespace=False)) + f"|{os.getuid()}")[1]
         layers, uid = isolation_as_root.split("|")
         assert "setuid" not in layers.split(",") and uid == "0"

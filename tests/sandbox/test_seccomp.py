@@ -15,6 +15,8 @@ import pytest
 
 from chronoflow.sandbox import isolation, seccomp
 
+from .forked import run_forked
+
 MACHINES = ("x86_64", "aarch64")
 
 # System calls a sandbox child must never make, with their numbers (x86_64, aarch64).
@@ -126,32 +128,24 @@ def test_numbers_match_the_kernel_headers(machine):
 
 
 def _in_isolated_child(attempts: dict[str, object]) -> dict[str, str]:
-    """Fork, isolate as a worker would, try each call; ``name -> "ok" | errno name | "died"``."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the forked child
+    """Fork, isolate as a worker would, try each call; ``name -> "ok" | errno name``."""
+
+    def body() -> str:
         lines = []
-        try:
-            layers = isolation.isolate({"timeout_ms": 2000, "max_memory_mb": 64}, uid=65534, network_namespace=True)
-            lines.append("layers=" + ",".join(layers))
-            for name, attempt in attempts.items():
-                try:
-                    result = attempt()  # type: ignore[operator]
-                    if name == "fork" and result == 0:
-                        os._exit(0)
-                    lines.append(f"{name}=ok")
-                except OSError as exc:
-                    lines.append(f"{name}={errno.errorcode.get(exc.errno or 0, str(exc.errno))}")
-        finally:
-            os.write(write_end, "\n".join(lines).encode())
-            os._exit(0)
-    os.close(write_end)
-    chunks = []
-    while chunk := os.read(read_end, 65536):
-        chunks.append(chunk)
-    os.close(read_end)
-    os.waitpid(pid, 0)
-    return dict(line.split("=", 1) for line in b"".join(chunks).decode().splitlines())
+        layers = isolation.isolate({"timeout_ms": 2000, "max_memory_mb": 64}, uid=65534, network_namespace=True)
+        lines.append("layers=" + ",".join(layers))
+        for name, attempt in attempts.items():
+            try:
+                result = attempt()  # type: ignore[operator]
+                if name == "fork" and result == 0:
+                    os._exit(0)
+                lines.append(f"{name}=ok")
+            except OSError as exc:
+                lines.append(f"{name}={errno.errorcode.get(exc.errno or 0, str(exc.errno))}")
+        return "\n".join(lines)
+
+    _, text = run_forked(body)
+    return dict(line.split("=", 1) for line in text.splitlines())
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
