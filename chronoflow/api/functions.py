@@ -40,29 +40,6 @@ class FunctionTest(Body):
     persist_state: bool = False
 
 
-class FunctionOut(msgspec.Struct, rename="camel"):
-    id: str
-    name: str
-    description: str | None
-    code: str
-    version: int
-    checksum: str
-    limits: dict[str, Any]
-    state: dict[str, Any]
-    channel_id: str | None
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, function: Function) -> FunctionOut:
-        return cls(
-            id=function.id, name=function.name, description=function.description, code=function.code,
-            version=function.version, checksum=function.checksum, limits=function.limits or {},
-            state=function.state or {}, channel_id=function.channel_id, created_at=function.created_at,
-            updated_at=function.updated_at,
-        )
-
-
 class FunctionListItem(msgspec.Struct, rename="camel"):
     """A function in a list: all but ``code`` and ``state`` (up to 256 KiB and 1 MiB each), which
     ``GET /functions/{id}`` returns."""
@@ -79,11 +56,27 @@ class FunctionListItem(msgspec.Struct, rename="camel"):
 
     @classmethod
     def of(cls, function: Function) -> FunctionListItem:
-        return cls(
-            id=function.id, name=function.name, description=function.description, version=function.version,
-            checksum=function.checksum, limits=function.limits or {}, channel_id=function.channel_id,
-            created_at=function.created_at, updated_at=function.updated_at,
-        )
+        return cls(**cls._fields_of(function))
+
+    @staticmethod
+    def _fields_of(function: Function) -> dict[str, Any]:
+        return {
+            "id": function.id, "name": function.name, "description": function.description,
+            "version": function.version, "checksum": function.checksum, "limits": function.limits or {},
+            "channel_id": function.channel_id, "created_at": function.created_at,
+            "updated_at": function.updated_at,
+        }
+
+
+class FunctionOut(FunctionListItem, kw_only=True):
+    """One function, whole."""
+
+    code: str
+    state: dict[str, Any]
+
+    @classmethod
+    def of(cls, function: Function) -> FunctionOut:
+        return cls(**cls._fields_of(function), code=function.code, state=function.state or {})
 
 
 class TestOut(msgspec.Struct, rename="camel"):
