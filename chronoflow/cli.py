@@ -33,7 +33,8 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
     from chronoflow.api.app import create_app
 
     app = create_app(settings, settings.redis_url)
-    uvicorn.run(app, host=settings.host, port=args.port or settings.port, log_level="warning")
+    # log_config=None: uvicorn logs through the root handler, which masks URL passwords.
+    uvicorn.run(app, host=settings.host, port=args.port or settings.port, log_level="warning", log_config=None)
 
 
 def cmd_scheduler(settings: Settings, _: argparse.Namespace) -> None:
