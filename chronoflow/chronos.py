@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chronoflow.config import Settings
+from chronoflow.config import MAX_MISFIRE_GRACE_SECONDS, Settings
 from chronoflow.db import Database, utcnow
 from chronoflow.exceptions import Conflict, InvalidInput, NotFound, TooLarge
 from chronoflow.jobs import JobStore, ScheduleSpec
@@ -24,10 +24,9 @@ from chronoflow.models import Chrono, ChronoRun, RunStatus, RunTrigger
 from chronoflow.nlcron import Schedule
 from chronoflow.nlcron.parser import MAX_EXPRESSION_CHARS
 from chronoflow.schedules import first_fire_time, read_schedule, stored_schedule
-from chronoflow.targets import get_target
+from chronoflow.targets import get_target, refuse_foreign_fields
 from chronoflow.targets.http import keep_hidden_values
 
-MAX_MISFIRE_GRACE_S = 7 * 86400
 MAX_NAME_CHARS = 200
 MAX_DESCRIPTION_CHARS = 2000
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -107,8 +106,8 @@ class ChronoService:
         grace = fields.get("misfireGraceSeconds")
         if grace is None:
             grace = self.settings.misfire_grace_seconds
-        if type(grace) is not int or not 0 <= grace <= MAX_MISFIRE_GRACE_S:
-            raise InvalidInput("misfireGraceSeconds", f"must be an integer from 0 to {MAX_MISFIRE_GRACE_S}")
+        if type(grace) is not int or not 0 <= grace <= MAX_MISFIRE_GRACE_SECONDS:
+            raise InvalidInput("misfireGraceSeconds", f"must be an integer from 0 to {MAX_MISFIRE_GRACE_SECONDS}")
         is_active = fields.get("isActive", True)
         if type(is_active) is not bool:
             raise InvalidInput("isActive", "must be true or false")
@@ -121,7 +120,7 @@ class ChronoService:
             "name": name.strip(), "description": description, "cron": cron.strip(),
             "timezone": timezone, "target_type": target_type, "is_active": is_active,
             "is_recurring": schedule.is_recurring, "schedule_cron": schedule.cron, "run_at": schedule.run_at,
-            "misfire_grace_seconds": grace, **target_values,
+            "misfire_grace_seconds": grace, "extras": fields.get("extras"), **target_values,
         }
 
     # --- scheduling ---------------------------------------------------------------------------
@@ -139,6 +138,7 @@ class ChronoService:
         now = utcnow()
         async with self.db.session() as session:
             values = await self._validated(fields, session, now)
+            refuse_foreign_fields(fields, values["target_type"])
             chrono = Chrono(**values)
             session.add(chrono)
             await session.flush()
@@ -175,6 +175,7 @@ class ChronoService:
             if "headers" in changes:  # a hidden header sent back as "***" keeps its stored value
                 merged["headers"] = keep_hidden_values(changes["headers"], chrono.headers)
             values = await self._validated(merged, session, now)
+            refuse_foreign_fields(changes, values["target_type"])
             reschedule = any(values[k] != getattr(chrono, k) for k in
                              ("cron", "timezone", "is_active", "schedule_cron", "run_at", "misfire_grace_seconds"))
             for key, value in values.items():

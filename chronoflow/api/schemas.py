@@ -13,8 +13,8 @@ from msgspec import UNSET, Struct, UnsetType
 from chronoflow.api.openapi import NOT_BLANK, checked
 from chronoflow.channels import ProviderKind
 from chronoflow.channels.validation import MAX_API_KEY_LENGTH, MAX_SESSION_NAME_LENGTH
-from chronoflow.chronos import MAX_DESCRIPTION_CHARS, MAX_MISFIRE_GRACE_S, MAX_NAME_CHARS
-from chronoflow.config import SAFE_METHODS
+from chronoflow.chronos import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS
+from chronoflow.config import MAX_MISFIRE_GRACE_SECONDS, SAFE_METHODS
 from chronoflow.models import TargetType
 from chronoflow.nlcron.parser import MAX_EXPRESSION_CHARS
 from chronoflow.sandbox.policy import LIMIT_BOUNDS
@@ -114,7 +114,7 @@ class _ChronoOptionalFields(Body, kw_only=True):
     description: Description | None | UnsetType = UNSET
     timezone: Timezone | UnsetType = UNSET
     is_active: bool | UnsetType = UNSET
-    misfire_grace_seconds: Annotated[int, checked(ge=0, le=MAX_MISFIRE_GRACE_S)] | UnsetType = UNSET
+    misfire_grace_seconds: Annotated[int, checked(ge=0, le=MAX_MISFIRE_GRACE_SECONDS)] | UnsetType = UNSET
     url: Annotated[str, checked(description="HTTP: the http:// or https:// URL to call",
                                 examples=["https://example.com/hooks/billing"])] | UnsetType = UNSET
     method: Annotated[str, checked(

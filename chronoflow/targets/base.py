@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from chronoflow.models import RunStatus
 
@@ -59,6 +59,10 @@ class ExecutionContext:
 
 class Target(ABC):
     """One kind of target."""
+
+    fields: ClassVar[frozenset[str]]
+    """The chrono fields (camelCase) this target reads; a chrono of another type may not carry them.
+    ``extras`` belongs to every chrono (template values, a function's input, or the caller's own notes)."""
 
     @abstractmethod
     async def validate(self, fields: dict[str, Any], session: AsyncSession, settings: Settings) -> dict[str, Any]:

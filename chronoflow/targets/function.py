@@ -105,6 +105,8 @@ async def load_snapshot(context: ExecutionContext, function_id: str) -> Function
 class FunctionTarget(Target):
     """Runs the chrono's function with its ``extras``."""
 
+    fields = frozenset({"functionId", "functionCode", "functionLimits", "channelId"})
+
     async def validate(self, fields: dict[str, Any], session: AsyncSession, settings: Settings) -> dict[str, Any]:
         extras = checked_extras(fields.get("extras"))
         channel_id = await checked_channel(session, fields.get("channelId"))

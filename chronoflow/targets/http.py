@@ -30,15 +30,15 @@ from typing import TYPE_CHECKING, Any
 import httpcore
 import httpx
 
-from chronoflow.exceptions import InvalidInput, TooLarge
-from chronoflow.models import RunStatus
-from chronoflow.targets.base import ExecutionContext, Target, TargetResult
 from chronoflow.destinations import (
     DestinationPolicy,
     DestinationRefused,
     GuardedBackend,
     parse_address,
 )
+from chronoflow.exceptions import InvalidInput, TooLarge
+from chronoflow.models import RunStatus
+from chronoflow.targets.base import ExecutionContext, Target, TargetResult
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -306,6 +306,8 @@ class _Snippet:
 
 class HttpTarget(Target):
     """Calls ``url``; a 2xx or 3xx answer is a success (redirects are not followed)."""
+
+    fields = frozenset({"url", "method", "headers", "payload", "signingSecret"})
 
     async def validate(self, fields: dict[str, Any], session: AsyncSession, settings: Settings) -> dict[str, Any]:
         url = check_url(fields.get("url"), DestinationPolicy.from_settings(settings))

@@ -89,6 +89,8 @@ def _values(extras: Mapping[str, Any] | None, own: Mapping[str, Any], number: st
 class MessageTarget(Target):
     """Sends ``messageTemplate`` to ``recipients`` through the channel ``channelId``."""
 
+    fields = frozenset({"channelId", "messageTemplate", "recipients"})
+
     async def validate(self, fields: dict[str, Any], session: AsyncSession, settings: Settings) -> dict[str, Any]:
         channel_id = fields.get("channelId")
         if not isinstance(channel_id, str) or not channel_id.strip():

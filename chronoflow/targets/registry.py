@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chronoflow.exceptions import InvalidInput
 from chronoflow.models import TargetType
 from chronoflow.targets.base import Target
@@ -17,6 +19,15 @@ def register(target_type: TargetType, target: Target) -> None:
 
 def target_types() -> list[str]:
     return sorted(_TARGETS)
+
+
+def refuse_foreign_fields(sent: dict[str, Any], target_type: str) -> None:
+    """A field of another target type, sent with a value, is an error rather than silently dropped."""
+    own = _TARGETS[target_type].fields
+    for target in _TARGETS.values():
+        for name in sorted(target.fields - own):
+            if sent.get(name) is not None:
+                raise InvalidInput(name, f"is not a field of {target_type} chronos")
 
 
 def get_target(target_type: object) -> Target:

@@ -30,6 +30,9 @@ CREATE_CASES = [
     pytest.param({**VALID, "headers": {"X-A": 1}}, 400, "headers", id="header-value-wrong-type"),
     pytest.param({**VALID, "colour": "red"}, 400, "colour", id="unknown-field"),
     pytest.param({k: v for k, v in VALID.items() if k != "cron"}, 400, "cron", id="missing-cron"),
+    pytest.param({**VALID, "recipients": [{"phone": "+5511987654321"}]}, 422, "recipients", id="message-field-on-http"),
+    pytest.param({"name": "m", "cron": "0 8 * * *", "targetType": "FUNCTION", "functionCode": "def run(ctx):\n    return 1\n",
+                  "url": "http://127.0.0.1:9/x"}, 422, "url", id="http-field-on-function"),
 ]
 
 
@@ -59,7 +62,8 @@ def test_unreadable_cron_message_quotes_the_problem(stack: Stack) -> None:
 @pytest.mark.parametrize(("change", "field"), [
     ({"cron": "* * *"}, "cron"), ({"timezone": "Nowhere/City"}, "timezone"), ({"url": ""}, "url"),
     ({"targetType": "SMTP"}, "targetType"), ({"method": "CONNECT"}, "method"),
-], ids=["cron", "timezone", "url", "targetType", "method"])
+    ({"functionId": "f-1"}, "functionId"),
+], ids=["cron", "timezone", "url", "targetType", "method", "foreign-field"])
 def test_update_rejects_bad_input_and_keeps_the_chrono(stack: Stack, change: dict[str, Any], field: str) -> None:
     """It refuses a bad PATCH and leaves the chrono and its job exactly as they were."""
     chrono = stack.create_http_chrono("http://127.0.0.1:9/keep")
