@@ -77,6 +77,9 @@ _PORTUGUESE_ONLY = frozenset(
 )
 """Words that mark a phrase as Portuguese, so suggestions answer in the same language."""
 
+Suggester = Callable[[str, int, int], str | None]
+"""Given the normalized text and the unreadable stretch ``start:end``, a readable phrase or ``None``."""
+
 _FULL_UNITS = {word: unit for word, unit in UNITS.items() if len(word) > 3 or word in ("dia", "ano", "mes")}
 """Units that may stand without a count (``every hour``, ``toda semana``); abbreviations may
 not, or ``toda seg`` (every Monday) would read as "every second"."""
@@ -108,12 +111,12 @@ _ONE_DOM = re.compile(r"\d{1,2}|[a-z]")
 class Reader:
     """One reading of one phrase: the text, the draft being filled, and error helpers."""
 
-    __slots__ = ("draft", "expression", "suggesting", "text")
+    __slots__ = ("draft", "expression", "suggester", "text")
 
-    def __init__(self, expression: str, text: str, suggesting: bool = True) -> None:
+    def __init__(self, expression: str, text: str, suggester: Suggester | None = None) -> None:
         self.expression = expression
         self.text = text
-        self.suggesting = suggesting
+        self.suggester = suggester
         self.draft = Draft()
 
     def quote(self, start: int, end: int) -> str:
@@ -463,8 +466,6 @@ def scan(reader: Reader) -> Draft:
 
 def _unreadable(reader: Reader, position: int) -> ScheduleError:
     """The error for text no rule reads: quote up to where reading could resume."""
-    from chronoflow.nlcron.suggest import suggest
-
     text = reader.text
     end = text.find(" ", position)
     end = len(text) if end == -1 else end
@@ -480,12 +481,12 @@ def _unreadable(reader: Reader, position: int) -> ScheduleError:
     return ScheduleError(
         f'could not read "{fragment}" in "{reader.expression.strip()}"',
         fragment,
-        suggest(reader.text, position, end) if reader.suggesting else None,
+        reader.suggester(reader.text, position, end) if reader.suggester is not None else None,
     )
 
 
 def read_phrase(
-    expression: str, normalized: str, tz: ZoneInfo, now: datetime, suggesting: bool = True
+    expression: str, normalized: str, tz: ZoneInfo, now: datetime, suggester: Suggester | None = None
 ) -> tuple[str | None, datetime | None]:
     """Read a natural-language schedule.
 
@@ -494,8 +495,9 @@ def read_phrase(
         normalized: Its normalized form.
         tz: Zone the wall-clock times are read in.
         now: Aware instant relative phrases count from.
-        suggesting: Whether an unreadable phrase looks for a suggestion (off while probing
-            candidate suggestions, which would otherwise recurse).
+        suggester: Proposes a readable phrase for an unreadable stretch (``suggest.suggest``);
+            passed in because the suggester itself probes candidates with this reader, and
+            left out while it does so, which would otherwise recurse.
 
     Returns:
         ``(cron, None)`` for a recurring schedule, ``(None, run_at)`` for a one-shot.
@@ -505,5 +507,5 @@ def read_phrase(
     """
     if normalized.endswith("."):
         normalized = normalized.rstrip(".")
-    reader = Reader(expression, normalized, suggesting)
+    reader = Reader(expression, normalized, suggester)
     return compose(scan(reader), reader, tz, now)

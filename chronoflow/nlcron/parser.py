@@ -17,6 +17,7 @@ from chronoflow.nlcron.errors import ScheduleError
 from chronoflow.nlcron.fire_times import zone
 from chronoflow.nlcron.grammar import read_phrase
 from chronoflow.nlcron.schedule import Schedule
+from chronoflow.nlcron.suggest import suggest
 from chronoflow.nlcron.text import normalize
 
 _ISO_DATETIME = re.compile(
@@ -92,5 +93,5 @@ def _read(expression: str, text: str, timezone: str, tz: ZoneInfo, now: datetime
     normalized = normalize(text)
     if looks_like_cron(normalized):
         return Schedule(expression, timezone, compile_cron(normalized).text, None)
-    cron, run_at = read_phrase(expression, normalized, tz, now)
+    cron, run_at = read_phrase(expression, normalized, tz, now, suggest)
     return Schedule(expression, timezone, cron, run_at)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from chronoflow.nlcron import en, pt_br
 from chronoflow.nlcron.errors import ScheduleError
+from chronoflow.nlcron.grammar import read_phrase
 from chronoflow.nlcron.text import normalize
 
 _WORD = re.compile(r"[a-z]+(?:-[a-z]+)?")
@@ -44,10 +45,8 @@ def _display(phrase: str) -> str:
 
 
 def _reads(candidate: str) -> bool:
-    from chronoflow.nlcron.grammar import read_phrase
-
     try:
-        read_phrase(candidate, candidate, ZoneInfo("UTC"), _PROBE_NOW, suggesting=False)
+        read_phrase(candidate, candidate, ZoneInfo("UTC"), _PROBE_NOW)
     except (ScheduleError, KeyError, ValueError):
         return False
     return True
