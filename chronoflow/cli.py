@@ -41,11 +41,11 @@ def cmd_scheduler(settings: Settings, _: argparse.Namespace) -> None:
     from redis import Redis
 
     from chronoflow.db import Database
+    from chronoflow.heartbeats import worker_alive
     from chronoflow.jobs import JobStore
     from chronoflow.reconciler import reconcile
     from chronoflow.runs import reap_lost_runs
     from chronoflow.scheduler import ChronoScheduler
-    from chronoflow.worker import worker_alive
 
     # The scheduler blocks on Redis for up to a third of its lease: reads must outlast that.
     redis = Redis.from_url(settings.redis_url, socket_timeout=settings.scheduler_lock_ttl_ms / 1000 + 5)

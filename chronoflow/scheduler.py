@@ -28,13 +28,12 @@ from redis.client import Pipeline
 from rq.job import Job
 from rq_scheduler import Scheduler
 
+from chronoflow.heartbeats import LEADER_KEY, SCHEDULER_HEARTBEAT_KEY
 from chronoflow.jobs import SCHEDULED_JOBS_KEY, WAKE_KEY, JobStore, ScheduleSpec, iso, occurrence_job_id
 from chronoflow.schedules import next_fire_after, stored_schedule
 
 log = logging.getLogger(__name__)
 
-LEADER_KEY = "chronoflow:scheduler:leader"
-HEARTBEAT_KEY = "chronoflow:scheduler:heartbeat"
 BATCH = 200
 """Due jobs handed over per pass."""
 MAX_CATCH_UP = 10_000
@@ -198,7 +197,7 @@ class ChronoScheduler(Scheduler):
         lease_s = self.lock_ttl_ms / 1000
         try:
             while not self.stopped.is_set():
-                self.connection.set(HEARTBEAT_KEY, self.name, px=self.lock_ttl_ms * 2)
+                self.connection.set(SCHEDULER_HEARTBEAT_KEY, self.name, px=self.lock_ttl_ms * 2)
                 self.heartbeat()
                 if not self._hold_lease():
                     # Standby: never consume wake-ups, only wait for the lease to free up.
@@ -236,4 +235,4 @@ class ChronoScheduler(Scheduler):
             pass
 
 
-__all__ = ["HEARTBEAT_KEY", "LEADER_KEY", "ChronoScheduler"]
+__all__ = ["ChronoScheduler"]

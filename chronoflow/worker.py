@@ -24,6 +24,7 @@ from rq import SimpleWorker
 
 from chronoflow.config import Settings, get_settings
 from chronoflow.db import Database, utcnow
+from chronoflow.heartbeats import HEARTBEAT_PREFIX
 from chronoflow.jobs import JobStore, from_iso
 from chronoflow.models import Chrono, RunStatus, RunTrigger
 from chronoflow.runs import Claim, claim_occurrence, finish_run, record_missed
@@ -34,9 +35,6 @@ from chronoflow.targets.function import SANDBOX_KEY
 from chronoflow.targets.http import close_http_clients
 
 log = logging.getLogger(__name__)
-
-HEARTBEAT_PREFIX = "chronoflow:worker:"
-"""``<prefix><worker id>`` exists while that worker is alive."""
 
 SANDBOX_PROBE_WAIT_S = 30.0
 """How long a stopping worker waits for its start-up sandbox probe to finish."""
@@ -75,15 +73,6 @@ class BackgroundLoop:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()
-
-
-def worker_alive(redis: Redis, worker_id: str) -> bool:
-    return bool(redis.exists(HEARTBEAT_PREFIX + worker_id))
-
-
-def live_worker_count(redis: Redis) -> int:
-    """Workers whose heartbeat key has not expired."""
-    return sum(1 for _ in redis.scan_iter(match=HEARTBEAT_PREFIX + "*", count=500))
 
 
 def backoff_delay(settings: Settings, attempt: int) -> timedelta:
@@ -255,4 +244,4 @@ def run_worker(settings: Settings, redis_url: str, database_url: str, *, burst: 
         rt.close()
 
 
-__all__ = ["WorkerRuntime", "execute_occurrence", "live_worker_count", "run_worker", "worker_alive"]
+__all__ = ["WorkerRuntime", "execute_occurrence", "run_worker"]

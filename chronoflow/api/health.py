@@ -22,9 +22,8 @@ from chronoflow.api.schemas import HealthOut
 from chronoflow.config import Settings
 from chronoflow.db import Database
 from chronoflow.functions import shared_runner
+from chronoflow.heartbeats import live_worker_count, scheduler_alive
 from chronoflow.sandbox.layers import probe
-from chronoflow.scheduler import HEARTBEAT_KEY
-from chronoflow.worker import live_worker_count
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ async def _check_database(db: Database) -> dict[str, Any]:
 def _check_redis_side(redis: Redis) -> dict[str, Any]:
     try:
         redis.ping()
-        scheduler = redis.get(HEARTBEAT_KEY)
+        scheduler = scheduler_alive(redis)
         workers = live_worker_count(redis)
         rq_workers = Worker.count(connection=redis)
     except Exception:
@@ -53,7 +52,7 @@ def _check_redis_side(redis: Redis) -> dict[str, Any]:
         return {"redis": dict(UNREACHABLE), "scheduler": dict(unknown), "workers": dict(unknown)}
     return {
         "redis": {"ok": True},
-        "scheduler": {"ok": scheduler is not None, **({} if scheduler else {"error": "no scheduler heartbeat"})},
+        "scheduler": {"ok": scheduler, **({} if scheduler else {"error": "no scheduler heartbeat"})},
         "workers": {"ok": bool(workers), "count": workers, "rqWorkers": rq_workers,
                     **({} if workers else {"error": "no live worker"})},
     }

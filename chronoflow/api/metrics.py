@@ -11,10 +11,9 @@ from sqlalchemy import func, select
 from chronoflow.api.openapi import PublicOperation
 from chronoflow.config import Settings
 from chronoflow.db import Database
+from chronoflow.heartbeats import live_worker_count, scheduler_alive
 from chronoflow.jobs import SCHEDULED_JOBS_KEY
 from chronoflow.models import Chrono, ChronoRun
-from chronoflow.scheduler import HEARTBEAT_KEY
-from chronoflow.worker import live_worker_count
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
 """Prometheus text exposition format 0.0.4; Litestar appends the one ``charset=utf-8``."""
@@ -25,7 +24,7 @@ def _redis_figures(redis: Redis, queue_name: str) -> dict[str, int]:
         "scheduled": int(redis.zcard(SCHEDULED_JOBS_KEY)),
         "queued": int(redis.llen(f"rq:queue:{queue_name}")),
         "workers": live_worker_count(redis),
-        "scheduler": int(redis.exists(HEARTBEAT_KEY)),
+        "scheduler": int(scheduler_alive(redis)),
     }
 
 

@@ -7,9 +7,9 @@ import signal
 import time
 from datetime import UTC, datetime, timedelta
 
+from chronoflow.heartbeats import worker_alive
 from chronoflow.jobs import occurrence_job_id
 from chronoflow.runs import reap_lost_runs
-from chronoflow.worker import worker_alive
 from tests.integration.conftest import Stack
 
 

@@ -1,0 +1,43 @@
+"""Liveness in Redis: the keys workers and schedulers refresh, and how others read them.
+
+Workers and the scheduler write these keys; ``/health``, ``/metrics`` and the scheduler's reaper
+of lost runs only read them. Keeping the names here lets the readers know who is alive without
+importing the processes themselves.
+"""
+
+from __future__ import annotations
+
+from redis import Redis
+
+__all__ = [
+    "HEARTBEAT_PREFIX",
+    "LEADER_KEY",
+    "SCHEDULER_HEARTBEAT_KEY",
+    "live_worker_count",
+    "scheduler_alive",
+    "worker_alive",
+]
+
+HEARTBEAT_PREFIX = "chronoflow:worker:"
+"""``<prefix><worker id>`` exists while that worker is alive (it expires when the worker stops beating)."""
+
+LEADER_KEY = "chronoflow:scheduler:leader"
+"""Holds the name of the active scheduler while it keeps its lease."""
+
+SCHEDULER_HEARTBEAT_KEY = "chronoflow:scheduler:heartbeat"
+"""Exists while an active scheduler is handing jobs over."""
+
+
+def worker_alive(redis: Redis, worker_id: str) -> bool:
+    """Whether worker ``worker_id`` still refreshes its heartbeat key."""
+    return bool(redis.exists(HEARTBEAT_PREFIX + worker_id))
+
+
+def live_worker_count(redis: Redis) -> int:
+    """Workers whose heartbeat key has not expired."""
+    return sum(1 for _ in redis.scan_iter(match=HEARTBEAT_PREFIX + "*", count=500))
+
+
+def scheduler_alive(redis: Redis) -> bool:
+    """Whether an active scheduler has beaten recently."""
+    return bool(redis.exists(SCHEDULER_HEARTBEAT_KEY))
