@@ -2,9 +2,10 @@
 
 RQ's :class:`~rq.SimpleWorker` runs jobs in the worker process itself: no fork per job, because
 user code never runs here anyway (FUNCTION targets run in the sandbox's own processes). Each
-worker process keeps one event loop, one database engine, one HTTP client and one sandbox runner
-(its policy built once, at start, and its isolation layers logged) for all its jobs, and a
-heartbeat key in Redis so a dead worker's runs can be failed (invariant 4).
+worker process keeps one event loop, one database engine and one HTTP client for all its jobs,
+starts every target once (the FUNCTION target builds its sandbox runner then, and logs its
+isolation layers) and closes them when it stops, and keeps a heartbeat key in Redis so a dead
+worker's runs can be failed (invariant 4).
 """
 
 from __future__ import annotations
@@ -28,16 +29,9 @@ from chronoflow.heartbeats import HEARTBEAT_PREFIX
 from chronoflow.jobs import JobStore, from_iso
 from chronoflow.models import Chrono, RunStatus, RunTrigger
 from chronoflow.runs import Claim, claim_occurrence, finish_run, record_missed
-from chronoflow.sandbox import SandboxPolicy, SandboxRunner
-from chronoflow.sandbox.layers import probe_and_log
-from chronoflow.targets import ExecutionContext, TargetResult, get_target
-from chronoflow.targets.function import SANDBOX_KEY
-from chronoflow.targets.http import close_http_clients
+from chronoflow.targets import ExecutionContext, TargetResult, all_targets, get_target
 
 log = logging.getLogger(__name__)
-
-SANDBOX_PROBE_WAIT_S = 30.0
-"""How long a stopping worker waits for its start-up sandbox probe to finish."""
 
 SOCKET_TIMEOUT_S = 430
 """Read timeout of the worker's Redis connections: longer than RQ's blocking dequeue (405 s).
@@ -92,8 +86,6 @@ class WorkerRuntime:
     loop: BackgroundLoop
     worker_id: str
     stopping: threading.Event = field(default_factory=threading.Event)
-    sandbox_probe: threading.Thread | None = None
-    """The start-up probe of the sandbox (:func:`chronoflow.sandbox.layers.probe_and_log`)."""
 
     @classmethod
     def create(cls, settings: Settings, redis_url: str, database_url: str) -> WorkerRuntime:
@@ -101,25 +93,24 @@ class WorkerRuntime:
         loop = BackgroundLoop()
         db = Database(database_url)
         http = httpx.AsyncClient(follow_redirects=False)
-        context = ExecutionContext(settings=settings, db=db, http=http)
-        # The sandbox policy is built once, here, from the checked settings; FUNCTION runs use this runner.
-        context.extras[SANDBOX_KEY] = SandboxRunner(SandboxPolicy.from_settings(settings))
         worker_id = f"{socket.gethostname()}-{os.getpid()}"
+        context = ExecutionContext(settings=settings, db=db, http=http, worker_id=worker_id)
         runtime = cls(settings, redis, JobStore(redis, settings.queue_name), db, context, loop, worker_id)
         runtime._start_heartbeat()
-        runtime._probe_sandbox()
+        loop.run(runtime._start_targets())
         return runtime
 
-    def _probe_sandbox(self) -> None:
-        """Start the fork server and log its layers (or the missing required ones), off the job path.
+    async def _start_targets(self) -> None:
+        """Start every target before the first job (the FUNCTION target's sandbox policy is built here)."""
+        for target in all_targets():
+            await target.start(self.context)
 
-        In a thread: a worker serving only HTTP or MESSAGE chronos does not wait for it, and the
-        first FUNCTION run finds the fork server warm.
-        """
-        runner = self.context.extras[SANDBOX_KEY]
-        self.sandbox_probe = threading.Thread(target=probe_and_log, args=(runner, f"worker {self.worker_id}"),
-                                              name="chronoflow-sandbox-probe", daemon=True)
-        self.sandbox_probe.start()
+    async def _close_targets(self) -> None:
+        for target in all_targets():
+            try:
+                await target.close()
+            except Exception:  # one target failing to close must not keep the others open
+                log.exception("closing target %s failed", type(target).__name__)
 
     def _start_heartbeat(self) -> None:
         ttl = self.settings.worker_heartbeat_ttl_s
@@ -137,12 +128,7 @@ class WorkerRuntime:
 
     def close(self) -> None:
         self.stopping.set()
-        if self.sandbox_probe is not None:
-            self.sandbox_probe.join(SANDBOX_PROBE_WAIT_S)  # a short-lived (burst) worker still logs its layers
-        sandbox = self.context.extras.pop(SANDBOX_KEY, None)
-        if sandbox is not None:
-            sandbox.close()
-        self.loop.run(close_http_clients(self.context))
+        self.loop.run(self._close_targets())
         self.loop.run(self.context.http.aclose())
         self.loop.run(self.db.dispose())
         self.loop.close()

@@ -3,14 +3,16 @@
 Each target type is one module in this package with one :class:`Target` subclass. Targets check
 their own fields at create/update time (:meth:`Target.validate`, raising
 :class:`~chronoflow.exceptions.InvalidInput`), and execute a claimed run
-(:meth:`Target.execute`). Retries are not theirs: the worker retries a result whose
+(:meth:`Target.execute`). A worker owns the targets' lifecycle: it calls :meth:`Target.start` on
+each once at start, before any run, and :meth:`Target.close` once when it stops; a target keeps
+what it shares between runs (clients, a sandbox runner) on itself. Retries are not theirs: the worker retries a result whose
 ``retryable`` is true, with the shared backoff of ``JOB_ATTEMPTS``/``JOB_BACKOFF_MS``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from chronoflow.models import RunStatus
@@ -53,8 +55,8 @@ class ExecutionContext:
     settings: Settings
     db: Database
     http: httpx.AsyncClient
-    extras: dict[str, Any] = field(default_factory=dict)
-    """Collaborators added by later targets (sandbox runner, channel clients)."""
+    worker_id: str = ""
+    """The worker the runs execute in, as its log lines name it."""
 
 
 class Target(ABC):
@@ -63,6 +65,15 @@ class Target(ABC):
     fields: ClassVar[frozenset[str]]
     """The chrono fields (camelCase) this target reads; a chrono of another type may not carry them.
     ``extras`` belongs to every chrono (template values, a function's input, or the caller's own notes)."""
+
+    async def start(self, context: ExecutionContext) -> None:
+        """Prepare what runs share (clients, a sandbox); called once by the worker before any run.
+
+        The default does nothing: a target without state needs no start.
+        """
+
+    async def close(self) -> None:
+        """Release what :meth:`start` prepared; called once by a stopping worker. Does nothing by default."""
 
     @abstractmethod
     async def validate(self, fields: dict[str, Any], session: AsyncSession, settings: Settings) -> dict[str, Any]:

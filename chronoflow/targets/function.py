@@ -29,9 +29,10 @@ would most likely fail the same way); a run that could not start a sandbox at al
 a worker whose sandbox lacks a layer ``FUNCTION_SANDBOX_REQUIRED_LAYERS`` requires fails at once,
 naming the missing layers, and is not retried: the host, not the moment, is at fault.
 
-The worker builds its runner (and so its policy) once at start (``WorkerRuntime.create``) and
-hands it over in ``ExecutionContext.extras["sandbox"]``; a runner is built here only for a
-context that came without one, once.
+The target builds the worker's runner (and so its policy) once, in :meth:`FunctionTarget.start`,
+and probes its isolation layers there, in a thread, logging them (or the missing required ones)
+off the job path: a worker serving only HTTP or MESSAGE chronos does not wait for the probe, and
+the first FUNCTION run finds the fork server warm. :meth:`FunctionTarget.close` stops the runner.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -57,6 +59,7 @@ from chronoflow.functions import (
 )
 from chronoflow.models import Function, RunStatus
 from chronoflow.sandbox import SandboxLayersMissing, SandboxPolicy, SandboxRunner, SandboxUnavailable
+from chronoflow.sandbox.layers import probe_and_log
 from chronoflow.targets.base import ExecutionContext, Target, TargetResult
 
 if TYPE_CHECKING:
@@ -67,24 +70,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SANDBOX_KEY = "sandbox"
-"""Key of the worker's :class:`SandboxRunner` in ``ExecutionContext.extras`` (closed with the worker)."""
+SANDBOX_PROBE_WAIT_S = 30.0
+"""How long a closing target waits for its start-up sandbox probe to finish."""
 
 SUMMARY_CHARS = 16_384
 """Longest run summary kept in ``responseSnippet``; past it the per-message list is dropped."""
 
 _STATUSES = {"success": RunStatus.SUCCESS, "failed": RunStatus.FAILED, "timeout": RunStatus.TIMEOUT}
-
-
-async def worker_runner(context: ExecutionContext) -> SandboxRunner:
-    """The worker's runner, started (fork server warm) before the first FUNCTION run needs it."""
-    runner = context.extras.get(SANDBOX_KEY)
-    if runner is None:
-        runner = SandboxRunner(SandboxPolicy.from_settings(context.settings))
-        context.extras[SANDBOX_KEY] = runner
-    if not runner.ready:
-        await asyncio.to_thread(runner.start)  # the fork server's start is not the first run's time
-    return runner  # type: ignore[no-any-return]
 
 
 _FUNCTIONS = Function.__table__
@@ -106,6 +98,35 @@ class FunctionTarget(Target):
     """Runs the chrono's function with its ``extras``."""
 
     fields = frozenset({"functionId", "functionCode", "functionLimits", "channelId"})
+
+    def __init__(self) -> None:
+        self.runner: SandboxRunner | None = None
+        """The worker's sandbox runner, from :meth:`start` to :meth:`close`."""
+        self._probe: threading.Thread | None = None
+
+    async def start(self, context: ExecutionContext) -> None:
+        """Build the runner from the worker's settings, then probe and log its layers in a thread."""
+        self.runner = SandboxRunner(SandboxPolicy.from_settings(context.settings))
+        self._probe = threading.Thread(target=probe_and_log, args=(self.runner, f"worker {context.worker_id}"),
+                                       name="chronoflow-sandbox-probe", daemon=True)
+        self._probe.start()
+
+    async def close(self) -> None:
+        """Stop the runner, once the probe has ended (a short-lived, burst worker still logs its layers)."""
+        probe, self._probe = self._probe, None
+        if probe is not None:
+            await asyncio.to_thread(probe.join, SANDBOX_PROBE_WAIT_S)
+        runner, self.runner = self.runner, None
+        if runner is not None:
+            runner.close()
+
+    async def _ready_runner(self) -> SandboxRunner:
+        """The worker's runner, its fork server started before the run needs it."""
+        if self.runner is None:
+            raise RuntimeError("the FUNCTION target was not started")
+        if not self.runner.ready:
+            await asyncio.to_thread(self.runner.start)  # the fork server's start is not the first run's time
+        return self.runner
 
     async def validate(self, fields: dict[str, Any], session: AsyncSession, settings: Settings) -> dict[str, Any]:
         extras = checked_extras(fields.get("extras"))
@@ -134,7 +155,7 @@ class FunctionTarget(Target):
         if snapshot is None:
             return TargetResult(RunStatus.FAILED, error_message="function not found: it was deleted")
         try:
-            runner = await worker_runner(context)
+            runner = await self._ready_runner()
             outcome = await run_function(snapshot, extras=chrono.extras, runner=runner, db=context.db,
                                          settings=context.settings, channel_id=chrono.channel_id, http=context.http)
         except SandboxLayersMissing as exc:

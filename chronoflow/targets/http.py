@@ -56,9 +56,6 @@ MAX_HEADER_NAME_CHARS = 256
 MAX_HEADER_VALUE_CHARS = 8 * 1024
 """Longest header value (ASCII only, so also its size in bytes)."""
 
-CLIENTS_KEY = "http_target_clients"
-"""Where a worker's :class:`ExecutionContext` keeps this target's clients (see :func:`close_http_clients`)."""
-
 SIGNATURE_HEADER = "X-Chronoflow-Signature"
 TIMESTAMP_HEADER = "X-Chronoflow-Timestamp"
 
@@ -249,34 +246,6 @@ def environment_proxy(url: httpx.URL) -> str | None:
     return proxy
 
 
-def _client(context: ExecutionContext, url: httpx.URL) -> httpx.AsyncClient:
-    """The worker's client for ``url``, kept in its context so runs reuse connections.
-
-    Direct calls go through the guarded transport: every connection it opens, reused or not, was
-    opened to a checked address. Through an operator's proxy, the proxy resolves the name and is
-    the one to police it; the URL's own host was checked before.
-    """
-    clients: dict[str | None, httpx.AsyncClient] = context.extras.setdefault(CLIENTS_KEY, {})
-    proxy = environment_proxy(url)
-    client = clients.get(proxy)
-    if client is None:
-        if proxy is None:
-            transport = _GuardedTransport(DestinationPolicy.from_settings(context.settings))
-            client = httpx.AsyncClient(transport=transport, verify=_shared_ssl_context(), trust_env=False,
-                                       follow_redirects=False)
-        else:
-            client = httpx.AsyncClient(proxy=proxy, verify=_shared_ssl_context(), trust_env=False,
-                                       follow_redirects=False)
-        clients[proxy] = client
-    return client
-
-
-async def close_http_clients(context: ExecutionContext) -> None:
-    """Close the clients this target keeps in ``context`` (a stopping worker calls it)."""
-    for client in context.extras.pop(CLIENTS_KEY, {}).values():
-        await client.aclose()
-
-
 class _Snippet:
     """The start of a response body: read chunk by chunk, never more than :data:`SNIPPET_BYTES`."""
 
@@ -308,6 +277,42 @@ class HttpTarget(Target):
     """Calls ``url``; a 2xx or 3xx answer is a success (redirects are not followed)."""
 
     fields = frozenset({"url", "method", "headers", "payload", "signingSecret"})
+
+    def __init__(self) -> None:
+        self._policy: DestinationPolicy | None = None
+        # One client per outbound proxy (None: direct), kept so that runs reuse connections.
+        self._clients: dict[str | None, httpx.AsyncClient] = {}
+
+    async def start(self, context: ExecutionContext) -> None:
+        """Take the worker's destination policy; clients are opened on first use, one per proxy."""
+        self._policy = DestinationPolicy.from_settings(context.settings)
+
+    async def close(self) -> None:
+        """Close the clients opened since :meth:`start`."""
+        clients, self._clients = self._clients, {}
+        for client in clients.values():
+            await client.aclose()
+
+    def _client(self, url: httpx.URL) -> httpx.AsyncClient:
+        """The worker's client for ``url``.
+
+        Direct calls go through the guarded transport: every connection it opens, reused or not, was
+        opened to a checked address. Through an operator's proxy, the proxy resolves the name and is
+        the one to police it; the URL's own host was checked before.
+        """
+        if self._policy is None:
+            raise RuntimeError("the HTTP target was not started")
+        proxy = environment_proxy(url)
+        client = self._clients.get(proxy)
+        if client is None:
+            if proxy is None:
+                client = httpx.AsyncClient(transport=_GuardedTransport(self._policy), verify=_shared_ssl_context(),
+                                           trust_env=False, follow_redirects=False)
+            else:
+                client = httpx.AsyncClient(proxy=proxy, verify=_shared_ssl_context(), trust_env=False,
+                                           follow_redirects=False)
+            self._clients[proxy] = client
+        return client
 
     async def validate(self, fields: dict[str, Any], session: AsyncSession, settings: Settings) -> dict[str, Any]:
         url = check_url(fields.get("url"), DestinationPolicy.from_settings(settings))
@@ -349,7 +354,7 @@ class HttpTarget(Target):
         seconds = context.settings.http_request_timeout_ms / 1000
         snippet = _Snippet()
         try:
-            async with asyncio.timeout(seconds), _client(context, url).stream(
+            async with asyncio.timeout(seconds), self._client(url).stream(
                 chrono.method or "POST", url, content=body or None, headers=headers, timeout=seconds,
             ) as response:
                 snippet.status = response.status_code

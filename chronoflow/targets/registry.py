@@ -1,4 +1,4 @@
-"""Which :class:`Target` serves which ``targetType``."""
+"""Which :class:`Target` serves which ``targetType``: one instance of each, listed here."""
 
 from __future__ import annotations
 
@@ -7,18 +7,25 @@ from typing import Any
 from chronoflow.exceptions import InvalidInput
 from chronoflow.models import TargetType
 from chronoflow.targets.base import Target
+from chronoflow.targets.function import FunctionTarget
 from chronoflow.targets.http import HttpTarget
+from chronoflow.targets.message import MessageTarget
 
-_TARGETS: dict[str, Target] = {TargetType.HTTP: HttpTarget()}
-
-
-def register(target_type: TargetType, target: Target) -> None:
-    """Make ``target`` serve ``target_type`` (used by the MESSAGE and FUNCTION targets)."""
-    _TARGETS[target_type] = target
+_TARGETS: dict[str, Target] = {
+    TargetType.HTTP: HttpTarget(),
+    TargetType.MESSAGE: MessageTarget(),
+    TargetType.FUNCTION: FunctionTarget(),
+}
+"""Validation uses them in every process; a worker also starts and closes them (:func:`all_targets`)."""
 
 
 def target_types() -> list[str]:
     return sorted(_TARGETS)
+
+
+def all_targets() -> list[Target]:
+    """Every target, for a worker to start and close."""
+    return list(_TARGETS.values())
 
 
 def refuse_foreign_fields(sent: dict[str, Any], target_type: str) -> None:
@@ -36,14 +43,3 @@ def get_target(target_type: object) -> Target:
     if target is None:
         raise InvalidInput("targetType", f"must be one of {', '.join(target_types())}, got {target_type!r}")
     return target
-
-
-# Targets defined outside this module register themselves on import; importing them here makes
-# ``get_target`` see them in every process (API and workers) without a separate setup step.
-from chronoflow.targets.message import MessageTarget  # noqa: E402
-
-register(TargetType.MESSAGE, MessageTarget())
-
-from chronoflow.targets.function import FunctionTarget  # noqa: E402
-
-register(TargetType.FUNCTION, FunctionTarget())

@@ -109,17 +109,18 @@ import httpx
 from chronoflow.config import Settings
 from chronoflow.models import Chrono
 from chronoflow.targets.base import ExecutionContext
-from chronoflow.targets.http import HttpTarget, close_http_clients
+from chronoflow.targets.http import HttpTarget
 
 async def main(warm_up: str, url: str) -> None:
     target = HttpTarget()
     async with httpx.AsyncClient() as http:
         context = ExecutionContext(settings=Settings(http_request_timeout_ms=60000), db=None, http=http)
+        await target.start(context)
         await target.execute(Chrono(url=warm_up, method="GET", headers={}), None, context)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         result = await target.execute(Chrono(url=url, method="GET", headers={}), None, context)
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        await close_http_clients(context)
+        await target.close()
     print(json.dumps({"status": str(result.status), "http": result.http_status,
                       "snippet": result.response_snippet, "error": result.error_message,
                       "growth_kb": after - before}))
