@@ -24,26 +24,13 @@ from litestar import Controller, Request, Response, get, post
 from litestar.status_codes import HTTP_201_CREATED
 from msgspec import UNSET, Struct, UnsetType
 
-from chronoflow.api.channels import (
-    SESSION_KEYS,
-    channels_for_session,
-    client_for,
-    set_session_status,
-)
 from chronoflow.api.openapi import QrOperation, errors
 from chronoflow.api.schemas import Body, Name, Page, SessionName, WebhookUrl
-from chronoflow.channels import (
-    ChannelStatus,
-    ProviderKind,
-    SessionInfo,
-    WhatsAppProvider,
-    check_session_name,
-    provider_for_channel,
-)
+from chronoflow.channels import ChannelStatus, ProviderKind, check_session_name
+from chronoflow.channels.service import ChannelService, checked_channel_name, session_client
 from chronoflow.config import Settings
 from chronoflow.db import Database
 from chronoflow.exceptions import Conflict, InvalidInput
-from chronoflow.models import Channel
 
 WEBHOOK_PATHS = {ProviderKind.WAHA: "/waha/webhooks", ProviderKind.EVOLUTION: "/evolution/webhooks"}
 """Where each provider's events arrive on this server."""
@@ -76,45 +63,32 @@ class _SessionRoutes(Controller):
 
     provider: ClassVar[ProviderKind]
 
-    async def _client(self, db: Database, settings: Settings, name: str) -> WhatsAppProvider:
-        check_session_name(name, "name")
-        async with db.session() as session:
-            channels = await channels_for_session(session, self.provider, name)
-        if channels:
-            return client_for(channels[0], settings)
-        return provider_for_channel(self.provider, {SESSION_KEYS[self.provider]: name}, settings)
-
     async def _sync(
-        self, db: Database, name: str, status: ChannelStatus, provider_status: str | None = None
+        self, db: Database, settings: Settings, name: str, status: ChannelStatus, provider_status: str | None = None
     ) -> SessionOut:
-        async with db.session() as session:
-            channels = await set_session_status(session, self.provider, name, status)
+        channels = await ChannelService(db, settings).sync_session(self.provider, name, status)
         return SessionOut(name=name, status=status.value, channel_ids=[c.id for c in channels],
                           provider_status=provider_status)
 
-    async def _sync_info(self, db: Database, info: SessionInfo) -> SessionOut:
-        return await self._sync(db, info.name, info.status, info.provider_status)
-
     async def _action(self, db: Database, settings: Settings, name: str, action: str) -> SessionOut:
-        async with await self._client(db, settings, name) as client:
+        async with await ChannelService(db, settings).session_client(self.provider, name) as client:
             status = await getattr(client, action)()
-        return await self._sync(db, name, status)
+        return await self._sync(db, settings, name, status)
 
     @get("/", summary="List the provider's sessions; their channels take the statuses shown",
          responses=errors(401, 404, 409, 502))
     async def list_sessions(self, db: Database, settings: Settings) -> Page[SessionOut]:
-        async with provider_for_channel(self.provider, {SESSION_KEYS[self.provider]: "default"}, settings) as client:
+        async with session_client(self.provider, "default", settings) as client:
             sessions = await client.list_sessions()
-        items = [await self._sync_info(db, info) for info in sessions]
+        items = [await self._sync(db, settings, info.name, info.status, info.provider_status) for info in sessions]
         return Page(items=items, total=len(items), skip=0, take=len(items))
 
     @post("/", status_code=HTTP_201_CREATED, summary="Create and start a session, and its channel",
           responses=errors(400, 401, 404, 409, 413, 422, 502))
     async def create_session(self, data: SessionCreate, db: Database, settings: Settings) -> SessionOut:
         name = check_session_name(data.name, "name")
-        channel_name = name if isinstance(data.channel_name, UnsetType) else data.channel_name.strip()
-        if not channel_name or len(channel_name) > 200:
-            raise InvalidInput("channelName", "must be 1-200 characters")
+        channel_name = name if isinstance(data.channel_name, UnsetType) else checked_channel_name(
+            data.channel_name, "channelName")
         own_url = _own_webhook_url(settings, self.provider)
         webhook_url = own_url if isinstance(data.webhook_url, UnsetType) else data.webhook_url
         if webhook_url is not None:
@@ -123,16 +97,9 @@ class _SessionRoutes(Controller):
                   else settings.evolution_webhook_secret) or None
         if webhook_url != own_url:
             secret = None  # ChronoFlow's secret goes only with ChronoFlow's own webhook route
-        async with provider_for_channel(self.provider, {SESSION_KEYS[self.provider]: name}, settings) as client:
+        async with session_client(self.provider, name, settings) as client:
             info = await client.create_session(name, webhook_url=webhook_url, webhook_secret=secret)
-        async with db.session() as session:
-            channels = await set_session_status(session, self.provider, info.name, info.status)
-            if not channels:
-                channel = Channel(name=channel_name, provider=self.provider.value,
-                                  config={SESSION_KEYS[self.provider]: info.name}, status=info.status.value)
-                session.add(channel)
-                await session.flush()
-                channels = [channel]
+        channels = await ChannelService(db, settings).adopt_session(self.provider, info, channel_name)
         return SessionOut(name=info.name, status=info.status.value, channel_ids=[c.id for c in channels],
                           provider_status=info.provider_status)
 
@@ -160,13 +127,13 @@ class _SessionRoutes(Controller):
     @get("/{name:str}/auth/qr", summary="The pairing QR: PNG, or {mimetype, data} with Accept: application/json",
          responses=errors(400, 401, 404, 409, 422, 502), operation_class=QrOperation)
     async def qr(self, name: str, request: Request[Any, Any, Any], db: Database, settings: Settings) -> Response[Any]:
-        async with await self._client(db, settings, name) as client:
+        async with await ChannelService(db, settings).session_client(self.provider, name) as client:
             status = await client.status()
             if status is ChannelStatus.WORKING:
-                await self._sync(db, name, status)
+                await self._sync(db, settings, name, status)
                 raise Conflict(f"session {name!r} is already connected (WORKING): there is no QR code to scan")
             code = await client.qr()
-        await self._sync(db, name, ChannelStatus.SCAN_QR_CODE)
+        await self._sync(db, settings, name, ChannelStatus.SCAN_QR_CODE)
         if "application/json" in request.headers.get("accept", ""):
             return Response(QrOut(mimetype=code.mimetype, data=code.data_base64))
         return Response(code.content, media_type=code.mimetype)

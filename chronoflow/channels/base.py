@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Self
 from chronoflow.channels.errors import ProviderError
 
 __all__ = [
+    "SESSION_KEYS",
     "ChannelStatus",
     "ProviderError",
     "ProviderKind",
@@ -39,6 +40,10 @@ class ProviderKind(StrEnum):
 
     WAHA = "WAHA"
     EVOLUTION = "EVOLUTION"
+
+
+SESSION_KEYS = {ProviderKind.WAHA: "session", ProviderKind.EVOLUTION: "instance"}
+"""The config key (and webhook field) naming a channel's session, in each provider's own word."""
 
 
 class ChannelStatus(StrEnum):

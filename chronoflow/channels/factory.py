@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from chronoflow.channels.base import ProviderKind, WhatsAppProvider
+from chronoflow.channels.base import SESSION_KEYS, ProviderKind, WhatsAppProvider
 from chronoflow.channels.evolution import EvolutionClient
 from chronoflow.channels.transport import RetryPolicy
 from chronoflow.channels.validation import check_api_key, check_base_url, check_session_name, same_server
@@ -31,9 +31,6 @@ from chronoflow.config import Settings, get_settings
 from chronoflow.exceptions import InvalidInput
 
 __all__ = ["provider_for_channel"]
-
-_SESSION_KEYS = {ProviderKind.WAHA: "session", ProviderKind.EVOLUTION: "instance"}
-"""The config key naming the session, in each provider's own word."""
 
 
 def provider_for_channel(
@@ -73,7 +70,7 @@ def provider_for_channel(
     if not isinstance(config, Mapping):
         raise InvalidInput("config", "must be an object")
 
-    session_key = _SESSION_KEYS[kind]
+    session_key = SESSION_KEYS[kind]
     session = config.get(session_key, config.get("session") if kind is ProviderKind.EVOLUTION else None)
     if kind is ProviderKind.WAHA and session is None:
         session = "default"  # WAHA Core serves exactly one session, named "default"
