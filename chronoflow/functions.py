@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from chronoflow.channels import ChannelStatus, InvalidPhoneNumber, normalize_number, provider_for_channel
+from chronoflow.channels.service import existing_channel_id
 from chronoflow.db import utcnow
 from chronoflow.exceptions import Conflict, InvalidCode, InvalidInput, NotFound
 from chronoflow.models import Channel, Chrono, Function
@@ -139,11 +140,7 @@ async def checked_channel(session: AsyncSession, channel_id: object, field_name:
     """An existing channel's id, or ``None``. Raises InvalidInput naming ``field_name``."""
     if channel_id is None:
         return None
-    if not isinstance(channel_id, str) or not channel_id.strip():
-        raise InvalidInput(field_name, "must be a channel id")
-    if await session.get(Channel, channel_id) is None:
-        raise InvalidInput(field_name, f"no channel with id {channel_id!r}")
-    return channel_id
+    return await existing_channel_id(session, channel_id, field_name)
 
 
 def _checked_name(name: object) -> str:

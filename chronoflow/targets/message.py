@@ -35,6 +35,7 @@ from chronoflow.channels import (
     provider_for_channel,
     template_variables,
 )
+from chronoflow.channels.service import existing_channel_id
 from chronoflow.exceptions import InvalidInput
 from chronoflow.models import Channel, ChronoRun, RunStatus
 from chronoflow.optouts import opted_out_among
@@ -95,8 +96,7 @@ class MessageTarget(Target):
         channel_id = fields.get("channelId")
         if not isinstance(channel_id, str) or not channel_id.strip():
             raise InvalidInput("channelId", "is required for a MESSAGE chrono")
-        if await session.get(Channel, channel_id) is None:
-            raise InvalidInput("channelId", f"no channel with id {channel_id!r}")
+        await existing_channel_id(session, channel_id, "channelId")
 
         template = fields.get("messageTemplate")
         if not isinstance(template, str) or not template.strip():
