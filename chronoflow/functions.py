@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from chronoflow.channels import ChannelStatus, InvalidPhoneNumber, normalize_number, provider_for_channel
+from chronoflow.channels import InvalidPhoneNumber, normalize_number
+from chronoflow.channels.connected import connected_provider
 from chronoflow.channels.service import existing_channel_id
 from chronoflow.db import utcnow
 from chronoflow.exceptions import Conflict, InvalidCode, InvalidInput, NotFound
@@ -307,10 +308,7 @@ class ChannelSender:
                 channel = await session.get(Channel, self.channel_id)
                 if channel is None:
                     raise LookupError("the function's channel was deleted")
-                if channel.status != ChannelStatus.WORKING:
-                    raise RuntimeError(f"channel {channel.name!r} is {channel.status}, not WORKING")
-                self._provider = provider_for_channel(channel.provider, channel.config, self.settings,
-                                                      api_key=channel.api_key, client=self.http)
+                self._provider = connected_provider(channel, self.settings, client=self.http)
         sent = await self._provider.send_text(number, text)
         return sent.id or ""
 

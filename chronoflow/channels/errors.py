@@ -7,6 +7,7 @@ translate them once. Errors about user input are also ``ValueError`` (bad data),
     ChannelError
     ├── ProviderError          a call to WAHA or Evolution API failed (provider, call, http_status, retryable)
     │   └── UnsupportedCall    the provider has no such operation (Evolution API cannot "stop")
+    ├── ChannelNotConnected    a send needs a WORKING channel and this one is not
     ├── InvalidPhoneNumber     a recipient is not one individual phone number        (ValueError)
     ├── TemplateError          a message template is unusable                        (ValueError)
     │   ├── TemplateSyntaxError   malformed braces or a placeholder that is not a plain name
@@ -65,6 +66,20 @@ class UnsupportedCall(ProviderError):
 
     def __init__(self, provider: str, call: str, detail: str) -> None:
         super().__init__(provider, call, detail, retryable=False, attempts=0)
+
+
+class ChannelNotConnected(ChannelError):
+    """A send was asked of a channel whose status is not ``WORKING``.
+
+    Attributes:
+        name: the channel's name.
+        status: its status.
+    """
+
+    def __init__(self, name: str, status: str) -> None:
+        self.name = name
+        self.status = status
+        super().__init__(f"channel {name!r} is {status}, not WORKING")
 
 
 class InvalidPhoneNumber(ChannelError, ValueError):

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from chronoflow.channels import (
-    ChannelStatus,
     DeliveryReport,
     InvalidPhoneNumber,
     Outcome,
@@ -32,9 +31,10 @@ from chronoflow.channels import (
     TemplateSyntaxError,
     deliver,
     normalize_number,
-    provider_for_channel,
     template_variables,
 )
+from chronoflow.channels.connected import connected_provider
+from chronoflow.channels.errors import ChannelNotConnected
 from chronoflow.channels.service import existing_channel_id
 from chronoflow.exceptions import InvalidInput
 from chronoflow.models import Channel, ChronoRun, RunStatus
@@ -145,15 +145,10 @@ class MessageTarget(Target):
             already, settled = await _earlier_attempts(session, chrono.id, run.scheduled_for, run.attempt)
         if channel is None:
             return TargetResult(RunStatus.FAILED, error_message="channel not found: it was deleted")
-        if channel.status != ChannelStatus.WORKING:
-            return TargetResult(
-                RunStatus.FAILED,
-                error_message=f"{NOT_CONNECTED}: channel {channel.name!r} is {channel.status}, not WORKING",
-            )
         try:
-            provider = provider_for_channel(
-                channel.provider, channel.config, context.settings, api_key=channel.api_key, client=context.http
-            )
+            provider = connected_provider(channel, context.settings, client=context.http)
+        except ChannelNotConnected as exc:
+            return TargetResult(RunStatus.FAILED, error_message=f"{NOT_CONNECTED}: {exc}")
         except InvalidInput as exc:
             return TargetResult(RunStatus.FAILED, error_message=f"channel {channel.name!r} is misconfigured: {exc}")
 
