@@ -195,7 +195,7 @@ def shared_runner(settings: Settings) -> SandboxRunner:
     the start, not a request), and every later call (``FunctionService``, the FUNCTION target's
     validation) is a look-up. One runner (one fork server) per distinct policy, started on first
     use and closed at exit (:func:`close_shared_runners`); the fork server also exits by itself
-    when this process dies. Workers own theirs instead (built in ``WorkerRuntime.create``).
+    when this process dies. Workers own theirs instead (built in ``FunctionTarget.start``).
     """
     with _runners_lock:
         known = _by_settings.get(id(settings))
