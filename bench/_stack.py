@@ -8,23 +8,23 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from redis import Redis  # noqa: E402
+from redis import Redis
 
-from chronoflow.chronos import ChronoService  # noqa: E402
-from chronoflow.config import Settings, async_database_url  # noqa: E402
-from chronoflow.db import Database  # noqa: E402
-from chronoflow.embedded_redis import EmbeddedRedis  # noqa: E402
-from chronoflow.jobs import JobStore  # noqa: E402
-from chronoflow.migrate import upgrade  # noqa: E402
-from tests.services import HttpReceiver, PostgresServer  # noqa: E402
+from chronoflow.chronos.service import ChronoService
+from chronoflow.config import Settings, async_database_url
+from chronoflow.devtools.embedded_redis import EmbeddedRedis
+from chronoflow.scheduling.jobs import JobStore
+from chronoflow.store.engine import Database
+from chronoflow.store.migrations import upgrade
+from tests.services import HttpReceiver, PostgresServer
 
 
 @dataclass

@@ -54,8 +54,8 @@ def worker_runs(iterations: int, network_namespace: bool = True) -> list[float]:
     from _stack import bench_stack
     from sqlalchemy import func, select
 
-    from chronoflow.functions import close_shared_runners
-    from chronoflow.models import ChronoRun
+    from chronoflow.functions.runners import close_shared_runners
+    from chronoflow.store.models import ChronoRun
     from chronoflow.worker import WorkerRuntime, execute_occurrence, install_runtime
 
     with bench_stack() as stack:

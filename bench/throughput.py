@@ -14,13 +14,13 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
+from _stack import BenchStack, bench_stack, median
 from rq import Queue
 from rq.job import Job
 from sqlalchemy import func, select
 
-from _stack import BenchStack, bench_stack, median
-from chronoflow.models import ChronoRun
-from chronoflow.scheduler import ChronoScheduler
+from chronoflow.scheduling.scheduler import ChronoScheduler
+from chronoflow.store.models import ChronoRun
 
 
 def chronoflow_rate(stack: BenchStack, count: int) -> float:

@@ -14,14 +14,14 @@ import time
 from pathlib import Path
 
 from chronoflow.config import Settings
-from chronoflow.exceptions import ConfigError
+from chronoflow.errors import ConfigError
 from chronoflow.logs import configure_logging, mask_url_passwords
 
 log = logging.getLogger("chronoflow")
 
 
 def cmd_migrate(settings: Settings, _: argparse.Namespace) -> None:
-    from chronoflow.migrate import upgrade
+    from chronoflow.store.migrations import upgrade
 
     upgrade(settings.effective_database_url)
     print(f"database migrated: {mask_url_passwords(settings.effective_database_url)}")
@@ -40,12 +40,12 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_scheduler(settings: Settings, _: argparse.Namespace) -> None:
     from redis import Redis
 
-    from chronoflow.db import Database
-    from chronoflow.heartbeats import worker_alive
-    from chronoflow.jobs import JobStore
-    from chronoflow.reconciler import reconcile
-    from chronoflow.runs import reap_lost_runs
-    from chronoflow.scheduler import ChronoScheduler
+    from chronoflow.scheduling.heartbeats import worker_alive
+    from chronoflow.scheduling.jobs import JobStore
+    from chronoflow.scheduling.reconciler import reconcile
+    from chronoflow.scheduling.scheduler import ChronoScheduler
+    from chronoflow.store.engine import Database
+    from chronoflow.worker.runs import reap_lost_runs
 
     # The scheduler blocks on Redis for up to a third of its lease: reads must outlast that.
     redis = Redis.from_url(settings.redis_url, socket_timeout=settings.scheduler_lock_ttl_ms / 1000 + 5)
@@ -71,7 +71,7 @@ def cmd_scheduler(settings: Settings, _: argparse.Namespace) -> None:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
-    from chronoflow.worker import run_worker
+    from chronoflow.worker.runtime import run_worker
 
     run_worker(settings, settings.redis_url, settings.effective_database_url, burst=args.burst)
 
@@ -79,9 +79,9 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_reconcile(settings: Settings, _: argparse.Namespace) -> None:
     from redis import Redis
 
-    from chronoflow.db import Database
-    from chronoflow.jobs import JobStore
-    from chronoflow.reconciler import reconcile
+    from chronoflow.scheduling.jobs import JobStore
+    from chronoflow.scheduling.reconciler import reconcile
+    from chronoflow.store.engine import Database
 
     async def main() -> None:
         db = Database(settings.effective_database_url)
@@ -95,8 +95,8 @@ def cmd_reconcile(settings: Settings, _: argparse.Namespace) -> None:
 
 def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
     """api + scheduler + worker as child processes, with embedded Redis and SQLite unless configured."""
-    from chronoflow.embedded_redis import EmbeddedRedis, die_with_parent
-    from chronoflow.migrate import upgrade
+    from chronoflow.devtools.embedded_redis import EmbeddedRedis, die_with_parent
+    from chronoflow.store.migrations import upgrade
 
     # SIGTERM (a service manager, `kill`) stops everything as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -177,7 +177,7 @@ def _local_secret(path: Path) -> str:
 
 def cmd_fake_whatsapp(_: Settings, __: argparse.Namespace) -> None:
     """Listed for ``--help``; ``main`` dispatches ``fake-whatsapp`` early, with its own arguments."""
-    from chronoflow.fake_whatsapp import main as fake_main
+    from chronoflow.devtools.fake_whatsapp import main as fake_main
 
     fake_main([])
 
@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "fake-whatsapp":
-        from chronoflow.fake_whatsapp import main as fake_main
+        from chronoflow.devtools.fake_whatsapp import main as fake_main
 
         load_settings("fake-whatsapp")
         fake_main(argv[1:])

@@ -1,7 +1,7 @@
 """Typed settings, read from the environment and checked once, before any role starts.
 
 Every field documents the environment variable it comes from. :meth:`Settings.from_env` parses
-and range-checks all of them and raises one :class:`~chronoflow.exceptions.ConfigError` that
+and range-checks all of them and raises one :class:`~chronoflow.errors.ConfigError` that
 lists every bad variable, its value and what is expected, so an operator fixes a broken
 deployment in one pass instead of one crash at a time. Unset ``DATABASE_URL`` and ``REDIS_URL``
 mean the embedded defaults: a SQLite file and an embedded Redis server under ``CHRONOFLOW_HOME``.
@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from chronoflow.exceptions import ConfigError
+from chronoflow.errors import ConfigError
 
 MAX_MISFIRE_GRACE_SECONDS = 7 * 86400
 """Longest misfire grace a chrono (or the default) may have: a week."""
@@ -146,7 +146,7 @@ class Settings:
     @property
     def effective_database_url(self) -> str:
         """The async SQLAlchemy URL: the configured one, or the embedded SQLite file."""
-        return async_database_url(self.database_url or f"sqlite:///{(self.home / 'chronoflow.db').resolve()}")
+        return async_database_url(self.database_url or f"sqlite:///{(self.home / 'chronoflow.store.engine').resolve()}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, role: str | None = None) -> Settings:

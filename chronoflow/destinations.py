@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import httpcore
 
-from chronoflow.exceptions import ChronoflowError
+from chronoflow.errors import ChronoflowError
 
 if TYPE_CHECKING:
     from chronoflow.config import Settings

@@ -8,8 +8,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from chronoflow.config import get_settings
-from chronoflow.db import create_engine
-from chronoflow.models import Base
+from chronoflow.store.engine import create_engine
+from chronoflow.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

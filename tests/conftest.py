@@ -26,7 +26,7 @@ _ROOT = str(Path(__file__).resolve().parents[1])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from tests.services import (  # noqa: E402
+from tests.services import (
     EmbeddedRedis,
     HttpReceiver,
     PostgresNotFoundError,
@@ -96,7 +96,7 @@ def postgres_server() -> Iterator[PostgresServer]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """URL of a SQLite file of the test's own (created on first connect)."""
-    return f"sqlite+aiosqlite:///{tmp_path / 'chronoflow.db'}"
+    return f"sqlite+aiosqlite:///{tmp_path / 'chronoflow.store.engine'}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],

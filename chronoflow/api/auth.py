@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hmac
 
-from litestar.middleware import ASGIMiddleware
 from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from chronoflow.exceptions import Unauthorized
+from chronoflow.errors import Unauthorized
 
 PUBLIC_PATHS = (r"^/health$", r"^/metrics$", r"^/schema", r"^/waha/webhooks", r"^/evolution/webhooks")
 """Routes that authenticate otherwise (webhooks verify signatures) or not at all."""

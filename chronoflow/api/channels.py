@@ -18,8 +18,8 @@ from chronoflow.api.paging import Skip, Take
 from chronoflow.api.schemas import ApiKey, Body, ChannelConfig, Name, Page, ProviderName, ProviderQuery
 from chronoflow.channels.service import ChannelService
 from chronoflow.config import Settings
-from chronoflow.db import Database
-from chronoflow.models import Channel
+from chronoflow.store.engine import Database
+from chronoflow.store.models import Channel
 
 
 class ChannelCreate(Body):

@@ -12,9 +12,9 @@ from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from chronoflow.api.openapi import errors
 from chronoflow.api.paging import Skip, Take
 from chronoflow.api.schemas import ChronoCreate, ChronoOut, ChronoUpdate, Page, RunOut, TriggerOut
-from chronoflow.chronos import ChronoService
-from chronoflow.models import TargetType
-from chronoflow.runs import count_runs, latest_runs
+from chronoflow.chronos.service import ChronoService
+from chronoflow.store.models import TargetType
+from chronoflow.worker.runs import count_runs, latest_runs
 
 LEFT_OUT_OF_LISTS = ("payload", "recipients", "extras", "message_template")
 """Chrono fields that can each be tens of kilobytes: ``GET /chronos`` leaves them out of its items,

@@ -31,7 +31,7 @@ from chronoflow.channels.errors import (
     UnsupportedCall,
     WebhookPayloadError,
 )
-from chronoflow.exceptions import (
+from chronoflow.errors import (
     ChronoflowError,
     Conflict,
     InvalidCode,

@@ -13,9 +13,10 @@ from chronoflow.api.openapi import errors
 from chronoflow.api.paging import Skip, Take
 from chronoflow.api.schemas import Body, ChannelRef, Code, Description, Limits, Name, Page
 from chronoflow.config import Settings
-from chronoflow.db import Database
-from chronoflow.functions import FunctionOutcome, FunctionService
-from chronoflow.models import Function
+from chronoflow.functions.running import FunctionOutcome
+from chronoflow.functions.service import FunctionService
+from chronoflow.store.engine import Database
+from chronoflow.store.models import Function
 
 
 class FunctionCreate(Body):

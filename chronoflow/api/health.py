@@ -20,10 +20,10 @@ from sqlalchemy import text
 from chronoflow.api.openapi import PublicOperation
 from chronoflow.api.schemas import HealthOut
 from chronoflow.config import Settings
-from chronoflow.db import Database
-from chronoflow.functions import shared_runner
-from chronoflow.heartbeats import live_worker_count, scheduler_alive
+from chronoflow.functions.runners import shared_runner
 from chronoflow.sandbox.layers import probe
+from chronoflow.scheduling.heartbeats import live_worker_count, scheduler_alive
+from chronoflow.store.engine import Database
 
 log = logging.getLogger(__name__)
 

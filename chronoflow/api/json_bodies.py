@@ -17,7 +17,7 @@ from typing import Any
 from litestar import Request
 
 from chronoflow.api.conformance import strict_body
-from chronoflow.exceptions import InvalidInput
+from chronoflow.errors import InvalidInput
 
 MAX_JSON_DEPTH = 64
 """Deepest nesting of arrays and objects accepted in a request body (the body itself is level 1)."""

@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from chronoflow.api.openapi import PublicOperation
 from chronoflow.config import Settings
-from chronoflow.db import Database
-from chronoflow.heartbeats import live_worker_count, scheduler_alive
-from chronoflow.jobs import SCHEDULED_JOBS_KEY
-from chronoflow.models import Chrono, ChronoRun
+from chronoflow.scheduling.heartbeats import live_worker_count, scheduler_alive
+from chronoflow.scheduling.jobs import SCHEDULED_JOBS_KEY
+from chronoflow.store.engine import Database
+from chronoflow.store.models import Chrono, ChronoRun
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
 """Prometheus text exposition format 0.0.4; Litestar appends the one ``charset=utf-8``."""

@@ -29,8 +29,8 @@ from chronoflow.api.schemas import Body, Name, Page, SessionName, WebhookUrl
 from chronoflow.channels import ChannelStatus, ProviderKind, check_session_name
 from chronoflow.channels.service import ChannelService, checked_channel_name, session_client
 from chronoflow.config import Settings
-from chronoflow.db import Database
-from chronoflow.exceptions import Conflict, InvalidInput
+from chronoflow.errors import Conflict, InvalidInput
+from chronoflow.store.engine import Database
 
 WEBHOOK_PATHS = {ProviderKind.WAHA: "/waha/webhooks", ProviderKind.EVOLUTION: "/evolution/webhooks"}
 """Where each provider's events arrive on this server."""

@@ -6,9 +6,9 @@ from litestar import get
 
 from chronoflow.api.openapi import errors
 from chronoflow.api.schemas import RunOut
-from chronoflow.db import Database
-from chronoflow.exceptions import NotFound
-from chronoflow.models import ChronoRun
+from chronoflow.errors import NotFound
+from chronoflow.store.engine import Database
+from chronoflow.store.models import ChronoRun
 
 
 @get("/runs/{run_id:str}", tags=["runs"], summary="Read a run", responses=errors(400, 401, 404))

@@ -7,9 +7,9 @@ from litestar import post
 from chronoflow.api.openapi import errors
 from chronoflow.api.schemas import Descriptions, ParseOut, ParseRequest
 from chronoflow.config import Settings
-from chronoflow.db import utcnow
 from chronoflow.nlcron import describe, next_fire_times
-from chronoflow.schedules import read_schedule
+from chronoflow.scheduling.reading import read_schedule
+from chronoflow.store.engine import utcnow
 
 PREVIEW = 5
 

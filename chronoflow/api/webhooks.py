@@ -42,8 +42,8 @@ from chronoflow.channels import ProviderKind, redact_secrets, verify_evolution_s
 from chronoflow.channels.inbound import Applied, confirm_opt_out, list_events, receive, replay
 from chronoflow.channels.webhooks import EVOLUTION_SECRET_HEADER, EVOLUTION_SECRET_QUERY, WAHA_HMAC_HEADER
 from chronoflow.config import Settings
-from chronoflow.db import Database
-from chronoflow.exceptions import InvalidInput, Unauthorized, Unavailable
+from chronoflow.errors import InvalidInput, Unauthorized, Unavailable
+from chronoflow.store.engine import Database
 
 
 async def _receive(

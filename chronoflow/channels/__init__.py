@@ -21,7 +21,7 @@ from chronoflow.channels.errors import (
 )
 from chronoflow.channels.evolution import EvolutionClient, evolution_status
 from chronoflow.channels.factory import provider_for_channel
-from chronoflow.channels.optout import OPT_OUT_KEYWORDS, is_opt_out, opt_out_confirmation
+from chronoflow.channels.optout_keywords import OPT_OUT_KEYWORDS, is_opt_out, opt_out_confirmation
 from chronoflow.channels.phone import normalize_number
 from chronoflow.channels.records import evolution_event_key, redact_secrets, waha_event_key
 from chronoflow.channels.templates import render, template_variables

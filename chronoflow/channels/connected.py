@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     import httpx
 
     from chronoflow.config import Settings
-    from chronoflow.models import Channel
+    from chronoflow.store.models import Channel
 
 __all__ = ["connected_provider"]
 

@@ -1,6 +1,6 @@
 """Errors of the WhatsApp channel layer.
 
-Every error here descends from :class:`chronoflow.exceptions.ChronoflowError`, so the API edge can
+Every error here descends from :class:`chronoflow.errors.ChronoflowError`, so the API edge can
 translate them once. Errors about user input are also ``ValueError`` (bad data), and
 :class:`MissingVariable` is also a ``LookupError`` (a name that is not there)::
 
@@ -17,7 +17,7 @@ translate them once. Errors about user input are also ``ValueError`` (bad data),
 
 from __future__ import annotations
 
-from chronoflow.exceptions import ChronoflowError
+from chronoflow.errors import ChronoflowError
 
 
 class ChannelError(ChronoflowError):

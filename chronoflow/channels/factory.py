@@ -28,7 +28,7 @@ from chronoflow.channels.transport import RetryPolicy
 from chronoflow.channels.validation import check_api_key, check_base_url, check_session_name, same_server
 from chronoflow.channels.waha import WahaClient
 from chronoflow.config import Settings, get_settings
-from chronoflow.exceptions import InvalidInput
+from chronoflow.errors import InvalidInput
 
 __all__ = ["provider_for_channel"]
 

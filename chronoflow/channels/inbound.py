@@ -5,7 +5,7 @@ a status change sets ``Channel.status`` on the channels of that session (a new Q
 ``SCAN_QR_CODE``; a status this version does not know is stored as ``UNKNOWN``); an inbound text
 that is an opt-out keyword marks the sender opted out, and the caller confirms it to the person
 (:func:`confirm_opt_out`) after answering the provider, at most once per number per
-:data:`~chronoflow.optouts.CONFIRMATION_INTERVAL_MINUTES`. A delivery whose message or event id
+:data:`~chronoflow.channels.optout_store.CONFIRMATION_INTERVAL_MINUTES`. A delivery whose message or event id
 was stored before is reported as a duplicate and not applied again.
 
 Authenticating the request is the caller's (the API): this module starts from a trusted body.
@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronoflow.channels.base import SESSION_KEYS, ChannelStatus, ProviderKind
 from chronoflow.channels.errors import ProviderError, WebhookPayloadError
-from chronoflow.channels.optout import opt_out_confirmation
+from chronoflow.channels.optout_keywords import opt_out_confirmation
+from chronoflow.channels.optout_store import claim_confirmation, record_opt_out, store_event
 from chronoflow.channels.records import evolution_event_key, redact_secrets, waha_event_key
 from chronoflow.channels.service import channels_for_session, client_for, session_client, set_session_status
 from chronoflow.channels.webhooks import (
@@ -35,10 +36,9 @@ from chronoflow.channels.webhooks import (
     parse_waha_event,
 )
 from chronoflow.config import Settings
-from chronoflow.db import Database
-from chronoflow.exceptions import Conflict, NotFound
-from chronoflow.models import Channel, InboundEvent
-from chronoflow.optouts import claim_confirmation, record_opt_out, store_event
+from chronoflow.errors import Conflict, NotFound
+from chronoflow.store.engine import Database
+from chronoflow.store.models import Channel, InboundEvent
 
 __all__ = [
     "ENGLISH_KEYWORDS",

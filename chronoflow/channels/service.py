@@ -13,7 +13,7 @@ moves a channel to another server (``baseUrl`` or ``provider``) must give ``apiK
 stored key never follows a channel to a server it was not meant for. ``status`` is kept in step by
 the provider's webhooks and the session routes; creating a channel asks the provider once.
 
-Every refusal is raised (:class:`~chronoflow.exceptions.InvalidInput`, ``NotFound``, ``Conflict``,
+Every refusal is raised (:class:`~chronoflow.errors.InvalidInput`, ``NotFound``, ``Conflict``,
 :class:`~chronoflow.channels.errors.ProviderError`); the API turns them into HTTP answers.
 """
 
@@ -32,9 +32,9 @@ from chronoflow.channels.factory import provider_for_channel
 from chronoflow.channels.transport import RetryPolicy
 from chronoflow.channels.validation import check_api_key, check_base_url, check_session_name, same_server
 from chronoflow.config import Settings
-from chronoflow.db import Database, utcnow
-from chronoflow.exceptions import Conflict, InvalidInput, NotFound
-from chronoflow.models import Channel, Chrono
+from chronoflow.errors import Conflict, InvalidInput, NotFound
+from chronoflow.store.engine import Database, utcnow
+from chronoflow.store.models import Channel, Chrono
 
 __all__ = [
     "CONFIG_KEYS",

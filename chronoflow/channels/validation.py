@@ -2,7 +2,7 @@
 
 Each value here ends up somewhere fragile: a session or instance name goes into a gateway's URL
 path (``/api/sessions/{name}``), an API key into an HTTP header, a base URL decides which server
-receives that key. A bad value is refused with :class:`~chronoflow.exceptions.InvalidInput`
+receives that key. A bad value is refused with :class:`~chronoflow.errors.InvalidInput`
 naming the field, at the API edge and again when a client is built, so a stored channel can never
 make a run crash or send a request somewhere unintended.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import unicodedata
 from urllib.parse import urlsplit
 
-from chronoflow.exceptions import InvalidInput
+from chronoflow.errors import InvalidInput
 
 __all__ = [
     "MAX_API_KEY_LENGTH",

@@ -35,7 +35,7 @@ from typing import Any
 from chronoflow.channels.base import ChannelStatus, ProviderKind, QrCode
 from chronoflow.channels.errors import InvalidPhoneNumber, WebhookPayloadError
 from chronoflow.channels.evolution import SECRET_HEADER, evolution_status
-from chronoflow.channels.optout import is_opt_out
+from chronoflow.channels.optout_keywords import is_opt_out
 from chronoflow.channels.phone import normalize_number
 from chronoflow.channels.waha import waha_status
 

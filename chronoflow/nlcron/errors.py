@@ -2,17 +2,17 @@
 
 ::
 
-    ChronoflowError (chronoflow.exceptions)
+    ChronoflowError (chronoflow.errors)
     └── ScheduleError   unreadable text, out-of-range value, unknown time zone   (also a ValueError)
 
 It is a ``ValueError`` too because every cause is a bad value handed in by a caller. The core
-turns it into an ``InvalidInput`` naming the request field (``chronoflow.schedules``); one that
+turns it into an ``InvalidInput`` naming the request field (``chronoflow.scheduling.reading``); one that
 escapes anyway is still a 422 at the API edge, with ``message`` shown as is.
 """
 
 from __future__ import annotations
 
-from chronoflow.exceptions import ChronoflowError
+from chronoflow.errors import ChronoflowError
 
 
 class ScheduleError(ChronoflowError, ValueError):

@@ -13,7 +13,7 @@ from types import CodeType
 
 from RestrictedPython.compile import compile_restricted_exec
 
-from chronoflow.exceptions import ChronoflowError
+from chronoflow.errors import ChronoflowError
 
 #: File name user frames carry, in tracebacks and errors; never a host path.
 FILENAME = "<function>"

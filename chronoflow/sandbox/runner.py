@@ -26,7 +26,7 @@ from typing import Any, Self
 
 import httpx
 
-from chronoflow.exceptions import Unavailable
+from chronoflow.errors import Unavailable
 from chronoflow.sandbox import protocol
 from chronoflow.sandbox.broker import Broker, make_http_client
 from chronoflow.sandbox.compiler import CodeError
@@ -53,7 +53,7 @@ _BOOTSTRAP = (
 class SandboxUnavailable(Unavailable, RuntimeError):
     """The fork server cannot be started or stopped answering.
 
-    An :class:`~chronoflow.exceptions.Unavailable`: the API answers 503 and keeps the cause (which
+    An :class:`~chronoflow.errors.Unavailable`: the API answers 503 and keeps the cause (which
     may name host paths) in its log.
     """
 

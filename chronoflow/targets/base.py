@@ -2,7 +2,7 @@
 
 Each target type is one module in this package with one :class:`Target` subclass. Targets check
 their own fields at create/update time (:meth:`Target.validate`, raising
-:class:`~chronoflow.exceptions.InvalidInput`), and execute a claimed run
+:class:`~chronoflow.errors.InvalidInput`), and execute a claimed run
 (:meth:`Target.execute`). A worker owns the targets' lifecycle: it calls :meth:`Target.start` on
 each once at start, before any run, and :meth:`Target.close` once when it stops; a target keeps
 what it shares between runs (clients, a sandbox runner) on itself. Retries are not theirs: the worker retries a result whose
@@ -15,15 +15,15 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from chronoflow.models import RunStatus
+from chronoflow.store.models import RunStatus
 
 if TYPE_CHECKING:
     import httpx
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from chronoflow.config import Settings
-    from chronoflow.db import Database
-    from chronoflow.models import Chrono, ChronoRun
+    from chronoflow.store.engine import Database
+    from chronoflow.store.models import Chrono, ChronoRun
 
 
 @dataclass
@@ -77,7 +77,7 @@ class Target(ABC):
 
     @abstractmethod
     async def validate(self, fields: dict[str, Any], session: AsyncSession, settings: Settings) -> dict[str, Any]:
-        """Check a chrono's target fields and return them as :class:`~chronoflow.models.Chrono` attributes.
+        """Check a chrono's target fields and return them as :class:`~chronoflow.store.models.Chrono` attributes.
 
         Args:
             fields: the chrono's fields as received, camelCase keys, merged with the stored ones on update.

@@ -45,28 +45,21 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from chronoflow.exceptions import InvalidInput
-from chronoflow.functions import (
-    FunctionSnapshot,
-    checked_channel,
-    checked_code,
-    checked_extras,
-    checked_limits,
-    new_function,
-    run_function,
-    save_state,
-    shared_runner,
-)
-from chronoflow.models import Function, RunStatus
+from chronoflow.errors import InvalidInput
+from chronoflow.functions.checks import checked_channel, checked_code, checked_extras, checked_limits
+from chronoflow.functions.runners import shared_runner
+from chronoflow.functions.running import FunctionSnapshot, run_function, save_state
+from chronoflow.functions.service import new_function
 from chronoflow.sandbox import SandboxLayersMissing, SandboxPolicy, SandboxRunner, SandboxUnavailable
 from chronoflow.sandbox.layers import probe_and_log
+from chronoflow.store.models import Function, RunStatus
 from chronoflow.targets.base import ExecutionContext, Target, TargetResult
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from chronoflow.config import Settings
-    from chronoflow.models import Chrono, ChronoRun
+    from chronoflow.store.models import Chrono, ChronoRun
 
 log = logging.getLogger(__name__)
 

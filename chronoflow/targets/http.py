@@ -36,15 +36,15 @@ from chronoflow.destinations import (
     GuardedBackend,
     parse_address,
 )
-from chronoflow.exceptions import InvalidInput, TooLarge
-from chronoflow.models import RunStatus
+from chronoflow.errors import InvalidInput, TooLarge
+from chronoflow.store.models import RunStatus
 from chronoflow.targets.base import ExecutionContext, Target, TargetResult
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from chronoflow.config import Settings
-    from chronoflow.models import Chrono, ChronoRun
+    from chronoflow.store.models import Chrono, ChronoRun
 
 SNIPPET_BYTES = 2048
 """How much of a response body a run reads and keeps."""

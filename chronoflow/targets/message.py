@@ -35,17 +35,17 @@ from chronoflow.channels import (
 )
 from chronoflow.channels.connected import connected_provider
 from chronoflow.channels.errors import ChannelNotConnected
+from chronoflow.channels.optout_store import opted_out_among
 from chronoflow.channels.service import existing_channel_id
-from chronoflow.exceptions import InvalidInput
-from chronoflow.models import Channel, ChronoRun, RunStatus
-from chronoflow.optouts import opted_out_among
+from chronoflow.errors import InvalidInput
+from chronoflow.store.models import Channel, ChronoRun, RunStatus
 from chronoflow.targets.base import ExecutionContext, Target, TargetResult
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from chronoflow.config import Settings
-    from chronoflow.models import Chrono
+    from chronoflow.store.models import Chrono
 
 MAX_RECIPIENTS = 1000
 """Recipients of one MESSAGE chrono; bulk sends belong to campaigns."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chronoflow.exceptions import InvalidInput
-from chronoflow.models import TargetType
+from chronoflow.errors import InvalidInput
+from chronoflow.store.models import TargetType
 from chronoflow.targets.base import Target
 from chronoflow.targets.function import FunctionTarget
 from chronoflow.targets.http import HttpTarget

@@ -19,11 +19,11 @@ from sqlalchemy import func, select
 
 from chronoflow.api.app import create_app
 from chronoflow.config import Settings, async_database_url
-from chronoflow.db import Database
-from chronoflow.jobs import SCHEDULED_JOBS_KEY, JobStore
-from chronoflow.migrate import upgrade
-from chronoflow.models import Chrono, ChronoRun
-from chronoflow.scheduler import ChronoScheduler
+from chronoflow.scheduling.jobs import SCHEDULED_JOBS_KEY, JobStore
+from chronoflow.scheduling.scheduler import ChronoScheduler
+from chronoflow.store.engine import Database
+from chronoflow.store.migrations import upgrade
+from chronoflow.store.models import Chrono, ChronoRun
 
 TOKEN = "test-token-0123456789"
 

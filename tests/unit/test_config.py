@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from chronoflow.config import _VARIABLES, Settings
-from chronoflow.exceptions import ConfigError
+from chronoflow.errors import ConfigError
 from chronoflow.logs import mask_url_passwords
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,5 +149,5 @@ def test_api_without_tokens_refuses_to_start_and_prints_no_token(tmp_path: Path)
 def test_migrate_creates_the_sqlite_file_readable_by_its_owner_only(tmp_path: Path) -> None:
     done = _chronoflow(["migrate"], {"CHRONOFLOW_HOME": str(tmp_path / "home")}, tmp_path)
     assert done.returncode == 0, done.stderr
-    database = tmp_path / "home" / "chronoflow.db"
+    database = tmp_path / "home" / "chronoflow.store.engine"
     assert stat.S_IMODE(database.stat().st_mode) == 0o600

@@ -13,7 +13,6 @@ import socket
 import httpcore
 import pytest
 
-from chronoflow.exceptions import InvalidInput
 from chronoflow.destinations import (
     DestinationPolicy,
     DestinationRefused,
@@ -24,6 +23,7 @@ from chronoflow.destinations import (
     parse_address,
     resolve_checked,
 )
+from chronoflow.errors import InvalidInput
 from chronoflow.targets.http import check_url
 
 DEFAULT = DestinationPolicy()

@@ -1,4 +1,4 @@
-"""One error tree: the drawing in ``chronoflow.exceptions`` matches the classes, and the edge maps them."""
+"""One error tree: the drawing in ``chronoflow.errors`` matches the classes, and the edge maps them."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ import inspect
 import pkgutil
 
 import chronoflow
-from chronoflow import exceptions
+from chronoflow import errors as exceptions
 from chronoflow.api.errors import ERROR_TABLE, rule_for
-from chronoflow.exceptions import ChronoflowError
+from chronoflow.errors import ChronoflowError
 
-OUTSIDE_ON_PURPOSE = ("chronoflow.sandbox.", "chronoflow.fake_whatsapp.")
+OUTSIDE_ON_PURPOSE = ("chronoflow.sandbox.", "chronoflow.devtools.fake_whatsapp.")
 """Modules whose own exceptions may stay outside the tree, as the module docstring explains."""
 
 def drawing() -> dict[str, str | None]:
-    """``class name -> parent name`` as drawn in the docstring of ``chronoflow.exceptions``."""
+    """``class name -> parent name`` as drawn in the docstring of ``chronoflow.errors``."""
     doc = exceptions.__doc__ or ""
     block = doc.split("::", 1)[1].split("\n\n", 2)[1]
     parents: dict[str, str | None] = {}

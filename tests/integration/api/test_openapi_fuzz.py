@@ -35,8 +35,8 @@ import pytest
 from chronoflow.api.app import create_app
 from chronoflow.api.paging import MAX_SKIP
 from chronoflow.config import Settings
-from chronoflow.embedded_redis import free_port
-from chronoflow.migrate import upgrade
+from chronoflow.devtools.embedded_redis import free_port
+from chronoflow.store.migrations import upgrade
 
 TOKEN = "fuzz-token-0123456789abcdef"
 WAHA_HMAC_KEY = "fuzz-waha-hmac-key"
@@ -177,7 +177,7 @@ def test_schemathesis_finds_nothing(live_api: LiveServer, tmp_path: Path, authen
 @pytest.fixture(scope="module")
 def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The document as the app builds it (no request is served: the database and Redis stay unused)."""
-    database = tmp_path_factory.mktemp("document") / "chronoflow.db"
+    database = tmp_path_factory.mktemp("document") / "chronoflow.store.engine"
     app = create_app(Settings(api_tokens=(TOKEN,), database_url=f"sqlite+aiosqlite:///{database}"),
                      "redis://127.0.0.1:1/0")
     schema: dict[str, Any] = app.openapi_schema.to_schema()

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from chronoflow.channels import EvolutionClient, RetryPolicy, WahaClient, WhatsAppProvider
-from chronoflow.fake_whatsapp import FakeWhatsApp
+from chronoflow.devtools.fake_whatsapp import FakeWhatsApp
 
 API_KEY = "test-api-key"
 HMAC_KEY = "test-hmac-key"

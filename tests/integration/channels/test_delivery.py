@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from chronoflow.channels import Outcome, TemplateSyntaxError, WhatsAppProvider, deliver
-from chronoflow.fake_whatsapp import FakeWhatsApp
+from chronoflow.devtools.fake_whatsapp import FakeWhatsApp
 
 pytestmark = pytest.mark.anyio
 

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from chronoflow.fake_whatsapp import FakeWhatsApp
-from chronoflow.fake_whatsapp.cli import build_parser
+from chronoflow.devtools.fake_whatsapp import FakeWhatsApp
+from chronoflow.devtools.fake_whatsapp.cli import build_parser
 
 
 def test_it_starts_fast_and_stops_cleanly() -> None:
@@ -152,7 +152,7 @@ def test_cli_serves_until_sigterm(closed_port: int) -> None:
     """It runs as a process on the given port and exits 0 on SIGTERM."""
     env = {**os.environ, "WAHA_API_KEY": "", "EVOLUTION_API_KEY": ""}
     process = subprocess.Popen(
-        [sys.executable, "-m", "chronoflow.fake_whatsapp", "--port", str(closed_port), "--session", "s1"],
+        [sys.executable, "-m", "chronoflow.devtools.fake_whatsapp", "--port", str(closed_port), "--session", "s1"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

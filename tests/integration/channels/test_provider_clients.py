@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from chronoflow.channels import ChannelStatus, ProviderError, RetryPolicy, WhatsAppProvider
-from chronoflow.fake_whatsapp import FakeWhatsApp
+from chronoflow.devtools.fake_whatsapp import FakeWhatsApp
 
 ClientFactory = Callable[..., WhatsAppProvider]
 

@@ -18,7 +18,7 @@ from chronoflow.channels import (
     WahaClient,
     WhatsAppProvider,
 )
-from chronoflow.fake_whatsapp import FakeWhatsApp
+from chronoflow.devtools.fake_whatsapp import FakeWhatsApp
 
 pytestmark = pytest.mark.anyio
 

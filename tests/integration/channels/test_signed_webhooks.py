@@ -18,7 +18,7 @@ from chronoflow.channels import (
     verify_evolution_secret,
     verify_waha_hmac,
 )
-from chronoflow.fake_whatsapp import FakeWhatsApp
+from chronoflow.devtools.fake_whatsapp import FakeWhatsApp
 
 
 def control(fake: FakeWhatsApp, action: str, **body: Any) -> dict[str, Any]:

@@ -7,8 +7,8 @@ import asyncio
 from sqlalchemy import inspect
 
 from chronoflow.config import async_database_url
-from chronoflow.db import create_engine
-from chronoflow.migrate import upgrade
+from chronoflow.store.engine import create_engine
+from chronoflow.store.migrations import upgrade
 from tests.integration.conftest import Stack
 
 
@@ -77,7 +77,7 @@ def test_migrations_upgrade_and_downgrade_on_both_backends(database_url: str) ->
     upgrade(url)  # idempotent
     from alembic import command
 
-    from chronoflow.migrate import alembic_config
+    from chronoflow.store.migrations import alembic_config
 
     command.downgrade(alembic_config(url), "base")
     assert asyncio.run(tables()) <= {"alembic_version"}

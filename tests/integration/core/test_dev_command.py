@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chronoflow.embedded_redis import free_port
+from chronoflow.devtools.embedded_redis import free_port
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
@@ -47,7 +47,7 @@ def test_dev_serves_on_the_printed_url_and_stops_its_children(tmp_path: Path, st
             "name": "dev", "cron": "in 10 min", "targetType": "HTTP", "url": "http://127.0.0.1:9/x"})
         assert created.status_code == 201, created.text
         assert httpx.get(f"{url}/chronos", timeout=5).status_code == 401
-        assert (tmp_path / "home" / "chronoflow.db").exists()
+        assert (tmp_path / "home" / "chronoflow.store.engine").exists()
         children = [int(pid) for pid in subprocess.run(
             ["pgrep", "-P", str(process.pid)], capture_output=True, text=True, check=False).stdout.split()]
         assert len(children) == 4, children  # redis-server, api, scheduler, worker

@@ -12,7 +12,7 @@ from litestar.testing import TestClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from chronoflow.api.app import create_app
-from chronoflow.embedded_redis import free_port
+from chronoflow.devtools.embedded_redis import free_port
 from tests.integration.conftest import TOKEN, Stack
 
 VALID = {"name": "ok", "cron": "0 8 * * *", "targetType": "HTTP", "url": "http://127.0.0.1:9/hook"}

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from chronoflow.api.app import create_app
 from chronoflow.api.paging import MAX_SKIP, MAX_TAKE
-from chronoflow.functions import close_shared_runners, shared_runner
-from chronoflow.models import Function, InboundEvent
+from chronoflow.functions.runners import close_shared_runners, shared_runner
+from chronoflow.store.models import Function, InboundEvent
 from tests.integration.conftest import Stack
 
 VALID = {"name": "ok", "cron": "0 8 * * *", "targetType": "HTTP", "url": "http://127.0.0.1:9/hook"}

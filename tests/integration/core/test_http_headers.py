@@ -123,7 +123,7 @@ def test_header_count_and_value_size_are_bounded(stack: Stack) -> None:
 
 def test_a_stored_header_that_cannot_be_sent_fails_the_run_clearly(stack: Stack, http_receiver: Any) -> None:
     """It fails (not crashes) a run whose header was stored before headers were checked, and sends nothing."""
-    from chronoflow.models import Chrono
+    from chronoflow.store.models import Chrono
 
     chrono = _create(stack, http_receiver.url + "/hook", {"X-Name": "ok"})
 

@@ -107,7 +107,7 @@ _MEASURE = """
 import asyncio, json, resource, sys
 import httpx
 from chronoflow.config import Settings
-from chronoflow.models import Chrono
+from chronoflow.store.models import Chrono
 from chronoflow.targets.base import ExecutionContext
 from chronoflow.targets.http import HttpTarget
 

@@ -10,7 +10,7 @@ from litestar.testing import TestClient
 
 from chronoflow.api.app import create_app
 from chronoflow.api.chronos import LEFT_OUT_OF_LISTS
-from chronoflow.chronos import MAX_DESCRIPTION_CHARS, MAX_EXTRAS_BYTES, MAX_PAYLOAD_BYTES
+from chronoflow.chronos.service import MAX_DESCRIPTION_CHARS, MAX_EXTRAS_BYTES, MAX_PAYLOAD_BYTES
 from chronoflow.nlcron.parser import MAX_EXPRESSION_CHARS
 from tests.integration.conftest import TOKEN, Stack
 

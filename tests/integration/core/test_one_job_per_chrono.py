@@ -76,8 +76,8 @@ def test_recurring_occurrences_are_rescheduled_from_their_own_fire_time(stack: S
 
 def test_reconcile_adds_missing_and_removes_orphan_jobs(stack: Stack) -> None:
     """It rebuilds Redis from the database: missing jobs come back, orphan jobs go."""
-    from chronoflow.jobs import ScheduleSpec
-    from chronoflow.reconciler import reconcile
+    from chronoflow.scheduling.jobs import ScheduleSpec
+    from chronoflow.scheduling.reconciler import reconcile
 
     kept = stack.create_http_chrono("http://127.0.0.1:9/a", cron="0 8 * * *")
     paused = stack.create_http_chrono("http://127.0.0.1:9/b", cron="0 9 * * *")

@@ -7,9 +7,9 @@ import signal
 import time
 from datetime import UTC, datetime, timedelta
 
-from chronoflow.heartbeats import worker_alive
-from chronoflow.jobs import occurrence_job_id
-from chronoflow.runs import reap_lost_runs
+from chronoflow.scheduling.heartbeats import worker_alive
+from chronoflow.scheduling.jobs import occurrence_job_id
+from chronoflow.worker.runs import reap_lost_runs
 from tests.integration.conftest import Stack
 
 
@@ -32,7 +32,7 @@ def test_a_job_delivered_twice_runs_once(stack: Stack, http_receiver) -> None:
 
 def test_two_hand_overs_of_the_same_occurrence_run_once(stack: Stack, http_receiver) -> None:
     """It ignores a second hand-over of an occurrence that a worker already claimed."""
-    from chronoflow.chronos import schedule_spec
+    from chronoflow.chronos.service import schedule_spec
 
     chrono = stack.create_http_chrono(http_receiver.url + "/race", cron="*/5 * * * *")
     due = stack.jobs.scheduled_due(chrono["id"])
@@ -180,9 +180,9 @@ def test_a_manual_trigger_runs_now_and_is_readable(stack: Stack, http_receiver) 
 
 def test_finishing_a_run_keeps_a_schedule_changed_during_it(stack: Stack) -> None:
     """It does not move nextRunAt back when the chrono's schedule was updated while its run was going on."""
-    from chronoflow.models import RunTrigger
-    from chronoflow.runs import claim_occurrence, finish_run
+    from chronoflow.store.models import RunTrigger
     from chronoflow.targets import TargetResult
+    from chronoflow.worker.runs import claim_occurrence, finish_run
 
     chrono = stack.create_http_chrono("http://127.0.0.1:9/x", cron="*/5 * * * *")
     due = datetime.fromisoformat(chrono["nextRunAt"])
@@ -197,9 +197,9 @@ def test_finishing_a_run_keeps_a_schedule_changed_during_it(stack: Stack) -> Non
 
 def test_finishing_a_run_advances_next_run_at(stack: Stack) -> None:
     """It moves nextRunAt to the following occurrence when the run is recorded."""
-    from chronoflow.models import RunTrigger
-    from chronoflow.runs import claim_occurrence, finish_run
+    from chronoflow.store.models import RunTrigger
     from chronoflow.targets import TargetResult
+    from chronoflow.worker.runs import claim_occurrence, finish_run
 
     chrono = stack.create_http_chrono("http://127.0.0.1:9/x", cron="*/5 * * * *")
     due = datetime.fromisoformat(chrono["nextRunAt"])

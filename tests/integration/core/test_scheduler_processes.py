@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from chronoflow.heartbeats import LEADER_KEY
+from chronoflow.scheduling.heartbeats import LEADER_KEY
 from tests.integration.conftest import Stack
 
 

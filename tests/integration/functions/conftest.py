@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from chronoflow.fake_whatsapp import FakeWhatsApp
-from chronoflow.models import Channel, Function
+from chronoflow.devtools.fake_whatsapp import FakeWhatsApp
+from chronoflow.store.models import Channel, Function
 from tests.integration.conftest import Stack
 from tests.services import HttpReceiver
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from chronoflow.models import OptOut
+from chronoflow.store.models import OptOut
 from tests.integration.functions.conftest import Billing
 
 BILLING = '''

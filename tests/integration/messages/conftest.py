@@ -22,8 +22,8 @@ from sqlalchemy import func, select
 
 from chronoflow.api.app import create_app
 from chronoflow.channels import sign_waha_body
-from chronoflow.fake_whatsapp import FakeWhatsApp
-from chronoflow.models import Channel, InboundEvent, OptOut
+from chronoflow.devtools.fake_whatsapp import FakeWhatsApp
+from chronoflow.store.models import Channel, InboundEvent, OptOut
 from tests.integration.conftest import Stack
 
 API_KEY = "wa-api-key"

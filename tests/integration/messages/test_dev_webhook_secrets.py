@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from chronoflow.channels import sign_waha_body
-from chronoflow.embedded_redis import free_port
+from chronoflow.devtools.embedded_redis import free_port
 
 GIVEN_HMAC_KEY = "hmac-from-the-environment"
 

@@ -12,9 +12,9 @@ import httpx
 from sqlalchemy import delete
 
 from chronoflow.channels import opt_out_confirmation, sign_waha_body
-from chronoflow.fake_whatsapp.events import evolution_webhook, waha_webhook
-from chronoflow.models import OptOut, OptOutConfirmation
-from chronoflow.optouts import CONFIRMATION_INTERVAL_MINUTES
+from chronoflow.channels.optout_store import CONFIRMATION_INTERVAL_MINUTES
+from chronoflow.devtools.fake_whatsapp.events import evolution_webhook, waha_webhook
+from chronoflow.store.models import OptOut, OptOutConfirmation
 from tests.integration.messages.conftest import ANA_DIGITS, BRUNO_DIGITS, HMAC_KEY, WhatsAppStack
 
 SUFFIX = {"WAHA": "@c.us", "EVOLUTION": "@s.whatsapp.net"}

@@ -9,8 +9,8 @@ from alembic import command
 from sqlalchemy import inspect, text
 
 from chronoflow.config import async_database_url
-from chronoflow.db import create_engine
-from chronoflow.migrate import alembic_config, upgrade
+from chronoflow.store.engine import create_engine
+from chronoflow.store.migrations import alembic_config, upgrade
 
 
 def _tables(url: str) -> set[str]:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from chronoflow.api.json_bodies import MAX_JSON_DEPTH, check_depth, json_object
-from chronoflow.exceptions import InvalidInput
+from chronoflow.errors import InvalidInput
 
 
 def nested(levels: int) -> str:

@@ -9,7 +9,7 @@ import pytest
 from chronoflow.channels import check_api_key, check_base_url, check_session_name, provider_for_channel
 from chronoflow.channels.validation import same_server
 from chronoflow.config import Settings
-from chronoflow.exceptions import InvalidInput
+from chronoflow.errors import InvalidInput
 
 SETTINGS = dataclasses.replace(
     Settings(),

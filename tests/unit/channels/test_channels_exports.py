@@ -5,12 +5,12 @@ from __future__ import annotations
 import inspect
 
 import chronoflow.channels
-import chronoflow.fake_whatsapp
+import chronoflow.devtools.fake_whatsapp
 
 
 def test_all_lists_every_public_name() -> None:
     """It exports every public name it imports, and nothing in ``__all__`` is missing."""
-    for package in (chronoflow.channels, chronoflow.fake_whatsapp):
+    for package in (chronoflow.channels, chronoflow.devtools.fake_whatsapp):
         public = {
             name
             for name, value in vars(package).items()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chronoflow.channels import is_opt_out, opt_out_confirmation
-from chronoflow.channels.optout import OPT_OUT_CONFIRMATION
+from chronoflow.channels.optout_keywords import OPT_OUT_CONFIRMATION
 
 OPT_OUTS = [
     "PARE",

@@ -9,7 +9,7 @@ import pytest
 
 from chronoflow.channels import EvolutionClient, ProviderError, RetryPolicy, WahaClient, provider_for_channel
 from chronoflow.config import Settings
-from chronoflow.exceptions import InvalidInput
+from chronoflow.errors import InvalidInput
 
 SETTINGS = dataclasses.replace(
     Settings(),

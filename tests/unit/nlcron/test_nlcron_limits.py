@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chronoflow.exceptions import ChronoflowError
+from chronoflow.errors import ChronoflowError
 from chronoflow.nlcron import ScheduleError, parse
 from chronoflow.nlcron.compose import MAX_DELAY_DAYS
 from chronoflow.nlcron.parser import LATEST_RUN_AT, MAX_EXPRESSION_CHARS

@@ -12,8 +12,8 @@ from typing import Any
 from chronoflow.channels.base import ChannelStatus
 from chronoflow.channels.errors import InvalidPhoneNumber
 from chronoflow.channels.phone import normalize_number
-from chronoflow.fake_whatsapp.routing import BadRequest, Request, Response, Router, json_response
-from chronoflow.fake_whatsapp.state import PROVIDERS, FailRule, FakeSession, FakeState
+from chronoflow.devtools.fake_whatsapp.routing import BadRequest, Request, Response, Router, json_response
+from chronoflow.devtools.fake_whatsapp.state import PROVIDERS, FailRule, FakeSession, FakeState
 
 __all__ = ["router"]
 

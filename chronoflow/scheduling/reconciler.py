@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from chronoflow.chronos import chrono_schedule, schedule_spec
-from chronoflow.db import Database, utcnow
-from chronoflow.jobs import JobStore
-from chronoflow.models import Chrono
-from chronoflow.schedules import first_fire_time
+from chronoflow.chronos.service import chrono_schedule, schedule_spec
+from chronoflow.scheduling.jobs import JobStore
+from chronoflow.scheduling.reading import first_fire_time
+from chronoflow.store.engine import Database, utcnow
+from chronoflow.store.models import Chrono
 
 
 @dataclass

@@ -16,8 +16,8 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chronoflow.db import Database, utcnow
-from chronoflow.models import Chrono, ChronoRun, RunStatus, RunTrigger, new_id
+from chronoflow.store.engine import Database, utcnow
+from chronoflow.store.models import Chrono, ChronoRun, RunStatus, RunTrigger, new_id
 
 CHRONOS = Chrono.__table__
 RUNS = ChronoRun.__table__

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from chronoflow.db import UTCDateTime, utcnow
+from chronoflow.store.engine import UTCDateTime, utcnow
 
 
 class TargetType(StrEnum):

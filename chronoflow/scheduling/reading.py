@@ -1,7 +1,7 @@
 """The core's one entry point to schedules: read a chrono's schedule, compute its fire times.
 
 Parsing is :mod:`chronoflow.nlcron`'s job; this module turns its errors into
-:class:`~chronoflow.exceptions.InvalidInput` naming the request field, and rebuilds a
+:class:`~chronoflow.errors.InvalidInput` naming the request field, and rebuilds a
 :class:`~chronoflow.nlcron.Schedule` from what a chrono row or a job stores.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from chronoflow.exceptions import InvalidInput
+from chronoflow.errors import InvalidInput
 from chronoflow.nlcron import Schedule, ScheduleError, next_fire_after, parse
 
 

@@ -12,9 +12,9 @@ import uuid
 from typing import Any
 
 from chronoflow.channels.base import ChannelStatus
-from chronoflow.fake_whatsapp.events import FAKE_ME
-from chronoflow.fake_whatsapp.routing import Request, Response, Router, json_response
-from chronoflow.fake_whatsapp.state import FakeSession, FakeState
+from chronoflow.devtools.fake_whatsapp.events import FAKE_ME
+from chronoflow.devtools.fake_whatsapp.routing import Request, Response, Router, json_response
+from chronoflow.devtools.fake_whatsapp.state import FakeSession, FakeState
 
 __all__ = ["router"]
 

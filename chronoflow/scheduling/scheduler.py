@@ -3,7 +3,7 @@
 It builds on rq-scheduler's store and registration, with three differences from its
 ``Scheduler.run``: due times are float epochs (sub-second, never early); instead of polling every
 60 seconds it sleeps until the earliest due job and is woken early by a push on
-:data:`~chronoflow.jobs.WAKE_KEY`; and several processes may run, one of them active, holding a
+:data:`~chronoflow.scheduling.jobs.WAKE_KEY`; and several processes may run, one of them active, holding a
 Redis lease that a standby takes over when it expires.
 
 Handing over a schedule job is one optimistic transaction (WATCH on the job): compute the
@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -28,9 +28,16 @@ from redis.client import Pipeline
 from rq.job import Job
 from rq_scheduler import Scheduler
 
-from chronoflow.heartbeats import LEADER_KEY, SCHEDULER_HEARTBEAT_KEY
-from chronoflow.jobs import SCHEDULED_JOBS_KEY, WAKE_KEY, JobStore, ScheduleSpec, iso, occurrence_job_id
-from chronoflow.schedules import next_fire_after, stored_schedule
+from chronoflow.scheduling.heartbeats import LEADER_KEY, SCHEDULER_HEARTBEAT_KEY
+from chronoflow.scheduling.jobs import (
+    SCHEDULED_JOBS_KEY,
+    WAKE_KEY,
+    JobStore,
+    ScheduleSpec,
+    iso,
+    occurrence_job_id,
+)
+from chronoflow.scheduling.reading import next_fire_after, stored_schedule
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from chronoflow.config import get_settings
-from chronoflow.fake_whatsapp.server import FakeWhatsApp
+from chronoflow.devtools.fake_whatsapp.server import FakeWhatsApp
 
 __all__ = ["build_parser", "main"]
 

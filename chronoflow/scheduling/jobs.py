@@ -117,7 +117,7 @@ class JobStore:
         # The schedule job is never executed by a worker: the scheduler turns it into an
         # occurrence job. It still names the run function so rq-scheduler tooling can read it.
         job = Job.create(
-            "chronoflow.jobs.schedule_placeholder",
+            "chronoflow.scheduling.jobs.schedule_placeholder",
             kwargs=spec.to_kwargs(),
             connection=self.redis,
             id=schedule_job_id(spec.chrono_id),

@@ -17,13 +17,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronoflow.config import MAX_MISFIRE_GRACE_SECONDS, Settings
-from chronoflow.db import Database, utcnow
-from chronoflow.exceptions import Conflict, InvalidInput, NotFound, TooLarge
-from chronoflow.jobs import JobStore, ScheduleSpec
-from chronoflow.models import Chrono, ChronoRun, RunStatus, RunTrigger
+from chronoflow.errors import Conflict, InvalidInput, NotFound, TooLarge
 from chronoflow.nlcron import Schedule
 from chronoflow.nlcron.parser import MAX_EXPRESSION_CHARS
-from chronoflow.schedules import first_fire_time, read_schedule, stored_schedule
+from chronoflow.scheduling.jobs import JobStore, ScheduleSpec
+from chronoflow.scheduling.reading import first_fire_time, read_schedule, stored_schedule
+from chronoflow.store.engine import Database, utcnow
+from chronoflow.store.models import Chrono, ChronoRun, RunStatus, RunTrigger
 from chronoflow.targets import get_target, refuse_foreign_fields
 from chronoflow.targets.http import keep_hidden_values
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 if TYPE_CHECKING:
-    from chronoflow.fake_whatsapp.state import FakeState
+    from chronoflow.devtools.fake_whatsapp.state import FakeState
 
 __all__ = ["BadRequest", "Request", "Response", "Router", "json_response"]
 

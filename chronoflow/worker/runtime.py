@@ -16,7 +16,6 @@ import os
 import socket
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -24,12 +23,10 @@ from redis import Redis
 from rq import SimpleWorker
 
 from chronoflow.config import Settings, get_settings
-from chronoflow.db import Database, utcnow
-from chronoflow.heartbeats import HEARTBEAT_PREFIX
-from chronoflow.jobs import JobStore, from_iso
-from chronoflow.models import Chrono, RunStatus, RunTrigger
-from chronoflow.runs import Claim, claim_occurrence, finish_run, record_missed
-from chronoflow.targets import ExecutionContext, TargetResult, all_targets, get_target
+from chronoflow.scheduling.heartbeats import HEARTBEAT_PREFIX
+from chronoflow.scheduling.jobs import JobStore
+from chronoflow.store.engine import Database
+from chronoflow.targets import ExecutionContext, all_targets
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +64,6 @@ class BackgroundLoop:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()
-
-
-def backoff_delay(settings: Settings, attempt: int) -> timedelta:
-    """Delay before attempt ``attempt + 1``: ``JOB_BACKOFF_MS`` doubled for each earlier retry."""
-    return timedelta(milliseconds=settings.job_backoff_ms * 2 ** (attempt - 1))
 
 
 @dataclass
@@ -154,70 +146,6 @@ def install_runtime(value: WorkerRuntime) -> None:
     _runtime = value
 
 
-def execute_occurrence(
-    chrono_id: str,
-    scheduled_for: str | None,
-    trigger: str = RunTrigger.SCHEDULE,
-    attempt: int = 1,
-    next_run_at: str | None = None,
-    missed: list[str] | None = None,
-    missed_total: int = 0,
-    coalesced: int = 0,
-    run_id: str | None = None,
-) -> str | None:
-    """RQ job function: run one attempt of one occurrence. Returns the run id, or None if not ours."""
-    rt = runtime()
-    return rt.loop.run(_execute(
-        rt, chrono_id, from_iso(scheduled_for), RunTrigger(trigger), attempt, from_iso(next_run_at),
-        [from_iso(m) for m in missed or []], missed_total, coalesced, run_id,  # type: ignore[misc]
-    ))
-
-
-async def _execute(
-    rt: WorkerRuntime, chrono_id: str, scheduled_for: datetime | None, trigger: RunTrigger, attempt: int,
-    next_run_at: datetime | None, missed: list[datetime], missed_total: int, coalesced: int, run_id: str | None,
-) -> str | None:
-    if missed:
-        await record_missed(rt.db, chrono_id, missed, missed_total)
-    if scheduled_for is None:
-        if trigger == RunTrigger.SCHEDULE:  # only stale occurrences: still move nextRunAt on
-            await _advance_without_run(rt, chrono_id, next_run_at)
-        return None
-    claim = await claim_occurrence(rt.db, chrono_id, scheduled_for, trigger, attempt, rt.worker_id,
-                                   next_run_at=next_run_at, run_id=run_id)
-    if claim is None:
-        return None
-    result = await _run_target(rt, claim)
-    fields = result.run_fields()
-    if coalesced and result.error_message is None:
-        fields["error_message"] = f"{coalesced} missed occurrence(s) coalesced into this run"
-    retry_at = None
-    if result.retryable and attempt < rt.settings.job_attempts:
-        retry_at = utcnow() + backoff_delay(rt.settings, attempt)
-        fields["error_message"] = f"{result.error_message}; attempt {attempt + 1} at {retry_at.isoformat()}"
-    await finish_run(rt.db, claim, fields)
-    if retry_at is not None:
-        await asyncio.to_thread(rt.jobs.schedule_retry, chrono_id, scheduled_for, attempt + 1, retry_at)
-    return claim.run.id
-
-
-async def _run_target(rt: WorkerRuntime, claim: Claim) -> TargetResult:
-    try:
-        return await get_target(claim.chrono.target_type).execute(claim.chrono, claim.run, rt.context)
-    except Exception as exc:  # a bug in a target must still end the run, not leave it running
-        log.exception("target %s crashed on run %s", claim.chrono.target_type, claim.run.id)
-        return TargetResult(RunStatus.FAILED, error_message=f"internal error: {exc!r}")
-
-
-async def _advance_without_run(rt: WorkerRuntime, chrono_id: str, next_run_at: datetime | None) -> None:
-    async with rt.db.session() as session:
-        chrono = await session.get(Chrono, chrono_id)
-        if chrono is not None and chrono.is_active:
-            chrono.next_run_at = next_run_at
-            if not chrono.is_recurring:
-                chrono.is_active = False
-
-
 def run_worker(settings: Settings, redis_url: str, database_url: str, *, burst: bool = False,
                name: str | None = None) -> None:
     """Work the ChronoFlow queue until stopped (or until it is empty, with ``burst``)."""
@@ -230,4 +158,4 @@ def run_worker(settings: Settings, redis_url: str, database_url: str, *, burst: 
         rt.close()
 
 
-__all__ = ["WorkerRuntime", "execute_occurrence", "run_worker"]
+__all__ = ["BackgroundLoop", "WorkerRuntime", "install_runtime", "run_worker", "runtime"]

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chronoflow.channels.base import ChannelStatus, QrCode
-from chronoflow.fake_whatsapp.events import (
+from chronoflow.devtools.fake_whatsapp.events import (
     Delivery,
     WebhookSender,
     evolution_state,
     evolution_webhook,
     waha_webhook,
 )
-from chronoflow.fake_whatsapp.png import qr_png
+from chronoflow.devtools.fake_whatsapp.png import qr_png
 
 __all__ = ["PROVIDERS", "FailRule", "FakeConfig", "FakeSession", "FakeState"]
 
@@ -36,7 +36,7 @@ PROVIDERS = ("waha", "evolution")
 
 @dataclass(frozen=True)
 class FakeConfig:
-    """How the fake gateway behaves; see :class:`chronoflow.fake_whatsapp.FakeWhatsApp`."""
+    """How the fake gateway behaves; see :class:`chronoflow.devtools.fake_whatsapp.FakeWhatsApp`."""
 
     api_key: str | None = None
     evolution_api_key: str | None = None

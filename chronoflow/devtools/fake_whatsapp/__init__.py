@@ -5,7 +5,7 @@ For tests (``with FakeWhatsApp(...) as fake``) and for walk-throughs without a p
 webhooks for status changes and simulated inbound messages.
 """
 
-from chronoflow.fake_whatsapp.cli import main
-from chronoflow.fake_whatsapp.server import FakeWhatsApp
+from chronoflow.devtools.fake_whatsapp.cli import main
+from chronoflow.devtools.fake_whatsapp.server import FakeWhatsApp
 
 __all__ = ["FakeWhatsApp", "main"]

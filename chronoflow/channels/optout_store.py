@@ -1,7 +1,7 @@
 """Opt-outs and inbound provider events: what people told us, kept in the database.
 
 An opt-out is global: once a number answered an opt-out keyword (``PARE``, ``STOP``…, see
-:mod:`chronoflow.channels.optout`) through any channel, no chrono, function or campaign sends
+:mod:`chronoflow.channels.optout_keywords`) through any channel, no chrono, function or campaign sends
 to it again. Numbers are stored in the canonical digits-only form of
 :func:`chronoflow.channels.normalize_number`, the form every sender compares with.
 
@@ -25,8 +25,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chronoflow.db import utcnow
-from chronoflow.models import Base, InboundEvent, OptOut, OptOutConfirmation, new_id
+from chronoflow.store.engine import utcnow
+from chronoflow.store.models import Base, InboundEvent, OptOut, OptOutConfirmation, new_id
 
 __all__ = [
     "CONFIRMATION_INTERVAL_MINUTES",

@@ -18,9 +18,9 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-from chronoflow.fake_whatsapp import control_routes, evolution_routes, waha_routes
-from chronoflow.fake_whatsapp.routing import BadRequest, Request, Response, Router, json_response
-from chronoflow.fake_whatsapp.state import FailRule, FakeConfig, FakeState
+from chronoflow.devtools.fake_whatsapp import control_routes, evolution_routes, waha_routes
+from chronoflow.devtools.fake_whatsapp.routing import BadRequest, Request, Response, Router, json_response
+from chronoflow.devtools.fake_whatsapp.state import FailRule, FakeConfig, FakeState
 
 __all__ = ["FakeWhatsApp"]
 
@@ -226,16 +226,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming
+    def do_GET(self) -> None:
         self._handle()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._handle()
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._handle()
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._handle()
 
     def _handle(self) -> None:
@@ -260,5 +260,5 @@ class _Handler(BaseHTTPRequestHandler):
         if response.body and self.command != "HEAD":
             self.wfile.write(response.body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug("fake WhatsApp: " + format, *args)

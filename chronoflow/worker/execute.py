@@ -1,0 +1,94 @@
+"""Executing one occurrence: claim it, run its target, record the run, schedule a retry.
+
+:func:`execute_occurrence` is the RQ job function; jobs name it ``chronoflow.worker.execute_occurrence``
+(:data:`chronoflow.scheduling.jobs.RUN_FUNC`), which the package re-exports, so jobs queued by
+any version resolve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from chronoflow.config import Settings
+from chronoflow.scheduling.jobs import from_iso
+from chronoflow.store.engine import utcnow
+from chronoflow.store.models import Chrono, RunStatus, RunTrigger
+from chronoflow.targets import TargetResult, get_target
+from chronoflow.worker.runs import Claim, claim_occurrence, finish_run, record_missed
+from chronoflow.worker.runtime import WorkerRuntime, runtime
+
+log = logging.getLogger(__name__)
+
+
+def backoff_delay(settings: Settings, attempt: int) -> timedelta:
+    """Delay before attempt ``attempt + 1``: ``JOB_BACKOFF_MS`` doubled for each earlier retry."""
+    return timedelta(milliseconds=settings.job_backoff_ms * 2 ** (attempt - 1))
+
+
+def execute_occurrence(
+    chrono_id: str,
+    scheduled_for: str | None,
+    trigger: str = RunTrigger.SCHEDULE,
+    attempt: int = 1,
+    next_run_at: str | None = None,
+    missed: list[str] | None = None,
+    missed_total: int = 0,
+    coalesced: int = 0,
+    run_id: str | None = None,
+) -> str | None:
+    """RQ job function: run one attempt of one occurrence. Returns the run id, or None if not ours."""
+    rt = runtime()
+    return rt.loop.run(_execute(
+        rt, chrono_id, from_iso(scheduled_for), RunTrigger(trigger), attempt, from_iso(next_run_at),
+        [from_iso(m) for m in missed or []], missed_total, coalesced, run_id,  # type: ignore[misc]
+    ))
+
+
+async def _execute(
+    rt: WorkerRuntime, chrono_id: str, scheduled_for: datetime | None, trigger: RunTrigger, attempt: int,
+    next_run_at: datetime | None, missed: list[datetime], missed_total: int, coalesced: int, run_id: str | None,
+) -> str | None:
+    if missed:
+        await record_missed(rt.db, chrono_id, missed, missed_total)
+    if scheduled_for is None:
+        if trigger == RunTrigger.SCHEDULE:  # only stale occurrences: still move nextRunAt on
+            await _advance_without_run(rt, chrono_id, next_run_at)
+        return None
+    claim = await claim_occurrence(rt.db, chrono_id, scheduled_for, trigger, attempt, rt.worker_id,
+                                   next_run_at=next_run_at, run_id=run_id)
+    if claim is None:
+        return None
+    result = await _run_target(rt, claim)
+    fields = result.run_fields()
+    if coalesced and result.error_message is None:
+        fields["error_message"] = f"{coalesced} missed occurrence(s) coalesced into this run"
+    retry_at = None
+    if result.retryable and attempt < rt.settings.job_attempts:
+        retry_at = utcnow() + backoff_delay(rt.settings, attempt)
+        fields["error_message"] = f"{result.error_message}; attempt {attempt + 1} at {retry_at.isoformat()}"
+    await finish_run(rt.db, claim, fields)
+    if retry_at is not None:
+        await asyncio.to_thread(rt.jobs.schedule_retry, chrono_id, scheduled_for, attempt + 1, retry_at)
+    return claim.run.id
+
+
+async def _run_target(rt: WorkerRuntime, claim: Claim) -> TargetResult:
+    try:
+        return await get_target(claim.chrono.target_type).execute(claim.chrono, claim.run, rt.context)
+    except Exception as exc:  # a bug in a target must still end the run, not leave it running
+        log.exception("target %s crashed on run %s", claim.chrono.target_type, claim.run.id)
+        return TargetResult(RunStatus.FAILED, error_message=f"internal error: {exc!r}")
+
+
+async def _advance_without_run(rt: WorkerRuntime, chrono_id: str, next_run_at: datetime | None) -> None:
+    async with rt.db.session() as session:
+        chrono = await session.get(Chrono, chrono_id)
+        if chrono is not None and chrono.is_active:
+            chrono.next_run_at = next_run_at
+            if not chrono.is_recurring:
+                chrono.is_active = False
+
+
+__all__ = ["backoff_delay", "execute_occurrence"]
