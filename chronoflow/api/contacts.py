@@ -1,0 +1,104 @@
+"""``/contacts``: CRUD, CSV import and export, over :class:`~chronoflow.contacts.ContactService`.
+
+Unknown tag names given with a contact are created. ``optedOut`` is read-only: it follows the
+opt-out list by phone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, delete, get, patch, post
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from msgspec import UNSET, Struct, UnsetType
+
+from chronoflow.api.openapi import checked, errors
+from chronoflow.api.paging import Skip, Take
+from chronoflow.api.schemas import Body, Page
+from chronoflow.contacts import MAX_CONTACT_NAME_CHARS, ContactRecord, ContactService
+from chronoflow.store.engine import Database
+from chronoflow.store.models import WhatsAppState
+
+Phone = Annotated[str, checked(
+    min_length=1, description="One number with its country code; stored as digits (Brazilian mobiles "
+                              "with the ninth digit)", examples=["+55 11 98765-4321"])]
+ContactName = Annotated[str, checked(max_length=MAX_CONTACT_NAME_CHARS)]
+Attributes = Annotated[dict[str, Any], checked(
+    description="Flat object of text, number, boolean or null values; keys are template placeholders "
+                "(not phone, name or tags)", examples=[{"plano": "ouro", "vencimento": "10"}])]
+TagNames = Annotated[list[str], checked(description="Tag names; unknown ones are created", examples=[["vip"]])]
+
+
+class ContactCreate(Body):
+    phone: Phone
+    name: ContactName | None | UnsetType = UNSET
+    attributes: Attributes | UnsetType = UNSET
+    tags: TagNames | UnsetType = UNSET
+
+
+class ContactUpdate(Body):
+    phone: Phone | UnsetType = UNSET
+    name: ContactName | None | UnsetType = UNSET
+    attributes: Attributes | UnsetType = UNSET
+    tags: TagNames | UnsetType = UNSET
+
+
+class ContactOut(Struct, rename="camel"):
+    id: str
+    phone: str
+    name: str | None
+    attributes: dict[str, Any]
+    tags: list[str]
+    opted_out: bool
+    whatsapp: Annotated[str, checked(enum=[state.value for state in WhatsAppState])]
+    whatsapp_chat_id: str | None
+    whatsapp_checked_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, record: ContactRecord) -> ContactOut:
+        c = record.contact
+        return cls(id=c.id, phone=c.phone, name=c.name, attributes=c.attributes, tags=record.tags,
+                   opted_out=record.opted_out, whatsapp=c.whatsapp, whatsapp_chat_id=c.whatsapp_chat_id,
+                   whatsapp_checked_at=c.whatsapp_checked_at, created_at=c.created_at, updated_at=c.updated_at)
+
+
+class ContactController(Controller):
+    path = "/contacts"
+    tags = ["contacts"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @post("/", status_code=HTTP_201_CREATED, summary="Create a contact",
+          responses=errors(400, 401, 409, 413, 422))
+    async def create(self, data: ContactCreate, db: Database) -> ContactOut:
+        return ContactOut.of(await ContactService(db).create(data.fields()))
+
+    @get("/", summary="List contacts, newest first", responses=errors(400, 401, 422))
+    async def list_contacts(
+        self, db: Database, skip: Skip = 0, take: Take = 50,
+        tag: Annotated[str | None, Parameter(description="only contacts with this tag name")] = None,
+        q: Annotated[str | None, Parameter(description="text in the name, or digits in the phone",
+                                           max_length=100)] = None,
+        opted_out: Annotated[bool | None, Parameter(query="optedOut")] = None,
+    ) -> Page[ContactOut]:
+        rows, total = await ContactService(db).list(skip, take, tag=tag, q=q, opted_out=opted_out)
+        return Page(items=[ContactOut.of(r) for r in rows], total=total, skip=skip, take=take)
+
+    @get("/{contact_id:str}", summary="Read a contact", responses=errors(400, 401, 404))
+    async def read(self, contact_id: str, db: Database) -> ContactOut:
+        return ContactOut.of(await ContactService(db).get(contact_id))
+
+    @patch("/{contact_id:str}", summary="Change a contact; attributes and tags replace the stored ones",
+           responses=errors(400, 401, 404, 409, 413, 422))
+    async def update(self, contact_id: str, data: ContactUpdate, db: Database) -> ContactOut:
+        return ContactOut.of(await ContactService(db).update(contact_id, data.fields()))
+
+    @delete("/{contact_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Delete a contact",
+            responses=errors(400, 401, 404))
+    async def remove(self, contact_id: str, db: Database) -> None:
+        await ContactService(db).delete(contact_id)
+
+
+__all__ = ["ContactController", "ContactOut"]
