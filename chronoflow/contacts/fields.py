@@ -24,6 +24,7 @@ __all__ = [
     "checked_phone",
     "checked_tag_name",
     "checked_tag_names",
+    "split_tag_names",
 ]
 
 MAX_CONTACT_NAME_CHARS = 200
@@ -83,6 +84,13 @@ def checked_tag_names(value: object, field: str = "tags") -> list[str]:
     if not isinstance(value, list):
         raise InvalidInput(field, "must be a list of tag names")
     return list(dict.fromkeys(checked_tag_name(item, field) for item in value))
+
+
+def split_tag_names(value: str | None, field: str = "tags") -> tuple[str, ...]:
+    """Comma-separated tag names (a query parameter), checked, duplicates dropped."""
+    if value is None:
+        return ()
+    return tuple(dict.fromkeys(checked_tag_name(part, field) for part in value.split(",") if part.strip()))
 
 
 def checked_attributes(value: object, field: str = "attributes") -> dict[str, Any]:
