@@ -249,7 +249,7 @@ async def import_contacts(db: Database, data: bytes, *, source: str, extra_tags:
             links += [{"contact_id": ident, "tag_id": t} for t in new_tags]
             report.updated += 1
         if inserts:
-            await session.execute(insert(CONTACTS), inserts)
+            await _insert_many(session, inserts)
         if updates:
             await session.execute(
                 update(CONTACTS).where(CONTACTS.c.id == bindparam("b_id")).values(
@@ -261,6 +261,26 @@ async def import_contacts(db: Database, data: bytes, *, source: str, extra_tags:
             await session.execute(insert_ignoring(session, LINKS, ["contact_id", "tag_id"]), links)
     report.rejected.sort(key=lambda r: r.line)
     return report
+
+
+async def _insert_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """One driver-level ``executemany`` of new contacts.
+
+    SQLAlchemy's own executemany converts every value of every row through its column type; here
+    the timestamps (the same for every row) are converted once and only ``attributes`` per row,
+    through the same type processors, so the stored values are identical.
+    """
+    connection = await session.connection()
+    dialect = connection.dialect
+    compiled = insert(CONTACTS).values({key: bindparam(key) for key in rows[0]}).compile(dialect=dialect)
+    order = list(compiled.positiontup or [])
+    processors = {key: CONTACTS.c[key].type.bind_processor(dialect) for key in order}
+    constants = {"created_at", "updated_at", "whatsapp"}
+    converted = {key: (processors[key] or (lambda v: v))(rows[0][key]) for key in constants}
+    attributes = processors["attributes"] or (lambda v: v)
+    values = [tuple(converted[key] if key in constants else attributes(row[key]) if key == "attributes"
+                    else row[key] for key in order) for row in rows]
+    await connection.exec_driver_sql(str(compiled), values)
 
 
 async def _stored(session: AsyncSession, phones: list[str], *, with_tags: bool
