@@ -29,7 +29,9 @@ from chronoflow.contacts import (
     export_csv,
     import_contacts,
     split_tag_names,
+    validate_contacts,
 )
+from chronoflow.config import Settings
 from chronoflow.errors import InvalidInput
 from chronoflow.store.engine import Database
 from chronoflow.store.models import WhatsAppState
@@ -113,6 +115,19 @@ async def _csv_upload(request: Request[Any, Any, Any]) -> tuple[bytes, str]:
     return await request.body(), "body"
 
 
+class ValidateIn(Body):
+    channel_id: Annotated[str, checked(min_length=1, description="id of the channel whose gateway checks")]
+    contact_ids: Annotated[list[str], checked(description="contacts to check (else those with tag, else all)",
+                                              max_items=1000)] | UnsetType = UNSET
+    tag: Annotated[str, checked(description="check the contacts with this tag")] | UnsetType = UNSET
+
+
+class ValidateOut(Struct):
+    checked: int
+    valid: int
+    invalid: int
+
+
 TagsQuery = Annotated[str | None, Parameter(description="comma-separated tag names added to every line")]
 
 
@@ -156,6 +171,13 @@ class ContactController(Controller):
     ) -> Stream:
         return Stream(export_csv(db, tag), media_type="text/csv; charset=utf-8",
                       headers={"Content-Disposition": 'attachment; filename="contacts.csv"'})
+
+    @post("/validate", status_code=200, responses=errors(400, 401, 404, 409, 413, 422, 502),
+          summary="Check contacts' numbers on WhatsApp through a channel; stores valid/invalid and the chat id")
+    async def validate(self, data: ValidateIn, db: Database, settings: Settings) -> ValidateOut:
+        fields = data.fields()
+        report = await validate_contacts(db, settings, data.channel_id, fields.get("contactIds"), fields.get("tag"))
+        return ValidateOut(checked=report.checked, valid=report.valid, invalid=report.invalid)
 
     @get("/{contact_id:str}", summary="Read a contact", responses=errors(400, 401, 404))
     async def read(self, contact_id: str, db: Database) -> ContactOut:

@@ -5,6 +5,7 @@ from chronoflow.contacts.csv_import import ImportReport, Rejected, import_contac
 from chronoflow.contacts.fields import MAX_CONTACT_NAME_CHARS, MAX_TAG_NAME_CHARS, split_tag_names
 from chronoflow.contacts.service import ContactRecord, ContactService
 from chronoflow.contacts.tags import TagService
+from chronoflow.contacts.validation import ValidationReport, validate_contacts
 
 __all__ = [
     "MAX_CONTACT_NAME_CHARS",
@@ -14,7 +15,9 @@ __all__ = [
     "ImportReport",
     "Rejected",
     "TagService",
+    "ValidationReport",
     "export_csv",
     "import_contacts",
     "split_tag_names",
+    "validate_contacts",
 ]
