@@ -59,19 +59,18 @@ def checked_contact_name(value: object, field: str = "name") -> str | None:
         return None
     if not isinstance(value, str):
         raise InvalidInput(field, "must be text")
-    value = value.strip()
-    if len(value) > MAX_CONTACT_NAME_CHARS:
+    if len(value) > MAX_CONTACT_NAME_CHARS:  # measured as sent, as the API document states it
         raise InvalidInput(field, f"must be at most {MAX_CONTACT_NAME_CHARS} characters")
-    return value or None
+    return value.strip() or None
 
 
 def checked_tag_name(value: object, field: str = "name") -> str:
     """A tag name without outer spaces: not blank, bounded, free of separators."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(field, "a tag name must be non-empty text")
+    if len(value) > MAX_TAG_NAME_CHARS:  # measured as sent, as the API document states it
+        raise InvalidInput(field, f"tag {value.strip()[:20]!r}… is longer than {MAX_TAG_NAME_CHARS} characters")
     value = value.strip()
-    if len(value) > MAX_TAG_NAME_CHARS:
-        raise InvalidInput(field, f"tag {value[:20]!r}… is longer than {MAX_TAG_NAME_CHARS} characters")
     if TAG_SEPARATORS & set(value):
         raise InvalidInput(field, f"tag {value!r} contains one of , ; | (they separate tags)")
     return value
