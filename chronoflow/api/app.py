@@ -17,6 +17,7 @@ from chronoflow import __version__
 from chronoflow.api.auth import BearerAuth
 from chronoflow.api.channels import ChannelController
 from chronoflow.api.chronos import ChronoController
+from chronoflow.api.contacts import ContactController
 from chronoflow.api.conformance import complete_allow_header
 from chronoflow.api.errors import EXCEPTION_HANDLERS
 from chronoflow.api.functions import FunctionController
@@ -33,6 +34,7 @@ from chronoflow.api.providers import EvolutionInstanceController, WahaSessionCon
 from chronoflow.api.request_ids import add_request_id_header
 from chronoflow.api.runs import read_run
 from chronoflow.api.schedules import parse_schedule
+from chronoflow.api.tags import TagController
 from chronoflow.api.webhooks import evolution_webhook, list_inbound_events, replay_inbound_event, waha_webhook
 from chronoflow.chronos.service import ChronoService
 from chronoflow.config import Settings
@@ -55,6 +57,7 @@ ROUTE_HANDLERS: list[object] = [ChronoController, read_run, parse_schedule, heal
 ROUTE_HANDLERS += [FunctionController]
 ROUTE_HANDLERS += [ChannelController, WahaSessionController, EvolutionInstanceController, waha_webhook,
                    evolution_webhook, list_inbound_events, replay_inbound_event]
+ROUTE_HANDLERS += [TagController, ContactController]
 
 
 def create_app(settings: Settings, redis_url: str, database_url: str | None = None) -> Litestar:

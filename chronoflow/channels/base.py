@@ -27,6 +27,7 @@ __all__ = [
     "SESSION_KEYS",
     "ChannelStatus",
     "ProviderError",
+    "NumberCheck",
     "ProviderKind",
     "QrCode",
     "SentMessage",
@@ -86,6 +87,22 @@ class SentMessage:
 
     id: str | None
     raw: Any = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class NumberCheck:
+    """Whether a number is on WhatsApp, as the gateway answered.
+
+    Attributes:
+        number: the number asked about, normalized digits.
+        exists: whether WhatsApp knows it.
+        chat_id: the chat id the gateway gave (``…@c.us`` or ``…@s.whatsapp.net``). For a Brazilian
+            number registered before the ninth digit it lacks that digit, and messages must go there.
+    """
+
+    number: str
+    exists: bool
+    chat_id: str | None
 
 
 @dataclass(frozen=True)
@@ -177,6 +194,17 @@ class WhatsAppProvider(ABC):
 
         Returns:
             The provider's message id and raw answer.
+        """
+
+    @abstractmethod
+    async def check_numbers(self, numbers_digits: list[str]) -> list[NumberCheck]:
+        """Ask the gateway which numbers are on WhatsApp, and their chat ids.
+
+        Args:
+            numbers_digits: normalized numbers (see ``normalize_number``).
+
+        Returns:
+            One check per number, in the same order.
         """
 
     @abstractmethod

@@ -4,6 +4,7 @@ Routes used (authenticated by the ``apikey`` header)::
 
     POST   /message/sendText/{instance}         {number, text} → {key: {remoteJid, fromMe, id}, ...}
     GET    /instance/connectionState/{instance} {instance: {instanceName, state}}
+    POST   /chat/whatsappNumbers/{instance}     {numbers: [...]} → [{exists, jid, number}]
     GET    /instance/connect/{instance}         QR {pairingCode, code, base64, count}, or the state when open
     POST   /instance/restart/{instance}
     DELETE /instance/logout/{instance}
@@ -28,6 +29,7 @@ import httpx
 
 from chronoflow.channels.base import (
     ChannelStatus,
+    NumberCheck,
     ProviderKind,
     QrCode,
     SentMessage,
@@ -126,6 +128,30 @@ class EvolutionClient(WhatsAppProvider):
         key = answer.get("key") if isinstance(answer, dict) else None
         ident = key.get("id") if isinstance(key, dict) else None
         return SentMessage(id=str(ident) if ident else None, raw=answer)
+
+    async def check_numbers(self, numbers_digits: list[str]) -> list[NumberCheck]:
+        """``POST /chat/whatsappNumbers/{instance}`` with ``{numbers}``; see :meth:`WhatsAppProvider.check_numbers`.
+
+        The answer lists ``{exists, jid, number}``; entries are matched to the numbers asked by
+        ``number``, else by position.
+        """
+        if any(not (n and n.isascii() and n.isdigit()) for n in numbers_digits):
+            raise ValueError("expected normalized numbers (digits only)")
+        if not numbers_digits:
+            return []
+        answer = await self._http.request_json(
+            "check_numbers", "POST", f"/chat/whatsappNumbers/{self._name}", json={"numbers": numbers_digits}
+        )
+        if not isinstance(answer, list) or len(answer) != len(numbers_digits) or not all(
+                isinstance(entry, dict) for entry in answer):
+            raise ProviderError(PROVIDER, "check_numbers", f"unexpected answer {str(answer)[:200]!r}")
+        by_number = {str(entry.get("number")): entry for entry in answer}
+        checks = []
+        for number, positional in zip(numbers_digits, answer, strict=True):
+            entry = by_number.get(number, positional)
+            jid = entry.get("jid")
+            checks.append(NumberCheck(number, entry.get("exists") is True, jid if isinstance(jid, str) else None))
+        return checks
 
     async def status(self) -> ChannelStatus:
         """``GET /instance/connectionState/{instance}``."""

@@ -3,6 +3,7 @@
 Routes used (all under ``/api``, authenticated by the ``X-Api-Key`` header)::
 
     POST /api/sendText                      {session, chatId: "<digits>@c.us", text}
+    GET  /api/contacts/check-exists         ?phone=<digits>&session= → {numberExists, chatId}
     GET  /api/sessions?all=true             list
     POST /api/sessions                      {name, start, config}
     GET  /api/sessions/{s}                  {name, status, ...}
@@ -26,6 +27,7 @@ import httpx
 
 from chronoflow.channels.base import (
     ChannelStatus,
+    NumberCheck,
     ProviderKind,
     QrCode,
     SentMessage,
@@ -114,6 +116,20 @@ class WahaClient(WhatsAppProvider):
             "send_text", "POST", "/api/sendText", json=body, idempotent=False
         )
         return SentMessage(id=_message_id(answer), raw=answer)
+
+    async def check_numbers(self, numbers_digits: list[str]) -> list[NumberCheck]:
+        """``GET /api/contacts/check-exists`` once per number; see :meth:`WhatsAppProvider.check_numbers`."""
+        checks = []
+        for number in numbers_digits:
+            waha_chat_id(number)  # refuses anything but digits
+            answer = await self._http.request_json(
+                "check_numbers", "GET", "/api/contacts/check-exists", params={"phone": number, "session": self.session}
+            )
+            if not isinstance(answer, dict) or not isinstance(answer.get("numberExists"), bool):
+                raise ProviderError(PROVIDER, "check_numbers", f"unexpected answer {str(answer)[:200]!r}")
+            chat_id = answer.get("chatId")
+            checks.append(NumberCheck(number, answer["numberExists"], chat_id if isinstance(chat_id, str) else None))
+        return checks
 
     async def status(self) -> ChannelStatus:
         """``GET /api/sessions/{session}``'s status."""

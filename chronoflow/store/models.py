@@ -197,3 +197,54 @@ class OptOutConfirmation(Base):
     number: Mapped[str] = mapped_column(String(20), primary_key=True)
     """Normalized digits."""
     sent_at: Mapped[datetime] = mapped_column()
+
+
+class WhatsAppState(StrEnum):
+    """What a channel's gateway said about a contact's number (``POST /contacts/validate``)."""
+
+    UNKNOWN = "unknown"
+    VALID = "valid"
+    INVALID = "invalid"
+
+
+class Tag(Timestamped, Base):
+    """A label on contacts; campaigns choose their audience by tags."""
+
+    __tablename__ = "tags"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class Contact(Timestamped, Base):
+    """A person messages can go to, keyed by the normalized phone number.
+
+    Whether the contact opted out is not stored here: it follows :class:`OptOut` by ``phone``.
+    """
+
+    __tablename__ = "contacts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    """Normalized digits (see ``chronoflow.channels.normalize_number``)."""
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """Free values; their keys are template placeholders."""
+    whatsapp: Mapped[str] = mapped_column(String(16), default=WhatsAppState.UNKNOWN)
+    whatsapp_chat_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    """The chat id the gateway returned when it validated the number; messages go there."""
+    whatsapp_checked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (Index("ix_contacts_created", "created_at", "id"),)
+
+
+class ContactTag(Base):
+    """One tag on one contact. The primary key answers "tags of a contact"; the reverse index
+    answers "contacts with tag X" and the all/any/exclude audience queries built from it."""
+
+    __tablename__ = "contact_tags"
+
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    tag_id: Mapped[str] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+
+    __table_args__ = (Index("ix_contact_tags_tag_contact", "tag_id", "contact_id"),)

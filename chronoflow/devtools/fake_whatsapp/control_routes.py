@@ -58,6 +58,25 @@ def clear_messages(state: FakeState, request: Request) -> Response:
     return Response(204)
 
 
+@router.route("POST", "/_fake/numbers")
+def mark_number(state: FakeState, request: Request) -> Response:
+    """``{"number": "+55 11 98765-4321", "whatsapp": "invalid" | "legacy" | "valid"}``: how number checks answer."""
+    body = request.json_object()
+    kind = body.get("whatsapp")
+    if kind not in ("invalid", "legacy", "valid"):
+        raise BadRequest("whatsapp must be invalid, legacy or valid")
+    try:
+        digits = normalize_number(str(body.get("number") or ""))
+    except InvalidPhoneNumber as exc:
+        raise BadRequest(f"number: {exc.reason}") from None
+    with state.lock:
+        if kind == "valid":
+            state.numbers.pop(digits, None)
+        else:
+            state.numbers[digits] = kind
+    return json_response({"number": digits, "whatsapp": kind})
+
+
 @router.route("GET", "/_fake/requests")
 def requests(state: FakeState, request: Request) -> Response:
     """Every provider request received, failed ones included (``?path=`` prefix filter)."""

@@ -201,3 +201,20 @@ def send_text(state: FakeState, request: Request, name: str) -> Response:
         },
         201,
     )
+
+
+@router.route("POST", "/chat/whatsappNumbers/{name}")
+def whatsapp_numbers(state: FakeState, request: Request, name: str) -> Response:
+    """``{numbers: [...]}`` → ``[{exists, jid, number}]`` in the order asked."""
+    session = _instance_or_404(state, name)
+    if isinstance(session, Response):
+        return session
+    numbers = request.json_object().get("numbers")
+    if not isinstance(numbers, list) or not all(isinstance(n, str) and n.isdigit() for n in numbers):
+        return _error(400, "numbers must be a list of digit strings")
+    answer = []
+    for number in numbers:
+        known = state.lookup(number)
+        answer.append({"exists": known is not None, "jid": f"{known}@s.whatsapp.net" if known else None,
+                       "number": number})
+    return json_response(answer)

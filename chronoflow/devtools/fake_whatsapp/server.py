@@ -26,7 +26,7 @@ __all__ = ["FakeWhatsApp"]
 
 logger = logging.getLogger(__name__)
 
-_PROVIDER_PREFIXES = {"waha": ("/api/",), "evolution": ("/instance/", "/message/")}
+_PROVIDER_PREFIXES = {"waha": ("/api/",), "evolution": ("/instance/", "/message/", "/chat/")}
 """Which provider a path belongs to."""
 
 _KEY_HEADERS = {"waha": "x-api-key", "evolution": "apikey"}

@@ -122,6 +122,10 @@ class FakeState:
         self.messages: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
         self.fail_rules: list[FailRule] = []
+        self.numbers: dict[str, str] = {}
+        """How WhatsApp knows a number (normalized digits): ``invalid`` (not on WhatsApp) or
+        ``legacy`` (a Brazilian mobile registered before the ninth digit: its chat id lacks it);
+        any other number is on WhatsApp as written."""
         self.reset()
 
     def reset(self) -> None:
@@ -135,7 +139,18 @@ class FakeState:
             self.messages.clear()
             self.requests.clear()
             self.fail_rules.clear()
+            self.numbers.clear()
             self.sender.clear()
+
+    def lookup(self, digits: str) -> str | None:
+        """The chat number WhatsApp knows ``digits`` by (without ``@…``), or ``None`` when it is not on WhatsApp."""
+        with self.lock:
+            kind = self.numbers.get(digits)
+        if kind == "invalid":
+            return None
+        if kind == "legacy" and digits.startswith("55") and len(digits) == 13:
+            return digits[:4] + digits[5:]
+        return digits
 
     def api_key(self, provider: str) -> str | None:
         """The key a provider route requires, or ``None`` when it is open."""

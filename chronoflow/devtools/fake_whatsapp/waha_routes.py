@@ -170,3 +170,18 @@ def send_text(state: FakeState, request: Request) -> Response:
         },
         201,
     )
+
+
+@router.route("GET", "/api/contacts/check-exists")
+def check_exists(state: FakeState, request: Request) -> Response:
+    """``?phone=&session=`` → ``{numberExists, chatId}``; a legacy Brazilian number's chat id lacks the ninth digit."""
+    session = _session_or_404(state, request.query.get("session", "default"))
+    if isinstance(session, Response):
+        return session
+    if session.status is not ChannelStatus.WORKING:
+        return _error(422, f"Session status is not as expected. status: {session.word()}")
+    phone = request.query.get("phone", "")
+    if not (phone.isascii() and phone.isdigit()):
+        return _error(400, "phone must be digits")
+    known = state.lookup(phone)
+    return json_response({"numberExists": known is not None, "chatId": f"{known}@c.us" if known else None})
