@@ -12,6 +12,7 @@ brackets) but still descend from this root::
     ├── NotFound                 an id names nothing (LookupError)                            404
     ├── Conflict                 the request clashes with the current state                   409
     ├── Unauthorized             credentials are missing or wrong                             401
+    ├── Forbidden                a form without its anti-forgery token (the console)          403
     ├── Unavailable              a dependency is down or not configured                       503
     │   ├── SandboxUnavailable   [sandbox.runner] no sandbox process can start (RuntimeError) 503
     │   └── SandboxLayersMissing [sandbox.runner] layers the operator requires are not active  503
@@ -87,6 +88,10 @@ class Conflict(ChronoflowError):
 
 class Unauthorized(ChronoflowError):
     """Credentials are missing or wrong (401)."""
+
+
+class Forbidden(ChronoflowError):
+    """A console form posted without the token proving it came from a console page (403)."""
 
 
 class TooLarge(ChronoflowError):

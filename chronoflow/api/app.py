@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -38,6 +39,7 @@ from chronoflow.api.tags import TagController
 from chronoflow.api.webhooks import evolution_webhook, list_inbound_events, replay_inbound_event, waha_webhook
 from chronoflow.chronos.service import ChronoService
 from chronoflow.config import Settings
+from chronoflow.console import TEMPLATE_CONFIG, console_router
 from chronoflow.functions.runners import shared_runner
 from chronoflow.sandbox.layers import probe_and_log
 from chronoflow.scheduling.jobs import JobStore
@@ -85,7 +87,9 @@ def create_app(settings: Settings, redis_url: str, database_url: str | None = No
         "chronos": Provide(lambda: chronos, sync_to_thread=False),
     }
     return Litestar(
-        route_handlers=list(ROUTE_HANDLERS),
+        route_handlers=[*ROUTE_HANDLERS, console_router()],
+        template_config=TEMPLATE_CONFIG,
+        state=State({"settings": settings}),
         dependencies=dependencies,
         exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]
         before_send=[add_request_id_header, complete_allow_header],

@@ -10,8 +10,14 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from chronoflow.errors import Unauthorized
 
-PUBLIC_PATHS = (r"^/health$", r"^/metrics$", r"^/schema", r"^/waha/webhooks", r"^/evolution/webhooks")
-"""Routes that authenticate otherwise (webhooks verify signatures) or not at all."""
+PUBLIC_PATHS = (r"^/health$", r"^/metrics$", r"^/schema", r"^/waha/webhooks", r"^/evolution/webhooks", r"^/$",
+                r"^/console(/|$)")
+"""Routes that authenticate otherwise (webhooks verify signatures, the console its own cookie) or not at all."""
+
+
+def known_token(token: bytes, tokens: tuple[bytes, ...]) -> bool:
+    """Whether ``token`` is one of ``tokens``, compared in constant time (the console signs in with it too)."""
+    return bool(token) and any(hmac.compare_digest(token, known) for known in tokens)
 
 
 class BearerAuth(ASGIMiddleware):
@@ -31,6 +37,6 @@ class BearerAuth(ASGIMiddleware):
             raise Unauthorized("missing Authorization header: send 'Authorization: Bearer <token>'")
         if scheme.lower() != b"bearer" or not token.strip():
             raise Unauthorized("Authorization header must be 'Bearer <token>'")
-        if not any(hmac.compare_digest(token.strip(), known) for known in self.tokens):
+        if not known_token(token.strip(), self.tokens):
             raise Unauthorized("invalid API token")
         await next_app(scope, receive, send)

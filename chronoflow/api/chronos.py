@@ -50,8 +50,10 @@ class ChronoController(Controller):
         self, chronos: ChronoService, skip: Skip = 0, take: Take = 50,
         target_type: Annotated[TargetType | None, Parameter(query="targetType")] = None,
         is_active: Annotated[bool | None, Parameter(query="isActive")] = None,
+        search: Annotated[str | None, Parameter(query="q", max_length=200,
+                                                description="keep chronos whose name contains this, any case")] = None,
     ) -> Page[ChronoListItem]:
-        rows, total = await chronos.list(skip, take, target_type, is_active)
+        rows, total = await chronos.list(skip, take, target_type, is_active, search)
         return Page(items=[list_item(c) for c in rows], total=total, skip=skip, take=take)
 
     @get("/{chrono_id:str}", summary="Read a chrono", responses=errors(400, 401, 404))

@@ -34,6 +34,7 @@ from chronoflow.channels.errors import (
 from chronoflow.errors import (
     ChronoflowError,
     Conflict,
+    Forbidden,
     InvalidCode,
     InvalidInput,
     NotFound,
@@ -103,6 +104,7 @@ ERROR_TABLE: Mapping[type[ChronoflowError], Rule] = {
     TooLarge: Rule(413),
     NotFound: Rule(404),
     Conflict: Rule(409),
+    Forbidden: Rule(403),
     Unauthorized: Rule(401, headers={"WWW-Authenticate": 'Bearer realm="chronoflow"'}),
     SandboxUnavailable: Rule(503, detail="the function sandbox is unavailable on this server"),
     Unavailable: Rule(503),
@@ -121,6 +123,14 @@ def rule_for(exc: BaseException) -> Rule | None:
         if rule is not None:
             return rule
     return None
+
+
+def status_of(exc: ChronoflowError) -> int:
+    """The HTTP status of a domain error (500 when unlisted): the console answers its pages with it."""
+    rule = rule_for(exc)
+    if rule is None:
+        return 500
+    return rule.status(exc) if callable(rule.status) else rule.status
 
 
 def error_response(request: AnyRequest, status: int, detail: str, *, field: str | None = None,
@@ -198,4 +208,4 @@ EXCEPTION_HANDLERS: Mapping[type[Exception], Callable[[AnyRequest, Any], Respons
 }
 """What the app registers: every exception reaches one of these three."""
 
-__all__ = ["ERROR_TABLE", "EXCEPTION_HANDLERS", "ErrorBody", "Rule", "error_response", "rule_for"]
+__all__ = ["ERROR_TABLE", "EXCEPTION_HANDLERS", "ErrorBody", "Rule", "error_response", "rule_for", "status_of"]

@@ -63,13 +63,18 @@ def _check_sandbox(settings: Settings) -> dict[str, Any]:
     return probe(shared_runner(settings)).to_json()
 
 
+async def check_all(db: Database, redis: Redis, settings: Settings) -> dict[str, dict[str, Any]]:
+    """Every layer's check, run together: database, redis, scheduler, workers, sandbox (the console shows them too)."""
+    database, rest, sandbox = await asyncio.gather(
+        _check_database(db), asyncio.to_thread(_check_redis_side, redis), asyncio.to_thread(_check_sandbox, settings))
+    return {"database": database, **rest, "sandbox": sandbox}
+
+
 @get("/health", tags=["health"], summary="Health of the database, Redis, scheduler, workers and function sandbox",
      opt={"public": True}, operation_class=PublicOperation,
      responses={200: ResponseSpec(HealthOut, description="Every dependency is up", generate_examples=False),
                 503: ResponseSpec(HealthOut, description="One dependency or more is down", generate_examples=False)})
 async def health(db: Database, redis: Redis, settings: Settings) -> Response[dict[str, Any]]:
-    database, rest, sandbox = await asyncio.gather(
-        _check_database(db), asyncio.to_thread(_check_redis_side, redis), asyncio.to_thread(_check_sandbox, settings))
-    checks = {"database": database, **rest, "sandbox": sandbox}
+    checks = await check_all(db, redis, settings)
     healthy = all(check["ok"] for check in checks.values())
     return Response({"status": "ok" if healthy else "down", **checks}, status_code=200 if healthy else 503)

@@ -14,12 +14,11 @@ from chronoflow.store.engine import utcnow
 PREVIEW = 5
 
 
-@post("/schedules/parse", status_code=200, tags=["schedules"], summary="Read a schedule and preview its fire times",
-      responses=errors(400, 401, 413, 422))
-async def parse_schedule(data: ParseRequest, settings: Settings) -> ParseOut:
-    timezone = data.timezone if isinstance(data.timezone, str) else settings.default_timezone
+def preview(expression: str, timezone: str | None, settings: Settings) -> ParseOut:
+    """How ``expression`` reads in ``timezone`` (default ``DEFAULT_TIMEZONE``) and its next fire times."""
+    zone = timezone if isinstance(timezone, str) else settings.default_timezone
     now = utcnow()
-    schedule = read_schedule(data.expression, timezone, now, field="expression")
+    schedule = read_schedule(expression, zone, now, field="expression")
     return ParseOut(
         kind="recurring" if schedule.is_recurring else "once",
         is_recurring=schedule.is_recurring,
@@ -29,3 +28,9 @@ async def parse_schedule(data: ParseRequest, settings: Settings) -> ParseOut:
         description=Descriptions(en=describe(schedule, "en"), pt_br=describe(schedule, "pt-BR")),
         next_fire_times=next_fire_times(schedule, PREVIEW, after=now),
     )
+
+
+@post("/schedules/parse", status_code=200, tags=["schedules"], summary="Read a schedule and preview its fire times",
+      responses=errors(400, 401, 413, 422))
+async def parse_schedule(data: ParseRequest, settings: Settings) -> ParseOut:
+    return preview(data.expression, data.timezone if isinstance(data.timezone, str) else None, settings)

@@ -156,8 +156,13 @@ class ChronoService:
             raise NotFound("chrono", chrono_id)
         return chrono
 
-    async def list(self, skip: int, take: int, target_type: str | None, is_active: bool | None) -> tuple[list[Chrono], int]:
+    async def list(self, skip: int, take: int, target_type: str | None, is_active: bool | None,
+                   search: str | None = None) -> tuple[list[Chrono], int]:
+        """A page of chronos, newest first; ``search`` keeps those whose name contains it (any case)."""
         query = select(Chrono)
+        if search:
+            escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(func.lower(Chrono.name).like(f"%{escaped}%", escape="\\"))
         if target_type is not None:
             query = query.where(Chrono.target_type == target_type)
         if is_active is not None:

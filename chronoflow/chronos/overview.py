@@ -1,0 +1,67 @@
+"""Figures about all chronos at once: what the console's overview shows.
+
+Each is one indexed query (grouped counts, or a short ordered page), so the overview stays fast
+with tens of thousands of chronos and runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from chronoflow.store.engine import Database, utcnow
+from chronoflow.store.models import Chrono, ChronoRun, RunStatus
+
+FAILED_STATUSES = (RunStatus.FAILED, RunStatus.TIMEOUT)
+"""Run statuses that count as failures."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed run, with the name of its chrono."""
+
+    run_id: str
+    chrono_id: str
+    chrono_name: str
+    status: str
+    at: datetime | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Overview:
+    chronos: dict[tuple[str, bool], int]
+    """(target type, active) -> number of chronos."""
+    runs_by_status: dict[str, int]
+    """Runs scheduled in the window, by status."""
+    next_fires: list[Chrono]
+    failures: list[Failure]
+
+
+async def overview(db: Database, window: timedelta = timedelta(hours=24), take: int = 10) -> Overview:
+    """Counts of chronos, runs of the last ``window`` by status, the next ``take`` fires and failures."""
+    since = utcnow() - window
+    async with db.session() as session:
+        counted = await session.execute(
+            select(Chrono.target_type, Chrono.is_active, func.count()).group_by(Chrono.target_type, Chrono.is_active))
+        runs = await session.execute(
+            select(ChronoRun.status, func.count()).where(ChronoRun.scheduled_for >= since).group_by(ChronoRun.status))
+        upcoming = await session.scalars(
+            select(Chrono).where(Chrono.is_active.is_(True), Chrono.next_run_at.is_not(None))
+            .order_by(Chrono.next_run_at).limit(take))
+        failed = await session.execute(
+            select(ChronoRun, Chrono.name).join(Chrono, Chrono.id == ChronoRun.chrono_id)
+            .where(ChronoRun.status.in_([s.value for s in FAILED_STATUSES]))
+            .order_by(ChronoRun.scheduled_for.desc()).limit(take))
+        return Overview(
+            chronos={(str(kind), bool(active)): int(n) for kind, active, n in counted.all()},
+            runs_by_status={str(status): int(n) for status, n in runs.all()},
+            next_fires=list(upcoming),
+            failures=[Failure(run.id, run.chrono_id, name, run.status, run.finished_at or run.scheduled_for,
+                              run.error_message) for run, name in failed.all()],
+        )
+
+
+__all__ = ["FAILED_STATUSES", "Failure", "Overview", "overview"]

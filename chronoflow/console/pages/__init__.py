@@ -1,0 +1,9 @@
+"""One module per console page family; each exports a Litestar controller."""
+
+from chronoflow.console.pages.access import AccessController
+from chronoflow.console.pages.channels import ChannelPages
+from chronoflow.console.pages.chronos import ChronoPages
+from chronoflow.console.pages.functions import FunctionPages
+from chronoflow.console.pages.overview import OverviewPage
+
+__all__ = ["AccessController", "ChannelPages", "ChronoPages", "FunctionPages", "OverviewPage"]
