@@ -60,6 +60,8 @@ async def _execute(
                                    next_run_at=next_run_at, run_id=run_id)
     if claim is None:
         return None
+    if not claim.runnable:  # recorded at claim time (overdue): nothing to execute
+        return claim.run.id
     result = await _run_target(rt, claim)
     fields = result.run_fields()
     if coalesced and result.error_message is None:

@@ -3,6 +3,8 @@
 The claim is an INSERT guarded by the unique key ``(chronoId, scheduledFor, attempt)``: whichever
 worker inserts first owns the occurrence, a duplicate delivery finds the row and does nothing
 (invariant 2). A manual run's row is created by the API, and claimed by setting ``startedAt``.
+A scheduled occurrence taken later than its chrono's misfire grace is claimed as ``missed``
+instead of ``running``, so overdue work is recorded rather than run (invariant 6).
 """
 
 from __future__ import annotations
@@ -35,10 +37,27 @@ MAX_MISSED_RECORDED = 100
 
 @dataclass
 class Claim:
-    """An occurrence this worker owns: the run row and the chrono as it was when claimed."""
+    """An occurrence this worker owns: the run row and the chrono as it was when claimed.
+
+    ``run.status`` is ``running`` when the target is to be executed; any other status means the
+    occurrence was recorded at claim time (``missed``, ``skipped``) and must not run.
+    """
 
     run: ChronoRun
     chrono: Chrono
+
+    @property
+    def runnable(self) -> bool:
+        return self.run.status == RunStatus.RUNNING
+
+
+def lateness_note(chrono: Chrono, scheduled_for: datetime, now: datetime) -> str | None:
+    """Why a scheduled occurrence taken at ``now`` must not run, or None when it is on time."""
+    late = (now - scheduled_for).total_seconds()
+    if late <= chrono.misfire_grace_seconds:
+        return None
+    return (f"missed: a worker took it {late:.1f} s after its time, beyond the misfire grace of "
+            f"{chrono.misfire_grace_seconds} s")
 
 
 async def claim_occurrence(
@@ -90,6 +109,12 @@ async def claim_occurrence(
                 "created_at": now, "advances_to": next_run_at if advance else None,
             }
             await conn.execute(_INSERT_RUN, values)
+            note = lateness_note(chrono, scheduled_for, now) if trigger == RunTrigger.SCHEDULE else None
+            if note is not None:
+                # Leaving ``running`` in the same transaction lets the 0003 trigger move nextRunAt on.
+                recorded = {"status": RunStatus.MISSED, "finished_at": now, "duration_ms": 0, "error_message": note}
+                await conn.execute(_UPDATE_RUN, {"run_id": values["id"], **recorded})
+                values.update(recorded)
             return Claim(run=ChronoRun(**values), chrono=chrono)
     except IntegrityError:
         return None
@@ -164,7 +189,9 @@ async def reap_lost_runs(db: Database, is_alive: Any) -> int:
             for run in runs:
                 run.status = RunStatus.FAILED
                 run.finished_at = now
-                run.error_message = f"worker lost: {name} stopped while the run was in progress"
+                # The target had started: its call may have reached the receiver before the worker died.
+                run.error_message = (f"worker lost; the call may have been delivered ({name} stopped while "
+                                     "the run was in progress)")
                 if run.started_at:
                     run.duration_ms = round((now - run.started_at).total_seconds() * 1000)
                 reaped += 1  # the chrono's lastRunStatus follows by trigger
