@@ -9,6 +9,11 @@ are neither early nor rounded. Job ids are deterministic (RQ allows letters, dig
   delivery reuses the id, and the database claim makes it run once (invariant 2).
 - ``retry_<chronoId>_<epochMs>_<attempt>`` — a scheduled retry of a failed attempt.
 - ``manual_<runId>`` — a manual trigger, queued at once, independent of the schedule.
+
+A chrono has at most one occurrence job waiting in the queue: while the last one handed over
+(remembered under :data:`PENDING_PREFIX`) is still queued, later occurrences are only counted
+(:data:`COALESCED_PREFIX`) and the run that takes the waiting job reports them as coalesced, so
+the queue cannot grow without bound behind a slow receiver.
 """
 
 from __future__ import annotations
@@ -28,6 +33,12 @@ SCHEDULED_JOBS_KEY = Scheduler.scheduled_jobs_key
 
 WAKE_KEY = "chronoflow:scheduler:wake"
 """List the scheduler blocks on; a push wakes it before its computed deadline."""
+
+PENDING_PREFIX = "chronoflow:pending:"
+"""``<prefix><chronoId>``: id of the chrono's occurrence job handed over last."""
+
+COALESCED_PREFIX = "chronoflow:coalesced:"
+"""``<prefix><chronoId>``: occurrences folded into the chrono's waiting job, not yet reported by a run."""
 
 RUN_FUNC = "chronoflow.worker.execute_occurrence"
 """The job function every occurrence, retry and manual job calls."""
@@ -209,6 +220,31 @@ class JobStore:
             attempt=1, run_id=run_id,
         )
         self.enqueue(job)
+
+    # --- one waiting occurrence per chrono --------------------------------------------------
+    def waiting_occurrence(self, chrono_id: str) -> str | None:
+        """Id of the chrono's last handed-over occurrence job if no worker has taken it yet."""
+        job_id = self.redis.get(PENDING_PREFIX + chrono_id)
+        if job_id is None:
+            return None
+        status = self.redis.hget(Job.key_for(job_id.decode()), "status")
+        return job_id.decode() if status == JobStatus.QUEUED.value.encode() else None
+
+    def note_handed_over(self, chrono_id: str, job_id: str, pipeline: Pipeline) -> None:
+        pipeline.set(PENDING_PREFIX + chrono_id, job_id, ex=JOB_TIMEOUT_S)
+
+    def coalesce(self, chrono_id: str, count: int, pipeline: Pipeline) -> None:
+        """Count ``count`` occurrences folded into the chrono's waiting job."""
+        pipeline.incrby(COALESCED_PREFIX + chrono_id, count)
+        pipeline.expire(COALESCED_PREFIX + chrono_id, JOB_TIMEOUT_S)
+
+    def take_coalesced(self, chrono_id: str) -> int:
+        """Occurrences folded into the chrono's runs since the last call (read and reset at once)."""
+        with self.redis.pipeline() as pipe:
+            pipe.get(COALESCED_PREFIX + chrono_id)
+            pipe.delete(COALESCED_PREFIX + chrono_id)
+            count, _ = pipe.execute()
+        return int(count or 0)
 
     # --- scheduler wake-up -------------------------------------------------------------------
     @staticmethod

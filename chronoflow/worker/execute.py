@@ -62,6 +62,8 @@ async def _execute(
         return None
     if not claim.runnable:  # recorded at claim time (overdue): nothing to execute
         return claim.run.id
+    if trigger == RunTrigger.SCHEDULE:  # later occurrences folded into this one while it waited
+        coalesced += await asyncio.to_thread(rt.jobs.take_coalesced, chrono_id)
     result = await _run_target(rt, claim)
     fields = result.run_fields()
     if coalesced and result.error_message is None:

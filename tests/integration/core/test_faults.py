@@ -88,3 +88,21 @@ def test_manual_runs_whose_job_was_lost_are_requeued_or_recorded(stack: Stack, h
     assert [r.path for r in http_receiver.requests] == ["/fresh"]
     again = stack.db_run(recover_abandoned_jobs(stack.db, stack.jobs, is_alive, orphan_after=timedelta(0)))
     assert not again
+
+
+def test_a_slow_receiver_does_not_grow_the_queue(sqlite_stack: Stack, http_receiver) -> None:
+    """It keeps at most one occurrence of a per-second chrono waiting behind a receiver slower than a second."""
+    stack = sqlite_stack
+    http_receiver.respond("/slow", delay=1.5)
+    chrono = stack.create_http_chrono(http_receiver.url + "/slow", cron="* * * * * *", misfireGraceSeconds=30)
+    stack.spawn("worker")
+    stack.spawn("scheduler")
+    http_receiver.wait_for(1, timeout=30)
+    deadline = time.monotonic() + 5
+    longest = 0
+    while time.monotonic() < deadline:  # five occurrences per three runs: without coalescing the queue grows
+        longest = max(longest, len(stack.queued()))
+        time.sleep(0.1)
+    assert longest <= 1
+    notes = [r.error_message or "" for r in stack.runs(chrono["id"]) if r.status == "success"]
+    assert any("coalesced into this run" in note for note in notes), notes
