@@ -9,6 +9,8 @@ are neither early nor rounded. Job ids are deterministic (RQ allows letters, dig
   delivery reuses the id, and the database claim makes it run once (invariant 2).
 - ``retry_<chronoId>_<epochMs>_<attempt>`` — a scheduled retry of a failed attempt.
 - ``manual_<runId>`` — a manual trigger, queued at once, independent of the schedule.
+- ``wait_<chronoId>_<epochMs>_<attempt>_<n>`` — a buffered occurrence looking again, shortly,
+  whether its chrono's previous run has finished (overlap policy ``buffer-one``).
 
 A chrono has at most one occurrence job waiting in the queue: while the last one handed over
 (remembered under :data:`PENDING_PREFIX`) is still queued, later occurrences are only counted
@@ -39,6 +41,13 @@ PENDING_PREFIX = "chronoflow:pending:"
 
 COALESCED_PREFIX = "chronoflow:coalesced:"
 """``<prefix><chronoId>``: occurrences folded into the chrono's waiting job, not yet reported by a run."""
+
+BUFFER_PREFIX = "chronoflow:buffered:"
+"""``<prefix><chronoId>``: epoch ms of the one occurrence of a ``buffer-one`` chrono waiting for
+its previous run to finish."""
+
+WAIT_POLL_S = 0.5
+"""How often a buffered occurrence looks again whether the previous run has finished."""
 
 RUN_FUNC = "chronoflow.worker.execute_occurrence"
 """The job function every occurrence, retry and manual job calls."""
@@ -245,6 +254,34 @@ class JobStore:
             pipe.delete(COALESCED_PREFIX + chrono_id)
             count, _ = pipe.execute()
         return int(count or 0)
+
+    # --- overlap policy buffer-one -----------------------------------------------------------
+    def hold_buffer(self, chrono_id: str, scheduled_for: datetime, ttl_s: int) -> bool:
+        """Take (or keep) the chrono's one waiting place for this occurrence; False when another holds it."""
+        key, mine = BUFFER_PREFIX + chrono_id, str(epoch_ms(scheduled_for)).encode()
+        if self.redis.set(key, mine, nx=True, ex=max(1, ttl_s)):
+            return True
+        return self.redis.get(key) == mine
+
+    def release_buffer(self, chrono_id: str, scheduled_for: datetime) -> None:
+        """Free the waiting place if this occurrence holds it."""
+        key = BUFFER_PREFIX + chrono_id
+        if self.redis.get(key) == str(epoch_ms(scheduled_for)).encode():
+            self.redis.delete(key)
+
+    def schedule_wait(self, chrono_id: str, scheduled_for: datetime, attempt: int, **kwargs: Any) -> None:
+        """Hand the occurrence over again in :data:`WAIT_POLL_S`, unchanged but for the job id."""
+        due = datetime.now(UTC).timestamp() + WAIT_POLL_S
+        job = self.occurrence_job(
+            f"wait_{chrono_id}_{epoch_ms(scheduled_for)}_{attempt}_{round(due * 1000)}",
+            status=JobStatus.SCHEDULED, chrono_id=chrono_id, scheduled_for=iso(scheduled_for),
+            trigger="schedule", attempt=attempt, **kwargs,
+        )
+        with self.redis.pipeline() as pipe:
+            job.save(pipeline=pipe)
+            pipe.zadd(SCHEDULED_JOBS_KEY, {job.id: due})
+            self._wake(pipe)
+            pipe.execute()
 
     # --- scheduler wake-up -------------------------------------------------------------------
     @staticmethod

@@ -14,7 +14,9 @@ from sqlalchemy.engine import make_url
 
 from chronoflow.scheduling.heartbeats import worker_alive
 from chronoflow.scheduling.jobs import occurrence_job_id
+from chronoflow.store.models import RunTrigger
 from chronoflow.worker.abandoned import recover_abandoned_jobs
+from chronoflow.worker.runs import MustWait, claim_occurrence
 from tests.integration.conftest import Stack
 
 
@@ -106,3 +108,53 @@ def test_a_slow_receiver_does_not_grow_the_queue(sqlite_stack: Stack, http_recei
     assert longest <= 1
     notes = [r.error_message or "" for r in stack.runs(chrono["id"]) if r.status == "success"]
     assert any("coalesced into this run" in note for note in notes), notes
+
+
+def _overlapping(runs: list) -> int:
+    """How many successive runs started before the one before them finished."""
+    done = sorted((r for r in runs if r.status == "success"), key=lambda r: r.started_at)
+    return sum(1 for a, b in zip(done, done[1:], strict=False) if b.started_at < a.finished_at)
+
+
+def test_overlap_policies_at_claim(stack: Stack) -> None:
+    """It claims an occurrence due while the previous run still runs according to the chrono's overlap policy."""
+    first = datetime.now(UTC).replace(microsecond=0)
+    second = first + timedelta(seconds=1)
+    outcomes = {}
+    for policy in ("skip", "allow", "buffer-one"):
+        chrono_id = stack.create_http_chrono("http://127.0.0.1:9/x", cron="* * * * * *", overlapPolicy=policy)["id"]
+        claims = [stack.db_run(claim_occurrence(stack.db, chrono_id, when, RunTrigger.SCHEDULE, 1, "w",
+                                                next_run_at=when + timedelta(seconds=1)))
+                  for when in (first, second)]
+        outcomes[policy] = claims[1]
+        assert claims[0].runnable
+    assert outcomes["skip"].run.status == "skipped"
+    assert outcomes["skip"].run.error_message.endswith("was still running (overlapPolicy skip)")
+    assert outcomes["allow"].runnable
+    assert outcomes["buffer-one"] == MustWait(first)
+
+
+def test_skip_and_buffer_one_with_real_workers(sqlite_stack: Stack, http_receiver) -> None:
+    """It skips, or buffers one, occurrence due while a per-second chrono's previous run still runs."""
+    stack = sqlite_stack
+    chronos = {}
+    for policy in ("skip", "buffer-one"):
+        http_receiver.respond(f"/{policy}", delay=1.5)
+        chronos[policy] = stack.create_http_chrono(http_receiver.url + f"/{policy}", cron="* * * * * *",
+                                                   misfireGraceSeconds=30, overlapPolicy=policy)["id"]
+    for _ in range(3):  # one free worker takes the occurrences due while the two others call
+        stack.spawn("worker")
+    stack.spawn("scheduler")
+    http_receiver.wait_for(2, timeout=30)
+    time.sleep(4)  # several occurrences per chrono, each due while a run is in progress
+    runs = {policy: stack.runs(chrono_id) for policy, chrono_id in chronos.items()}
+    for policy, chrono_runs in runs.items():
+        skipped = [r for r in chrono_runs if r.status == "skipped"]
+        assert skipped and f"overlapPolicy {policy}" in skipped[0].error_message, policy
+        assert _overlapping(chrono_runs) == 0, policy
+    done = sorted((r for r in runs["buffer-one"] if r.started_at and r.status != "skipped"), key=lambda r: r.started_at)
+    assert len(done) >= 2
+    # A waiting occurrence: due during the previous run, started soon after that run finished.
+    assert any(b.scheduled_for < a.finished_at and b.started_at - a.finished_at < timedelta(seconds=1.5)
+               for a, b in zip(done, done[1:], strict=False) if a.finished_at is not None), \
+        [(r.scheduled_for, r.started_at, r.finished_at) for r in done]
