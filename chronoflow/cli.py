@@ -45,6 +45,7 @@ def cmd_scheduler(settings: Settings, _: argparse.Namespace) -> None:
     from chronoflow.scheduling.reconciler import reconcile
     from chronoflow.scheduling.scheduler import ChronoScheduler
     from chronoflow.store.engine import Database
+    from chronoflow.worker.abandoned import recover_abandoned_jobs
     from chronoflow.worker.runs import reap_lost_runs
 
     # The scheduler blocks on Redis for up to a third of its lease: reads must outlast that.
@@ -56,6 +57,7 @@ def cmd_scheduler(settings: Settings, _: argparse.Namespace) -> None:
     print(f"reconciled: {report}", flush=True)
 
     def maintenance() -> None:
+        loop.run(recover_abandoned_jobs(db, jobs, lambda name: worker_alive(redis, name)))
         reaped = loop.run(reap_lost_runs(db, lambda name: worker_alive(redis, name)))
         if reaped:
             log.warning("failed %d run(s) of lost workers", reaped)

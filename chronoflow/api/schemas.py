@@ -17,7 +17,7 @@ from chronoflow.chronos.service import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS
 from chronoflow.config import MAX_MISFIRE_GRACE_SECONDS, SAFE_METHODS
 from chronoflow.nlcron.parser import MAX_EXPRESSION_CHARS
 from chronoflow.sandbox.policy import LIMIT_BOUNDS
-from chronoflow.store.models import TargetType
+from chronoflow.store.models import OverlapPolicy, TargetType
 from chronoflow.targets.http import hide_headers
 
 T = TypeVar("T")
@@ -115,6 +115,11 @@ class _ChronoOptionalFields(Body, kw_only=True):
     timezone: Timezone | UnsetType = UNSET
     is_active: bool | UnsetType = UNSET
     misfire_grace_seconds: Annotated[int, checked(ge=0, le=MAX_MISFIRE_GRACE_SECONDS)] | UnsetType = UNSET
+    overlap_policy: Annotated[str, checked(
+        enum=[policy.value for policy in OverlapPolicy],
+        description="An occurrence due while the previous run still runs: skip (recorded skipped; default), "
+                    "allow (runs alongside) or buffer-one (one waits and runs after)",
+    )] | UnsetType = UNSET
     url: Annotated[str, checked(description="HTTP: the http:// or https:// URL to call",
                                 examples=["https://example.com/hooks/billing"])] | UnsetType = UNSET
     method: Annotated[str, checked(
@@ -169,6 +174,7 @@ class ChronoOut(Struct, rename="camel"):
     is_active: bool
     is_recurring: bool
     misfire_grace_seconds: int
+    overlap_policy: str
     next_run_at: datetime | None
     last_run_at: datetime | None
     last_run_status: str | None
@@ -191,7 +197,7 @@ class ChronoOut(Struct, rename="camel"):
             id=chrono.id, name=chrono.name, description=chrono.description, cron=chrono.cron,
             timezone=chrono.timezone, target_type=chrono.target_type, is_active=chrono.is_active,
             is_recurring=chrono.is_recurring, misfire_grace_seconds=chrono.misfire_grace_seconds,
-            next_run_at=chrono.next_run_at, last_run_at=chrono.last_run_at, last_run_status=chrono.last_run_status,
+            overlap_policy=chrono.overlap_policy, next_run_at=chrono.next_run_at, last_run_at=chrono.last_run_at, last_run_status=chrono.last_run_status,
             created_at=chrono.created_at, updated_at=chrono.updated_at, url=chrono.url, method=chrono.method,
             headers=hide_headers(chrono.headers), payload=chrono.payload, has_signing_secret=bool(chrono.signing_secret),
             channel_id=chrono.channel_id, message_template=chrono.message_template, recipients=chrono.recipients,

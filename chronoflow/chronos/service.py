@@ -23,7 +23,7 @@ from chronoflow.nlcron.parser import MAX_EXPRESSION_CHARS
 from chronoflow.scheduling.jobs import JobStore, ScheduleSpec
 from chronoflow.scheduling.reading import first_fire_time, read_schedule, stored_schedule
 from chronoflow.store.engine import Database, utcnow
-from chronoflow.store.models import Chrono, ChronoRun, RunStatus, RunTrigger
+from chronoflow.store.models import Chrono, ChronoRun, OverlapPolicy, RunStatus, RunTrigger
 from chronoflow.targets import get_target, refuse_foreign_fields
 from chronoflow.targets.http import keep_hidden_values
 
@@ -42,7 +42,7 @@ def _stored_fields(chrono: Chrono) -> dict[str, Any]:
     return {
         "name": chrono.name, "description": chrono.description, "cron": chrono.cron,
         "timezone": chrono.timezone, "targetType": chrono.target_type, "isActive": chrono.is_active,
-        "misfireGraceSeconds": chrono.misfire_grace_seconds, "url": chrono.url, "method": chrono.method,
+        "misfireGraceSeconds": chrono.misfire_grace_seconds, "overlapPolicy": chrono.overlap_policy, "url": chrono.url, "method": chrono.method,
         "headers": chrono.headers, "payload": chrono.payload, "signingSecret": chrono.signing_secret,
         "channelId": chrono.channel_id, "messageTemplate": chrono.message_template,
         "recipients": chrono.recipients, "functionId": chrono.function_id, "extras": chrono.extras,
@@ -108,6 +108,9 @@ class ChronoService:
             grace = self.settings.misfire_grace_seconds
         if type(grace) is not int or not 0 <= grace <= MAX_MISFIRE_GRACE_SECONDS:
             raise InvalidInput("misfireGraceSeconds", f"must be an integer from 0 to {MAX_MISFIRE_GRACE_SECONDS}")
+        overlap = fields.get("overlapPolicy") or OverlapPolicy.SKIP.value
+        if overlap not in {policy.value for policy in OverlapPolicy}:
+            raise InvalidInput("overlapPolicy", "must be one of " + ", ".join(policy.value for policy in OverlapPolicy))
         is_active = fields.get("isActive", True)
         if type(is_active) is not bool:
             raise InvalidInput("isActive", "must be true or false")
@@ -120,7 +123,7 @@ class ChronoService:
             "name": name.strip(), "description": description, "cron": cron.strip(),
             "timezone": timezone, "target_type": target_type, "is_active": is_active,
             "is_recurring": schedule.is_recurring, "schedule_cron": schedule.cron, "run_at": schedule.run_at,
-            "misfire_grace_seconds": grace, "extras": fields.get("extras"), **target_values,
+            "misfire_grace_seconds": grace, "overlap_policy": overlap, "extras": fields.get("extras"), **target_values,
         }
 
     # --- scheduling ---------------------------------------------------------------------------

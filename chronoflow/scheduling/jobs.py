@@ -9,6 +9,13 @@ are neither early nor rounded. Job ids are deterministic (RQ allows letters, dig
   delivery reuses the id, and the database claim makes it run once (invariant 2).
 - ``retry_<chronoId>_<epochMs>_<attempt>`` — a scheduled retry of a failed attempt.
 - ``manual_<runId>`` — a manual trigger, queued at once, independent of the schedule.
+- ``wait_<chronoId>_<epochMs>_<attempt>_<n>`` — a buffered occurrence looking again, shortly,
+  whether its chrono's previous run has finished (overlap policy ``buffer-one``).
+
+A chrono has at most one occurrence job waiting in the queue: while the last one handed over
+(remembered under :data:`PENDING_PREFIX`) is still queued, later occurrences are only counted
+(:data:`COALESCED_PREFIX`) and the run that takes the waiting job reports them as coalesced, so
+the queue cannot grow without bound behind a slow receiver.
 """
 
 from __future__ import annotations
@@ -28,6 +35,19 @@ SCHEDULED_JOBS_KEY = Scheduler.scheduled_jobs_key
 
 WAKE_KEY = "chronoflow:scheduler:wake"
 """List the scheduler blocks on; a push wakes it before its computed deadline."""
+
+PENDING_PREFIX = "chronoflow:pending:"
+"""``<prefix><chronoId>``: id of the chrono's occurrence job handed over last."""
+
+COALESCED_PREFIX = "chronoflow:coalesced:"
+"""``<prefix><chronoId>``: occurrences folded into the chrono's waiting job, not yet reported by a run."""
+
+BUFFER_PREFIX = "chronoflow:buffered:"
+"""``<prefix><chronoId>``: epoch ms of the one occurrence of a ``buffer-one`` chrono waiting for
+its previous run to finish."""
+
+WAIT_POLL_S = 0.5
+"""How often a buffered occurrence looks again whether the previous run has finished."""
 
 RUN_FUNC = "chronoflow.worker.execute_occurrence"
 """The job function every occurrence, retry and manual job calls."""
@@ -209,6 +229,59 @@ class JobStore:
             attempt=1, run_id=run_id,
         )
         self.enqueue(job)
+
+    # --- one waiting occurrence per chrono --------------------------------------------------
+    def waiting_occurrence(self, chrono_id: str) -> str | None:
+        """Id of the chrono's last handed-over occurrence job if no worker has taken it yet."""
+        job_id = self.redis.get(PENDING_PREFIX + chrono_id)
+        if job_id is None:
+            return None
+        status = self.redis.hget(Job.key_for(job_id.decode()), "status")
+        return job_id.decode() if status == JobStatus.QUEUED.value.encode() else None
+
+    def note_handed_over(self, chrono_id: str, job_id: str, pipeline: Pipeline) -> None:
+        pipeline.set(PENDING_PREFIX + chrono_id, job_id, ex=JOB_TIMEOUT_S)
+
+    def coalesce(self, chrono_id: str, count: int, pipeline: Pipeline) -> None:
+        """Count ``count`` occurrences folded into the chrono's waiting job."""
+        pipeline.incrby(COALESCED_PREFIX + chrono_id, count)
+        pipeline.expire(COALESCED_PREFIX + chrono_id, JOB_TIMEOUT_S)
+
+    def take_coalesced(self, chrono_id: str) -> int:
+        """Occurrences folded into the chrono's runs since the last call (read and reset at once)."""
+        with self.redis.pipeline() as pipe:
+            pipe.get(COALESCED_PREFIX + chrono_id)
+            pipe.delete(COALESCED_PREFIX + chrono_id)
+            count, _ = pipe.execute()
+        return int(count or 0)
+
+    # --- overlap policy buffer-one -----------------------------------------------------------
+    def hold_buffer(self, chrono_id: str, scheduled_for: datetime, ttl_s: int) -> bool:
+        """Take (or keep) the chrono's one waiting place for this occurrence; False when another holds it."""
+        key, mine = BUFFER_PREFIX + chrono_id, str(epoch_ms(scheduled_for)).encode()
+        if self.redis.set(key, mine, nx=True, ex=max(1, ttl_s)):
+            return True
+        return self.redis.get(key) == mine
+
+    def release_buffer(self, chrono_id: str, scheduled_for: datetime) -> None:
+        """Free the waiting place if this occurrence holds it."""
+        key = BUFFER_PREFIX + chrono_id
+        if self.redis.get(key) == str(epoch_ms(scheduled_for)).encode():
+            self.redis.delete(key)
+
+    def schedule_wait(self, chrono_id: str, scheduled_for: datetime, attempt: int, **kwargs: Any) -> None:
+        """Hand the occurrence over again in :data:`WAIT_POLL_S`, unchanged but for the job id."""
+        due = datetime.now(UTC).timestamp() + WAIT_POLL_S
+        job = self.occurrence_job(
+            f"wait_{chrono_id}_{epoch_ms(scheduled_for)}_{attempt}_{round(due * 1000)}",
+            status=JobStatus.SCHEDULED, chrono_id=chrono_id, scheduled_for=iso(scheduled_for),
+            trigger="schedule", attempt=attempt, **kwargs,
+        )
+        with self.redis.pipeline() as pipe:
+            job.save(pipeline=pipe)
+            pipe.zadd(SCHEDULED_JOBS_KEY, {job.id: due})
+            self._wake(pipe)
+            pipe.execute()
 
     # --- scheduler wake-up -------------------------------------------------------------------
     @staticmethod

@@ -155,12 +155,20 @@ class ChronoScheduler(Scheduler):
             missed_total=len(stale), coalesced=coalesced,
         )
 
+        # The previous occurrence still waits for a worker: fold this one into it (bounded queue).
+        waiting = (self.jobs.waiting_occurrence(spec.chrono_id)
+                   if run_for is not None and not stale and following is not None else None)
+
         def writes(pipe: Pipeline) -> None:
             if following is None:
                 self.jobs.remove_schedule(spec.chrono_id, pipeline=pipe)
             else:
                 self.jobs.put_schedule(replace(spec, due=following), pipeline=pipe)
+            if waiting is not None:
+                self.jobs.coalesce(spec.chrono_id, 1 + coalesced, pipe)
+                return
             self.jobs.enqueue(occurrence, pipeline=pipe)
+            self.jobs.note_handed_over(spec.chrono_id, occurrence.id, pipe)
 
         return writes
 

@@ -28,6 +28,17 @@ class RunStatus(StrEnum):
     MISSED = "missed"
 
 
+class OverlapPolicy(StrEnum):
+    """What a recurring chrono does with an occurrence due while its previous run is still running."""
+
+    SKIP = "skip"
+    """Record the occurrence ``skipped``, with the reason, and do not run it (the default)."""
+    ALLOW = "allow"
+    """Run it alongside the previous run."""
+    BUFFER_ONE = "buffer-one"
+    """Let one occurrence wait and run after the previous run; others meanwhile are skipped."""
+
+
 class RunTrigger(StrEnum):
     SCHEDULE = "schedule"
     MANUAL = "manual"
@@ -96,6 +107,9 @@ class Chrono(Timestamped, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_recurring: Mapped[bool] = mapped_column(Boolean, default=True)
     misfire_grace_seconds: Mapped[int] = mapped_column(Integer, default=300)
+    overlap_policy: Mapped[str] = mapped_column(String(16), default=OverlapPolicy.SKIP,
+                                                server_default=OverlapPolicy.SKIP.value)
+    """An :class:`OverlapPolicy` value (migration 0005)."""
 
     url: Mapped[str | None] = mapped_column(Text, default=None)
     method: Mapped[str | None] = mapped_column(String(10), default=None)

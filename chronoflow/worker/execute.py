@@ -12,14 +12,17 @@ import logging
 from datetime import datetime, timedelta
 
 from chronoflow.config import Settings
-from chronoflow.scheduling.jobs import from_iso
+from chronoflow.scheduling.jobs import from_iso, iso
 from chronoflow.store.engine import utcnow
-from chronoflow.store.models import Chrono, RunStatus, RunTrigger
+from chronoflow.store.models import Chrono, OverlapPolicy, RunStatus, RunTrigger
 from chronoflow.targets import TargetResult, get_target
-from chronoflow.worker.runs import Claim, claim_occurrence, finish_run, record_missed
+from chronoflow.worker.runs import Claim, MustWait, claim_occurrence, finish_run, record_missed
 from chronoflow.worker.runtime import WorkerRuntime, runtime
 
 log = logging.getLogger(__name__)
+
+BUFFER_MARGIN_S = 30
+"""A buffer-one waiting place outlives the chrono's misfire grace by this much if its job is lost."""
 
 
 def backoff_delay(settings: Settings, attempt: int) -> timedelta:
@@ -57,9 +60,21 @@ async def _execute(
             await _advance_without_run(rt, chrono_id, next_run_at)
         return None
     claim = await claim_occurrence(rt.db, chrono_id, scheduled_for, trigger, attempt, rt.worker_id,
-                                   next_run_at=next_run_at, run_id=run_id)
+                                   next_run_at=next_run_at, run_id=run_id,
+                                   may_wait=lambda chrono: rt.jobs.hold_buffer(
+                                       chrono_id, scheduled_for, chrono.misfire_grace_seconds + BUFFER_MARGIN_S))
+    if isinstance(claim, MustWait):  # buffer-one: look again once the previous run may have finished
+        await asyncio.to_thread(rt.jobs.schedule_wait, chrono_id, scheduled_for, attempt,
+                                next_run_at=iso(next_run_at), coalesced=coalesced)
+        return None
     if claim is None:
         return None
+    if claim.chrono.overlap_policy == OverlapPolicy.BUFFER_ONE:
+        await asyncio.to_thread(rt.jobs.release_buffer, chrono_id, scheduled_for)
+    if not claim.runnable:  # recorded at claim time (overdue): nothing to execute
+        return claim.run.id
+    if trigger == RunTrigger.SCHEDULE:  # later occurrences folded into this one while it waited
+        coalesced += await asyncio.to_thread(rt.jobs.take_coalesced, chrono_id)
     result = await _run_target(rt, claim)
     fields = result.run_fields()
     if coalesced and result.error_message is None:

@@ -3,21 +3,25 @@
 The claim is an INSERT guarded by the unique key ``(chronoId, scheduledFor, attempt)``: whichever
 worker inserts first owns the occurrence, a duplicate delivery finds the row and does nothing
 (invariant 2). A manual run's row is created by the API, and claimed by setting ``startedAt``.
+A scheduled occurrence taken later than its chrono's misfire grace is claimed as ``missed``
+instead of ``running``, so overdue work is recorded rather than run (invariant 6); one due while
+the chrono's previous run still runs follows the chrono's overlap policy (``skipped``, run
+anyway, or :class:`MustWait`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from chronoflow.store.engine import Database, utcnow
-from chronoflow.store.models import Chrono, ChronoRun, RunStatus, RunTrigger, new_id
+from chronoflow.store.models import Chrono, ChronoRun, OverlapPolicy, RunStatus, RunTrigger, new_id
 
 CHRONOS = Chrono.__table__
 RUNS = ChronoRun.__table__
@@ -35,10 +39,35 @@ MAX_MISSED_RECORDED = 100
 
 @dataclass
 class Claim:
-    """An occurrence this worker owns: the run row and the chrono as it was when claimed."""
+    """An occurrence this worker owns: the run row and the chrono as it was when claimed.
+
+    ``run.status`` is ``running`` when the target is to be executed; any other status means the
+    occurrence was recorded at claim time (``missed``, ``skipped``) and must not run.
+    """
 
     run: ChronoRun
     chrono: Chrono
+
+    @property
+    def runnable(self) -> bool:
+        return self.run.status == RunStatus.RUNNING
+
+
+@dataclass(frozen=True)
+class MustWait:
+    """Not claimed: the chrono's previous run still runs and its policy lets this occurrence wait."""
+
+    running_for: datetime
+    """The occurrence of the run still in progress."""
+
+
+def lateness_note(chrono: Chrono, scheduled_for: datetime, now: datetime) -> str | None:
+    """Why a scheduled occurrence taken at ``now`` must not run, or None when it is on time."""
+    late = (now - scheduled_for).total_seconds()
+    if late <= chrono.misfire_grace_seconds:
+        return None
+    return (f"missed: a worker took it {late:.1f} s after its time, beyond the misfire grace of "
+            f"{chrono.misfire_grace_seconds} s")
 
 
 async def claim_occurrence(
@@ -51,8 +80,12 @@ async def claim_occurrence(
     *,
     next_run_at: datetime | None = None,
     run_id: str | None = None,
-) -> Claim | None:
+    may_wait: Callable[[Chrono], bool] = lambda _chrono: True,
+) -> Claim | MustWait | None:
     """Claim one attempt of one occurrence; None when it is not ours to run.
+
+    ``may_wait`` is asked only for a ``buffer-one`` chrono whose previous run still runs: True
+    returns :class:`MustWait` (nothing written), False records the occurrence ``skipped``.
 
     Not ours: the chrono is gone, a scheduled occurrence of a paused chrono, or another delivery
     of the same job claimed it first. A scheduled claim also moves ``nextRunAt`` forward and
@@ -89,10 +122,35 @@ async def claim_occurrence(
                 "trigger": trigger, "status": RunStatus.RUNNING, "started_at": now, "worker": worker,
                 "created_at": now, "advances_to": next_run_at if advance else None,
             }
+            note = lateness_note(chrono, scheduled_for, now) if trigger == RunTrigger.SCHEDULE else None
+            status = RunStatus.MISSED
+            if note is None and advance and chrono.overlap_policy != OverlapPolicy.ALLOW:
+                busy = await _running_occurrence(conn, chrono_id, scheduled_for)
+                if busy is not None:
+                    if chrono.overlap_policy == OverlapPolicy.BUFFER_ONE and may_wait(chrono):
+                        return MustWait(busy)
+                    status = RunStatus.SKIPPED
+                    note = (f"skipped: the run of {busy.isoformat()} was still running "
+                            f"(overlapPolicy {chrono.overlap_policy})")
             await conn.execute(_INSERT_RUN, values)
+            if note is not None:
+                # Leaving ``running`` in the same transaction lets the 0003 trigger move nextRunAt on.
+                recorded = {"status": status, "finished_at": now, "duration_ms": 0, "error_message": note}
+                await conn.execute(_UPDATE_RUN, {"run_id": values["id"], **recorded})
+                values.update(recorded)
             return Claim(run=ChronoRun(**values), chrono=chrono)
     except IntegrityError:
         return None
+
+
+async def _running_occurrence(conn: AsyncConnection, chrono_id: str, scheduled_for: datetime) -> datetime | None:
+    """The occurrence of another run of this chrono that a worker is executing, if any."""
+    return (await conn.execute(
+        select(RUNS.c.scheduled_for).where(
+            RUNS.c.chrono_id == chrono_id, RUNS.c.status == RunStatus.RUNNING,
+            RUNS.c.started_at.is_not(None), RUNS.c.scheduled_for != scheduled_for,
+        ).limit(1)
+    )).scalar()
 
 
 async def finish_run(db: Database, claim: Claim, fields: dict[str, Any]) -> ChronoRun:
@@ -164,7 +222,9 @@ async def reap_lost_runs(db: Database, is_alive: Any) -> int:
             for run in runs:
                 run.status = RunStatus.FAILED
                 run.finished_at = now
-                run.error_message = f"worker lost: {name} stopped while the run was in progress"
+                # The target had started: its call may have reached the receiver before the worker died.
+                run.error_message = (f"worker lost; the call may have been delivered ({name} stopped while "
+                                     "the run was in progress)")
                 if run.started_at:
                     run.duration_ms = round((now - run.started_at).total_seconds() * 1000)
                 reaped += 1  # the chrono's lastRunStatus follows by trigger

@@ -25,6 +25,7 @@ CREATE_CASES = [
     pytest.param({**VALID, "signingSecret": "short"}, 422, "signingSecret", id="weak-signing-secret"),
     pytest.param({**VALID, "headers": {"X-Bad\r\nInjected": "1"}}, 422, "headers", id="header-injection"),
     pytest.param({**VALID, "misfireGraceSeconds": -1}, 422, "misfireGraceSeconds", id="negative-grace"),
+    pytest.param({**VALID, "overlapPolicy": "sometimes"}, 422, "overlapPolicy", id="unknown-overlap-policy"),
     pytest.param({**VALID, "name": 42}, 400, "name", id="name-wrong-type"),
     pytest.param({**VALID, "isActive": "yes"}, 400, "isActive", id="is-active-wrong-type"),
     pytest.param({**VALID, "headers": {"X-A": 1}}, 400, "headers", id="header-value-wrong-type"),
@@ -62,8 +63,8 @@ def test_unreadable_cron_message_quotes_the_problem(stack: Stack) -> None:
 @pytest.mark.parametrize(("change", "field"), [
     ({"cron": "* * *"}, "cron"), ({"timezone": "Nowhere/City"}, "timezone"), ({"url": ""}, "url"),
     ({"targetType": "SMTP"}, "targetType"), ({"method": "CONNECT"}, "method"),
-    ({"functionId": "f-1"}, "functionId"),
-], ids=["cron", "timezone", "url", "targetType", "method", "foreign-field"])
+    ({"functionId": "f-1"}, "functionId"), ({"overlapPolicy": "queue-all"}, "overlapPolicy"),
+], ids=["cron", "timezone", "url", "targetType", "method", "foreign-field", "overlapPolicy"])
 def test_update_rejects_bad_input_and_keeps_the_chrono(stack: Stack, change: dict[str, Any], field: str) -> None:
     """It refuses a bad PATCH and leaves the chrono and its job exactly as they were."""
     chrono = stack.create_http_chrono("http://127.0.0.1:9/keep")

@@ -1,4 +1,4 @@
-"""Migrations 0002 (inbound events, opt-outs) and 0004 (event keys, confirmations) go up and down on both backends."""
+"""Migrations 0002 (inbound events, opt-outs), 0004 (event keys, confirmations) and 0005 (overlap policy) go up and down on both backends."""
 
 from __future__ import annotations
 
@@ -74,3 +74,21 @@ def test_migration_0004_upgrades_and_downgrades(database_url: str) -> None:
     assert [tuple(row) for row in rows] == [("c1", "STARTING"), ("c2", "WORKING")]
     upgrade(url)
     assert "event_key" in _columns(url, "inbound_events") and "opt_out_confirmations" in _tables(url)
+
+
+def test_migration_0005_upgrades_and_downgrades(database_url: str) -> None:
+    """It adds chronos.overlap_policy, 'skip' for existing chronos, and removes it on downgrade."""
+    url = async_database_url(database_url)
+    command.upgrade(alembic_config(url), "0004")
+    _execute(url, "INSERT INTO chronos (id, name, cron, timezone, target_type, is_active, is_recurring, "
+                  "misfire_grace_seconds, created_at, updated_at) VALUES ('k1', 'k', '0 8 * * *', 'UTC', 'HTTP', "
+                  "true, true, 300, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
+    upgrade(url)
+    (rows,) = _execute(url, "SELECT overlap_policy FROM chronos WHERE id = 'k1'")
+    assert [tuple(row) for row in rows] == [("skip",)]
+    command.downgrade(alembic_config(url), "0004")
+    assert "overlap_policy" not in _columns(url, "chronos")
+    (rows,) = _execute(url, "SELECT id FROM chronos")
+    assert [tuple(row) for row in rows] == [("k1",)]
+    upgrade(url)
+    assert "overlap_policy" in _columns(url, "chronos")
