@@ -38,7 +38,7 @@ def test_migration_0006_upgrades_and_downgrades(database_url: str) -> None:
     upgrade(url)
     tables, indexes = _schema(url)
     assert AUDIENCE_TABLES <= tables and "ix_contact_tags_tag_contact" in indexes
-    command.downgrade(alembic_config(url), "0004")
+    command.downgrade(alembic_config(url), "0005")
     tables, _ = _schema(url)
     assert not AUDIENCE_TABLES & tables and "opt_outs" in tables
     upgrade(url)
