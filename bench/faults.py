@@ -146,7 +146,9 @@ def run_scenario(name: str, seconds: float) -> tuple[Tally, str]:
                 _wait(processes, max(0.0, seconds / 2 - (time.time() - back)))
             end = time.time() - SETTLE_S
             _wait(processes, SETTLE_S)
-            note += f"; schedulers exited: {processes.exited_schedulers()}; workers restarted: {processes.restarted}"
+            backlog = stack.redis.llen(f"rq:queue:{stack.settings.queue_name}")
+            note += (f"; schedulers exited: {processes.exited_schedulers()}; workers restarted: {processes.restarted}"
+                     f"; jobs still queued at the end: {backlog} (their occurrences count as lost)")
         finally:
             processes.stop()
         return _tally(stack, ids, start, end), note

@@ -61,17 +61,18 @@ def account(runs: list[Any], hit_times: list[float], start: float, end: float) -
     per_second = Counter((round(_epoch(r.scheduled_for)), r.attempt) for r in scheduled)
     tally.duplicated += sum(n - 1 for n in per_second.values())
     covered: set[int] = set()
-    executed: list[Any] = []
+    called: list[Any] = []
     for run in scheduled:
         second = round(_epoch(run.scheduled_for))
         covered.add(second)
         in_window = start <= second <= end
         if run.status == "running":
             tally.stuck += in_window
+            called.append(run)  # its call may be out already
         elif run.status == "missed":
             tally.missed += in_window
         elif run.status in EXECUTED:
-            executed.append(run)
+            called.append(run)
             tally.executed += in_window
             if run.started_at is not None and _epoch(run.started_at) < second:
                 tally.early += 1
@@ -82,9 +83,10 @@ def account(runs: list[Any], hit_times: list[float], start: float, end: float) -
             tally.coalesced += sum(1 for s in gone if start <= s <= end)
     owed = range(math.ceil(start), math.floor(end) + 1)
     tally.lost = sum(1 for second in owed if second not in covered)
-    # Each hit, in arrival order, belongs to the earliest executed run not yet matched: if that run
-    # was due after the hit, the call was early; hits beyond the runs are calls without a run.
-    due = sorted(_epoch(r.scheduled_for) for r in executed)
+    # Each hit, in arrival order, belongs to the earliest executed (or still running) run not yet
+    # matched: if that run was due after the hit, the call was early; hits beyond the runs are calls
+    # without a run.
+    due = sorted(_epoch(r.scheduled_for) for r in called)
     for index, hit in enumerate(sorted(hit_times)):
         if index >= len(due):
             tally.duplicated += 1
