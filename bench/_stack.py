@@ -37,6 +37,8 @@ class BenchStack:
     receiver: HttpReceiver
     env: dict[str, str]
     loop: asyncio.Runner
+    redis_server: EmbeddedRedis | None = None
+    """The embedded Redis, for scenarios that stop or restart it."""
 
     def spawn(self, *args: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen([sys.executable, "-m", "chronoflow", *args], env=self.env, start_new_session=True)
@@ -68,7 +70,8 @@ def bench_stack(database: str = "sqlite") -> Iterator[BenchStack]:
             db = Database(database_url)
             loop = asyncio.Runner()
             try:
-                yield BenchStack(settings, redis, jobs, db, ChronoService(db, jobs, settings), receiver, env, loop)
+                yield BenchStack(settings, redis, jobs, db, ChronoService(db, jobs, settings), receiver, env, loop,
+                                 redis_server)
             finally:
                 loop.run(db.dispose())
                 loop.close()

@@ -10,12 +10,16 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chronoflow.config import Settings
 from chronoflow.errors import ConfigError
 from chronoflow.logs import configure_logging, mask_url_passwords
+
+if TYPE_CHECKING:
+    from chronoflow.devtools.embedded_redis import EmbeddedRedis
 
 log = logging.getLogger("chronoflow")
 
@@ -53,8 +57,6 @@ def cmd_scheduler(settings: Settings, _: argparse.Namespace) -> None:
     jobs = JobStore(redis, settings.queue_name)
     db = Database(settings.effective_database_url)
     loop = asyncio.Runner()
-    report = loop.run(reconcile(db, jobs))
-    print(f"reconciled: {report}", flush=True)
 
     def maintenance() -> None:
         loop.run(recover_abandoned_jobs(db, jobs, lambda name: worker_alive(redis, name)))
@@ -62,7 +64,9 @@ def cmd_scheduler(settings: Settings, _: argparse.Namespace) -> None:
         if reaped:
             log.warning("failed %d run(s) of lost workers", reaped)
 
-    scheduler = ChronoScheduler(redis, jobs, lock_ttl_ms=settings.scheduler_lock_ttl_ms, maintenance=maintenance)
+    # The active scheduler reconciles when it starts leading and whenever Redis loses its data.
+    scheduler = ChronoScheduler(redis, jobs, lock_ttl_ms=settings.scheduler_lock_ttl_ms, maintenance=maintenance,
+                                reconcile=lambda: loop.run(reconcile(db, jobs)))
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: scheduler.stop())
     try:
@@ -96,8 +100,13 @@ def cmd_reconcile(settings: Settings, _: argparse.Namespace) -> None:
 
 
 def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
-    """api + scheduler + worker as child processes, with embedded Redis and SQLite unless configured."""
+    """api + scheduler + worker as child processes, with embedded Redis and SQLite unless configured.
+
+    A child that exits is restarted (see :mod:`chronoflow.devtools.supervisor`); an embedded Redis
+    comes back empty on the same port, and the scheduler rebuilds its jobs from the database.
+    """
     from chronoflow.devtools.embedded_redis import EmbeddedRedis, die_with_parent
+    from chronoflow.devtools.supervisor import Supervisor
     from chronoflow.store.migrations import upgrade
 
     # SIGTERM (a service manager, `kill`) stops everything as Ctrl-C does.
@@ -105,9 +114,10 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
     home = settings.home.resolve()
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     env = dict(os.environ, CHRONOFLOW_HOME=str(home), PYTHONUNBUFFERED="1")
+    supervisor = Supervisor()
     embedded = None
     if not settings.redis_url:
-        embedded = EmbeddedRedis(home / "redis").start()
+        embedded = EmbeddedRedis(home / "redis")
         env["REDIS_URL"] = embedded.url
     if not settings.api_tokens:
         env["CHRONOFLOW_API_TOKENS"] = _local_secret(home / "api-token")
@@ -119,12 +129,17 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
             env[variable] = webhook_secrets[variable] = _local_secret(home / variable.lower().replace("_", "-"))
     port = args.port or settings.port
     env["PORT"] = str(port)
-    children: list[subprocess.Popen[bytes]] = []
+
+    def role_process(role: str) -> Callable[[], subprocess.Popen[bytes]]:
+        return lambda: subprocess.Popen([sys.executable, "-m", "chronoflow", role], env=env,
+                                        preexec_fn=die_with_parent)
+
     try:
+        if embedded is not None:
+            supervisor.add("embedded Redis", _embedded_redis_process(embedded))
         upgrade(settings.effective_database_url)
         for role in ("api", "scheduler", "worker"):
-            children.append(subprocess.Popen([sys.executable, "-m", "chronoflow", role], env=env,
-                                             preexec_fn=die_with_parent))
+            supervisor.add(role, role_process(role))
         url = f"http://{settings.host}:{port}"
         token = env["CHRONOFLOW_API_TOKENS"].split(",")[0]
         print(
@@ -137,33 +152,29 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
             + "Press Ctrl-C to stop.\n",
             flush=True,
         )
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-        failed = [c.args[-1] for c in children if c.poll() is not None]
-        print(f"stopping: {', '.join(map(str, failed))} exited", file=sys.stderr)
+        supervisor.run()
     except KeyboardInterrupt:
         print("\nstopping…", flush=True)
     finally:
-        _stop_children(children)
-        if embedded is not None:
-            embedded.stop()
+        supervisor.stop()
+
+
+def _embedded_redis_process(server: EmbeddedRedis) -> Callable[[], subprocess.Popen[bytes]]:
+    """Starts the embedded Redis; a restart drops its dump first, so it never comes back with stale jobs
+    (the scheduler notices the empty Redis and rebuilds the jobs from the database)."""
+
+    def start() -> subprocess.Popen[bytes]:
+        if server.process is not None:
+            (server.data_dir / "redis.rdb").unlink(missing_ok=True)
+        process = server.start().process
+        assert process is not None
+        return process
+
+    return start
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
-
-
-def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    for child in children:
-        try:
-            child.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 def _local_secret(path: Path) -> str:

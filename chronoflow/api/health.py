@@ -3,6 +3,10 @@
 A failed check says which dependency is down in a fixed word (``unreachable``, ``unavailable``),
 never with the exception's text, which may carry URLs, user names or passwords: the body is
 public. The cause goes to the log with its traceback.
+
+Redis that answers but has lost its data (restarted empty, flushed) is not "ok": while the
+reconciliation marker is missing and the database has active chronos, ``redis`` says
+``data lost; reconciling`` (503) until the active scheduler has rebuilt the jobs.
 """
 
 from __future__ import annotations
@@ -15,19 +19,21 @@ from litestar import Response, get
 from litestar.openapi.datastructures import ResponseSpec
 from redis import Redis
 from rq import Worker
-from sqlalchemy import text
+from sqlalchemy import exists, select, text
 
 from chronoflow.api.openapi import PublicOperation
 from chronoflow.api.schemas import HealthOut
 from chronoflow.config import Settings
 from chronoflow.functions.runners import shared_runner
 from chronoflow.sandbox.layers import probe
-from chronoflow.scheduling.heartbeats import live_worker_count, scheduler_alive
+from chronoflow.scheduling.heartbeats import jobs_reconciled, live_worker_count, scheduler_alive
 from chronoflow.store.engine import Database
+from chronoflow.store.models import Chrono
 
 log = logging.getLogger(__name__)
 
 UNREACHABLE = {"ok": False, "error": "unreachable"}
+DATA_LOST = {"ok": False, "error": "data lost; reconciling"}
 
 
 async def _check_database(db: Database) -> dict[str, Any]:
@@ -40,9 +46,20 @@ async def _check_database(db: Database) -> dict[str, Any]:
     return {"ok": True}
 
 
+async def _has_active_chronos(db: Database) -> bool:
+    """Whether Redis should hold schedule jobs at all (an unreadable database counts as no: its own check fails)."""
+    try:
+        async with db.session() as session:
+            return bool(await session.scalar(select(exists().where(Chrono.is_active.is_(True)))))
+    except Exception:
+        log.warning("health: could not count active chronos", exc_info=True)
+        return False
+
+
 def _check_redis_side(redis: Redis) -> dict[str, Any]:
     try:
         redis.ping()
+        reconciled = jobs_reconciled(redis)
         scheduler = scheduler_alive(redis)
         workers = live_worker_count(redis)
         rq_workers = Worker.count(connection=redis)
@@ -51,7 +68,7 @@ def _check_redis_side(redis: Redis) -> dict[str, Any]:
         unknown = {"ok": False, "error": "Redis unreachable"}
         return {"redis": dict(UNREACHABLE), "scheduler": dict(unknown), "workers": dict(unknown)}
     return {
-        "redis": {"ok": True},
+        "redis": {"ok": True} if reconciled else {"ok": True, "reconciled": False},
         "scheduler": {"ok": scheduler, **({} if scheduler else {"error": "no scheduler heartbeat"})},
         "workers": {"ok": bool(workers), "count": workers, "rqWorkers": rq_workers,
                     **({} if workers else {"error": "no live worker"})},
@@ -67,6 +84,8 @@ async def check_all(db: Database, redis: Redis, settings: Settings) -> dict[str,
     """Every layer's check, run together: database, redis, scheduler, workers, sandbox (the console shows them too)."""
     database, rest, sandbox = await asyncio.gather(
         _check_database(db), asyncio.to_thread(_check_redis_side, redis), asyncio.to_thread(_check_sandbox, settings))
+    if rest["redis"].pop("reconciled", True) is False and await _has_active_chronos(db):
+        rest["redis"] = dict(DATA_LOST)
     return {"database": database, **rest, "sandbox": sandbox}
 
 

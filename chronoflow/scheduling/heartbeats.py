@@ -12,7 +12,9 @@ from redis import Redis
 __all__ = [
     "HEARTBEAT_PREFIX",
     "LEADER_KEY",
+    "RECONCILED_KEY",
     "SCHEDULER_HEARTBEAT_KEY",
+    "jobs_reconciled",
     "live_worker_count",
     "scheduler_alive",
     "worker_alive",
@@ -26,6 +28,11 @@ LEADER_KEY = "chronoflow:scheduler:leader"
 
 SCHEDULER_HEARTBEAT_KEY = "chronoflow:scheduler:heartbeat"
 """Exists while an active scheduler is handing jobs over."""
+
+RECONCILED_KEY = "chronoflow:reconciled"
+"""``ok`` once the active scheduler has rebuilt Redis's jobs from the database; ``reconciling``
+while it does. Redis restarting empty or a ``FLUSHALL`` deletes it, which is how its data loss is
+noticed: the scheduler reconciles again, and ``/health`` reports it meanwhile."""
 
 
 def worker_alive(redis: Redis, worker_id: str) -> bool:
@@ -41,3 +48,8 @@ def live_worker_count(redis: Redis) -> int:
 def scheduler_alive(redis: Redis) -> bool:
     """Whether an active scheduler has beaten recently."""
     return bool(redis.exists(SCHEDULER_HEARTBEAT_KEY))
+
+
+def jobs_reconciled(redis: Redis) -> bool:
+    """Whether Redis still holds the jobs the last reconciliation put there (the marker survived)."""
+    return redis.get(RECONCILED_KEY) == b"ok"

@@ -11,6 +11,12 @@ occurrences that came due since the job's due time, queue one occurrence job for
 still inside the misfire grace (older ones are passed on to be recorded as ``missed``), and move
 the schedule job to the next fire time computed from the occurrence itself, so there is no drift.
 An API change to the chrono's job in between aborts the transaction, which is retried.
+
+Redis may go away and come back, empty or not. The loop never exits for it: it waits and retries
+with a capped backoff, logging once when the outage starts and once when it ends, and takes its
+lease again. The active scheduler also keeps a marker key (:data:`~chronoflow.scheduling.heartbeats.RECONCILED_KEY`)
+that it sets when it reconciles Redis with the database; when the marker is gone, Redis lost its
+data, and the scheduler reconciles again by itself.
 """
 
 from __future__ import annotations
@@ -25,10 +31,12 @@ from datetime import UTC, datetime, timedelta
 
 from redis import Redis, WatchError
 from redis.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.job import Job
 from rq_scheduler import Scheduler
 
-from chronoflow.scheduling.heartbeats import LEADER_KEY, SCHEDULER_HEARTBEAT_KEY
+from chronoflow.scheduling.heartbeats import LEADER_KEY, RECONCILED_KEY, SCHEDULER_HEARTBEAT_KEY, jobs_reconciled
 from chronoflow.scheduling.jobs import (
     SCHEDULED_JOBS_KEY,
     WAKE_KEY,
@@ -47,6 +55,13 @@ MAX_CATCH_UP = 10_000
 """Occurrences walked one by one after downtime before jumping ahead."""
 PRECISE_SLEEP_S = 0.12
 """Below this, sleep locally: Redis times out blocking commands only at its own tick (10 Hz by default)."""
+RETRY_FIRST_S = 0.2
+"""First wait after Redis became unreachable; it doubles on each failed attempt..."""
+RETRY_MAX_S = 5.0
+"""...up to this, so a scheduler is back within seconds of Redis and does not hammer it meanwhile."""
+
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+"""What an unreachable, restarting or stalled Redis raises (a server still loading its dump included)."""
 
 _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -70,19 +85,26 @@ class ChronoScheduler(Scheduler):
         jobs: the job store (same Redis).
         lock_ttl_ms: the leader lease; a standby takes over at most this long after the leader dies.
         maintenance: called by the leader every ``maintenance_interval_s`` (reaping lost runs).
+        reconcile: rebuilds Redis's jobs from the database; the leader calls it when it first leads
+            and whenever the marker of the last reconciliation has disappeared (Redis lost its data).
     """
 
     def __init__(self, redis: Redis, jobs: JobStore, lock_ttl_ms: int = 5000,
                  maintenance: Callable[[], None] | None = None, maintenance_interval_s: float = 2.0,
-                 name: str | None = None) -> None:
+                 name: str | None = None, reconcile: Callable[[], object] | None = None) -> None:
         super().__init__(queue=jobs.queue, connection=redis, interval=max(1, lock_ttl_ms // 1000),
                          name=name or uuid.uuid4().hex)
         self.jobs = jobs
         self.lock_ttl_ms = lock_ttl_ms
         self.maintenance = maintenance
         self.maintenance_interval_s = maintenance_interval_s
+        self.reconcile = reconcile
         self.is_leader = False
         self.stopped = threading.Event()
+        self._born = False
+        self._reconciled_once = False
+        self._next_maintenance = 0.0
+        self._next_reconcile = 0.0
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
 
@@ -206,41 +228,95 @@ class ChronoScheduler(Scheduler):
         return (first[0][1] - now) if first else None
 
     def run(self, burst: bool = False) -> None:  # type: ignore[override]
-        """Hand over due jobs until :meth:`stop` (or once, with ``burst``)."""
-        self.register_birth()
-        next_maintenance = 0.0
-        lease_s = self.lock_ttl_ms / 1000
+        """Hand over due jobs until :meth:`stop` (or once, with ``burst``), riding out Redis outages."""
+        retry_s = 0.0
         try:
             while not self.stopped.is_set():
-                self.connection.set(SCHEDULER_HEARTBEAT_KEY, self.name, px=self.lock_ttl_ms * 2)
-                self.heartbeat()
-                if not self._hold_lease():
-                    # Standby: never consume wake-ups, only wait for the lease to free up.
-                    self.stopped.wait(lease_s / 3)
+                try:
+                    finished = self._pass(burst)
+                except REDIS_DOWN as exc:
+                    if not retry_s:
+                        log.warning("scheduler %s: Redis is unreachable (%s); retrying until it is back",
+                                    self.name, exc)
+                    retry_s = min(retry_s * 2, RETRY_MAX_S) if retry_s else RETRY_FIRST_S
+                    self.stopped.wait(retry_s)
                     continue
-                while self.hand_over_due() >= BATCH:
-                    pass
-                now = time.time()
-                if self.maintenance is not None and now >= next_maintenance:
-                    try:
-                        self.maintenance()
-                    except Exception:
-                        log.exception("scheduler maintenance failed")
-                    next_maintenance = now + self.maintenance_interval_s
-                if burst:
+                if retry_s:
+                    log.warning("scheduler %s: Redis is back", self.name)
+                    retry_s = 0.0
+                if finished:
                     break
-                delay = self.seconds_until_next(time.time())
-                wait = lease_s / 3 if delay is None else min(delay, lease_s / 3)
-                wait = min(wait, max(next_maintenance - time.time(), 0.0))
-                if wait <= 0:
-                    continue
-                if wait > PRECISE_SLEEP_S:
-                    self.connection.blpop([WAKE_KEY], timeout=wait - PRECISE_SLEEP_S / 2)
-                else:
-                    time.sleep(wait)
         finally:
-            self._release_lease()
-            self.register_death()
+            try:
+                self._release_lease()
+                self.register_death()
+            except REDIS_DOWN:
+                log.warning("scheduler %s stopped without releasing its lease: Redis is unreachable", self.name)
+
+    def _pass(self, burst: bool) -> bool:
+        """One turn of the loop: beat, lead or stand by, repair, hand over, maintain, wait. True when done."""
+        lease_s = self.lock_ttl_ms / 1000
+        if not self._born:
+            self.register_birth()
+            self._born = True
+        self.connection.set(SCHEDULER_HEARTBEAT_KEY, self.name, px=self.lock_ttl_ms * 2)
+        self.heartbeat()
+        if not self._hold_lease():
+            # Standby: never consume wake-ups, only wait for the lease to free up.
+            self.stopped.wait(lease_s / 3)
+            return False
+        self._repair_if_lost()
+        while self.hand_over_due() >= BATCH:
+            pass
+        now = time.time()
+        if self.maintenance is not None and now >= self._next_maintenance:
+            try:
+                self.maintenance()
+            except REDIS_DOWN:
+                raise
+            except Exception:
+                log.exception("scheduler maintenance failed")
+            self._next_maintenance = now + self.maintenance_interval_s
+        if burst:
+            return True
+        delay = self.seconds_until_next(time.time())
+        wait = lease_s / 3 if delay is None else min(delay, lease_s / 3)
+        if self.maintenance is not None:
+            wait = min(wait, max(self._next_maintenance - time.time(), 0.0))
+        if wait <= 0:
+            return False
+        if wait > PRECISE_SLEEP_S:
+            self.connection.blpop([WAKE_KEY], timeout=wait - PRECISE_SLEEP_S / 2)
+        else:
+            time.sleep(wait)
+        return False
+
+    def _repair_if_lost(self) -> None:
+        """Reconcile when first leading, and again whenever the reconciliation marker has gone.
+
+        The marker is written as ``reconciling`` before the jobs and turned ``ok`` only if it is still
+        there afterwards (``SET XX``): Redis losing its data during a reconciliation is noticed too.
+        """
+        if self.reconcile is None or time.time() < self._next_reconcile:
+            return
+        if self._reconciled_once and jobs_reconciled(self.connection):
+            return
+        lost = self._reconciled_once
+        self.connection.set(RECONCILED_KEY, "reconciling")
+        try:
+            report = self.reconcile()
+        except REDIS_DOWN:
+            raise
+        except Exception:
+            log.exception("scheduler %s: reconciling Redis with the database failed; retrying", self.name)
+            self._next_reconcile = time.time() + self.maintenance_interval_s
+            return
+        self.connection.set(RECONCILED_KEY, "ok", xx=True)
+        self._reconciled_once = True
+        if lost:
+            log.warning("scheduler %s: Redis had lost its jobs; rebuilt from the database: %s", self.name, report)
+        else:
+            log.info("scheduler %s reconciled Redis with the database: %s", self.name, report)
 
     def stop(self) -> None:
         self.stopped.set()

@@ -64,3 +64,36 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
     except (FileNotFoundError, IndexError):
         return False
+
+
+def test_dev_restarts_a_child_that_exits(tmp_path: Path) -> None:
+    """It starts a SIGKILLed worker again, saying which child exited and with which code, and keeps serving."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CHRONOFLOW_API_TOKENS")}
+    env.update(CHRONOFLOW_HOME=str(tmp_path / "home"), PYTHONUNBUFFERED="1")
+    process = subprocess.Popen([sys.executable, "-m", "chronoflow", "dev", "--port", str(port)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = ""
+    try:
+        deadline = time.monotonic() + 60
+        while "Press Ctrl-C" not in output and time.monotonic() < deadline:
+            output += process.stdout.readline()
+        worker = next(pid for pid in _children(process.pid) if b"worker" in Path(f"/proc/{pid}/cmdline").read_bytes())
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while "worker restarted" not in output and time.monotonic() < deadline:
+            output += process.stdout.readline()
+        assert f"worker exited with code {-signal.SIGKILL}" in output, output
+        assert "worker restarted" in output, output
+        children = _children(process.pid)
+        assert len(children) == 4 and worker not in children, children
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+    assert process.returncode == 0
+    assert [pid for pid in children if _alive(pid)] == []
+
+
+def _children(pid: int) -> list[int]:
+    listed = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
+    return [int(child) for child in listed.split()]
