@@ -15,12 +15,15 @@ import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 
 from chronoflow.config import Settings, get_settings
 from chronoflow.scheduling.heartbeats import HEARTBEAT_PREFIX
@@ -124,7 +127,10 @@ class WorkerRuntime:
         self.loop.run(self.context.http.aclose())
         self.loop.run(self.db.dispose())
         self.loop.close()
-        self.redis.delete(HEARTBEAT_PREFIX + self.worker_id)
+        try:
+            self.redis.delete(HEARTBEAT_PREFIX + self.worker_id)
+        except RedisError:  # Redis away: the key expires by itself
+            log.warning("worker %s: could not remove its heartbeat key", self.worker_id)
 
 
 _runtime: WorkerRuntime | None = None
@@ -146,16 +152,55 @@ def install_runtime(value: WorkerRuntime) -> None:
     _runtime = value
 
 
+class ChronoWorker(SimpleWorker):
+    """RQ's ``SimpleWorker`` that remembers a stop signal, so a work loop ended by a Redis outage is told apart."""
+
+    stop_signalled = False
+
+    def request_stop(self, signum: int, frame: Any) -> None:
+        self.stop_signalled = True
+        super().request_stop(signum, frame)
+
+
+def _wait_for_redis(rt: WorkerRuntime) -> bool:
+    """Wait (backing off to 5 s) until Redis answers; False if a stop signal came first."""
+    log.warning("worker %s: Redis is unreachable; waiting for it", rt.worker_id)
+    delay = 0.2
+    try:
+        while True:
+            try:
+                rt.redis.ping()
+            except RedisError:
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            log.warning("worker %s: Redis is back; working again", rt.worker_id)
+            return True
+    except StopRequested:
+        return False
+
+
 def run_worker(settings: Settings, redis_url: str, database_url: str, *, burst: bool = False,
                name: str | None = None) -> None:
-    """Work the ChronoFlow queue until stopped (or until it is empty, with ``burst``)."""
+    """Work the ChronoFlow queue until stopped (or until it is empty, with ``burst``).
+
+    RQ ends its work loop when Redis fails under a job it is finishing; the worker then waits for
+    Redis and starts a new loop instead of exiting (the job it held is found by the scheduler's
+    recovery of abandoned jobs).
+    """
     rt = WorkerRuntime.create(settings, redis_url, database_url)
     install_runtime(rt)
-    worker = SimpleWorker([rt.jobs.queue], connection=rt.redis, name=name or rt.worker_id)
     try:
-        worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
+        while True:
+            worker = ChronoWorker([rt.jobs.queue], connection=rt.redis, name=name or rt.worker_id)
+            try:
+                worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
+            except RedisError:  # the loop's own teardown could not reach Redis either
+                log.debug("worker loop ended with Redis away", exc_info=True)
+            if burst or worker.stop_signalled or not _wait_for_redis(rt):
+                return
     finally:
         rt.close()
 
 
-__all__ = ["BackgroundLoop", "WorkerRuntime", "install_runtime", "run_worker", "runtime"]
+__all__ = ["BackgroundLoop", "ChronoWorker", "WorkerRuntime", "install_runtime", "run_worker", "runtime"]
