@@ -34,9 +34,11 @@ from chronoflow.api.request_ids import add_request_id_header
 from chronoflow.api.runs import read_run
 from chronoflow.api.schedules import parse_schedule
 from chronoflow.api.webhooks import evolution_webhook, list_inbound_events, replay_inbound_event, waha_webhook
+from chronoflow.channels.service import ChannelService
 from chronoflow.chronos.service import ChronoService
 from chronoflow.config import Settings
 from chronoflow.functions.runners import shared_runner
+from chronoflow.functions.service import FunctionService
 from chronoflow.sandbox.layers import probe_and_log
 from chronoflow.scheduling.jobs import JobStore
 from chronoflow.store.engine import Database
@@ -50,11 +52,12 @@ API_DESCRIPTION = (
 )
 """The document's introduction."""
 
-ROUTE_HANDLERS: list[object] = [ChronoController, read_run, parse_schedule, health, metrics]
-"""Handlers of the core; the channel, function and campaign modules append theirs."""
-ROUTE_HANDLERS += [FunctionController]
-ROUTE_HANDLERS += [ChannelController, WahaSessionController, EvolutionInstanceController, waha_webhook,
-                   evolution_webhook, list_inbound_events, replay_inbound_event]
+ROUTE_HANDLERS: list[object] = [
+    ChronoController, read_run, parse_schedule, health, metrics, FunctionController, ChannelController,
+    WahaSessionController, EvolutionInstanceController, waha_webhook, evolution_webhook, list_inbound_events,
+    replay_inbound_event,
+]
+"""Every route of the API."""
 
 
 def create_app(settings: Settings, redis_url: str, database_url: str | None = None) -> Litestar:
@@ -64,6 +67,8 @@ def create_app(settings: Settings, redis_url: str, database_url: str | None = No
     jobs = JobStore(redis, settings.queue_name)
     chronos = ChronoService(db, jobs, settings)
     sandbox = shared_runner(settings)  # the sandbox policy, built once from the checked settings
+    functions = FunctionService(db, settings, sandbox)
+    channels = ChannelService(db, settings)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -80,6 +85,8 @@ def create_app(settings: Settings, redis_url: str, database_url: str | None = No
         "redis": Provide(lambda: redis, sync_to_thread=False),
         "jobs": Provide(lambda: jobs, sync_to_thread=False),
         "chronos": Provide(lambda: chronos, sync_to_thread=False),
+        "functions": Provide(lambda: functions, sync_to_thread=False),
+        "channels": Provide(lambda: channels, sync_to_thread=False),
     }
     return Litestar(
         route_handlers=list(ROUTE_HANDLERS),
