@@ -185,6 +185,14 @@ class WhatsAppProvider(ABC):
     ) -> None:
         """Both gateways are JSON over HTTP with a key in one header: only the header's name differs.
 
+        Args:
+            base_url: the gateway's server.
+            session: the session (instance) this client acts on.
+            api_key: sent in :attr:`api_key_header`; ``None`` or empty sends no key.
+            policy: timeouts and retries.
+            client: a shared ``httpx.AsyncClient`` (not closed by :meth:`aclose`).
+            sleep: backoff wait, replaceable in tests.
+
         Raises:
             ValueError: an empty session name, or a base URL without http(s) scheme.
         """

@@ -79,9 +79,7 @@ class EvolutionClient(WhatsAppProvider):
         base_url: the Evolution server (``EVOLUTION_BASE_URL``).
         instance: the instance this client sends through and manages.
         api_key: ``EVOLUTION_API_KEY`` (global key) or the instance's own token.
-        policy: timeouts and retries.
-        client: a shared ``httpx.AsyncClient`` (not closed by :meth:`aclose`).
-        sleep: backoff wait, replaceable in tests.
+        policy, client, sleep: as :class:`~chronoflow.channels.base.WhatsAppProvider` takes them.
     """
 
     kind = ProviderKind.EVOLUTION

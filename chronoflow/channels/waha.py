@@ -74,9 +74,7 @@ class WahaClient(WhatsAppProvider):
         base_url: the WAHA server (``WAHA_BASE_URL``).
         session: the session this client sends through and manages.
         api_key: ``WAHA_API_KEY``; ``None`` or empty sends no key.
-        policy: timeouts and retries.
-        client: a shared ``httpx.AsyncClient`` (not closed by :meth:`aclose`).
-        sleep: backoff wait, replaceable in tests.
+        policy, client, sleep: as :class:`~chronoflow.channels.base.WhatsAppProvider` takes them.
     """
 
     kind = ProviderKind.WAHA
