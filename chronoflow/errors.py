@@ -6,9 +6,10 @@ brackets) but still descend from this root::
 
     ChronoflowError
     ├── ConfigError              the environment holds bad settings: the process refuses to start
-    ├── InvalidInput             a field of a request is wrong (ValueError)                  422
-    │   └── InvalidCode          uploaded code refused, with its line and reason             422
-    ├── TooLarge                 a body or field exceeds a limit                              413
+    ├── FieldError               one field is at fault: ``field`` names it, ``problem`` says why
+    │   ├── InvalidInput         a field of a request is wrong (ValueError)                  422
+    │   │   └── InvalidCode      uploaded code refused, with its line and reason             422
+    │   └── TooLarge             a body or field exceeds a limit                              413
     ├── NotFound                 an id names nothing (LookupError)                            404
     ├── Conflict                 the request clashes with the current state                   409
     ├── Unauthorized             credentials are missing or wrong                             401
@@ -55,13 +56,20 @@ class ConfigError(ChronoflowError):
         super().__init__("bad configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
-class InvalidInput(ChronoflowError, ValueError):
-    """A field of the input is wrong; ``field`` names it in camelCase."""
+class FieldError(ChronoflowError):
+    """One field of the input is at fault; ``field`` names it in camelCase, ``problem`` says why.
+
+    Never raised itself: its subclasses choose the status (422 or 413), the body is the same.
+    """
 
     def __init__(self, field: str, problem: str) -> None:
         self.field = field
         self.problem = problem
         super().__init__(f"{field}: {problem}")
+
+
+class InvalidInput(FieldError, ValueError):
+    """A field of the input is wrong (422)."""
 
 
 class InvalidCode(InvalidInput):
@@ -94,13 +102,8 @@ class Forbidden(ChronoflowError):
     """A console form posted without the token proving it came from a console page (403)."""
 
 
-class TooLarge(ChronoflowError):
+class TooLarge(FieldError):
     """A body, field or list exceeds a configured limit (413)."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        self.field = field
-        self.problem = problem
-        super().__init__(f"{field}: {problem}")
 
 
 class Unavailable(ChronoflowError):

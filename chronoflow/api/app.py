@@ -18,8 +18,8 @@ from chronoflow import __version__
 from chronoflow.api.auth import BearerAuth
 from chronoflow.api.channels import ChannelController
 from chronoflow.api.chronos import ChronoController
-from chronoflow.api.contacts import ContactController
 from chronoflow.api.conformance import complete_allow_header
+from chronoflow.api.contacts import ContactController
 from chronoflow.api.errors import EXCEPTION_HANDLERS
 from chronoflow.api.functions import FunctionController
 from chronoflow.api.health import health
@@ -37,10 +37,12 @@ from chronoflow.api.runs import read_run
 from chronoflow.api.schedules import parse_schedule
 from chronoflow.api.tags import TagController
 from chronoflow.api.webhooks import evolution_webhook, list_inbound_events, replay_inbound_event, waha_webhook
+from chronoflow.channels.service import ChannelService
 from chronoflow.chronos.service import ChronoService
 from chronoflow.config import Settings
 from chronoflow.console import TEMPLATE_CONFIG, console_router
 from chronoflow.functions.runners import shared_runner
+from chronoflow.functions.service import FunctionService
 from chronoflow.sandbox.layers import probe_and_log
 from chronoflow.scheduling.jobs import JobStore
 from chronoflow.store.engine import Database
@@ -54,12 +56,12 @@ API_DESCRIPTION = (
 )
 """The document's introduction."""
 
-ROUTE_HANDLERS: list[object] = [ChronoController, read_run, parse_schedule, health, metrics]
-"""Handlers of the core; the channel, function and campaign modules append theirs."""
-ROUTE_HANDLERS += [FunctionController]
-ROUTE_HANDLERS += [ChannelController, WahaSessionController, EvolutionInstanceController, waha_webhook,
-                   evolution_webhook, list_inbound_events, replay_inbound_event]
-ROUTE_HANDLERS += [TagController, ContactController]
+ROUTE_HANDLERS: list[object] = [
+    ChronoController, read_run, parse_schedule, health, metrics, FunctionController, ChannelController,
+    WahaSessionController, EvolutionInstanceController, waha_webhook, evolution_webhook, list_inbound_events,
+    replay_inbound_event, TagController, ContactController,
+]
+"""Every route of the API (the console's router is added beside them)."""
 
 
 def create_app(settings: Settings, redis_url: str, database_url: str | None = None) -> Litestar:
@@ -69,6 +71,8 @@ def create_app(settings: Settings, redis_url: str, database_url: str | None = No
     jobs = JobStore(redis, settings.queue_name)
     chronos = ChronoService(db, jobs, settings)
     sandbox = shared_runner(settings)  # the sandbox policy, built once from the checked settings
+    functions = FunctionService(db, settings, sandbox)
+    channels = ChannelService(db, settings)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -85,6 +89,8 @@ def create_app(settings: Settings, redis_url: str, database_url: str | None = No
         "redis": Provide(lambda: redis, sync_to_thread=False),
         "jobs": Provide(lambda: jobs, sync_to_thread=False),
         "chronos": Provide(lambda: chronos, sync_to_thread=False),
+        "functions": Provide(lambda: functions, sync_to_thread=False),
+        "channels": Provide(lambda: channels, sync_to_thread=False),
     }
     return Litestar(
         route_handlers=[*ROUTE_HANDLERS, console_router()],

@@ -17,8 +17,6 @@ from chronoflow.api.openapi import errors
 from chronoflow.api.paging import Skip, Take
 from chronoflow.api.schemas import ApiKey, Body, ChannelConfig, Name, Page, ProviderName, ProviderQuery
 from chronoflow.channels.service import ChannelService
-from chronoflow.config import Settings
-from chronoflow.store.engine import Database
 from chronoflow.store.models import Channel
 
 
@@ -62,35 +60,35 @@ class ChannelController(Controller):
 
     @post("/", summary="Create a channel (a WAHA session or an Evolution instance)",
           responses=errors(400, 401, 413, 422))
-    async def create(self, data: ChannelCreate, db: Database, settings: Settings) -> ChannelOut:
-        return ChannelOut.of(await ChannelService(db, settings).create(data.fields()))
+    async def create(self, data: ChannelCreate, channels: ChannelService) -> ChannelOut:
+        return ChannelOut.of(await channels.create(data.fields()))
 
     @get("/", summary="List channels", responses=errors(400, 401))
     async def list_channels(
-        self, db: Database, settings: Settings, skip: Skip = 0, take: Take = 50,
+        self, channels: ChannelService, skip: Skip = 0, take: Take = 50,
         provider: ProviderQuery = None,
     ) -> Page[ChannelOut]:
-        rows, total = await ChannelService(db, settings).list(skip, take, provider)
+        rows, total = await channels.list(skip, take, provider)
         return Page(items=[ChannelOut.of(c) for c in rows], total=total, skip=skip, take=take)
 
     @get("/{channel_id:str}", summary="Read a channel", responses=errors(400, 401, 404))
-    async def read(self, channel_id: str, db: Database, settings: Settings) -> ChannelOut:
-        return ChannelOut.of(await ChannelService(db, settings).get(channel_id))
+    async def read(self, channel_id: str, channels: ChannelService) -> ChannelOut:
+        return ChannelOut.of(await channels.get(channel_id))
 
     @patch("/{channel_id:str}", summary="Update a channel's name, provider, config or API key",
            responses=errors(400, 401, 404, 413, 422))
-    async def update(self, channel_id: str, data: ChannelUpdate, db: Database, settings: Settings) -> ChannelOut:
-        return ChannelOut.of(await ChannelService(db, settings).update(channel_id, data.fields()))
+    async def update(self, channel_id: str, data: ChannelUpdate, channels: ChannelService) -> ChannelOut:
+        return ChannelOut.of(await channels.update(channel_id, data.fields()))
 
     @delete("/{channel_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Delete a channel no chrono uses",
             responses=errors(400, 401, 404, 409))
-    async def remove(self, channel_id: str, db: Database, settings: Settings) -> None:
-        await ChannelService(db, settings).delete(channel_id)
+    async def remove(self, channel_id: str, channels: ChannelService) -> None:
+        await channels.delete(channel_id)
 
     @post("/{channel_id:str}/refresh", status_code=200, summary="Ask the provider for the status now",
           responses=errors(400, 401, 404, 409, 422, 502))
-    async def refresh(self, channel_id: str, db: Database, settings: Settings) -> ChannelOut:
-        return ChannelOut.of(await ChannelService(db, settings).refresh(channel_id))
+    async def refresh(self, channel_id: str, channels: ChannelService) -> ChannelOut:
+        return ChannelOut.of(await channels.refresh(channel_id))
 
 
 __all__ = ["ChannelController", "ChannelOut"]

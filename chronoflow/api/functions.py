@@ -12,10 +12,8 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 from chronoflow.api.openapi import errors
 from chronoflow.api.paging import Skip, Take
 from chronoflow.api.schemas import Body, ChannelRef, Code, Description, Limits, Name, Page
-from chronoflow.config import Settings
 from chronoflow.functions.running import FunctionOutcome
 from chronoflow.functions.service import FunctionService
-from chronoflow.store.engine import Database
 from chronoflow.store.models import Function
 
 
@@ -113,34 +111,34 @@ class FunctionController(Controller):
 
     @post("/", summary="Upload a function (compiled in the sandbox; 422 with the line when refused)",
           responses=errors(400, 401, 413, 422, 503))
-    async def create(self, data: FunctionCreate, db: Database, settings: Settings) -> FunctionOut:
-        return FunctionOut.of(await FunctionService(db, settings).create(data.fields()))
+    async def create(self, data: FunctionCreate, functions: FunctionService) -> FunctionOut:
+        return FunctionOut.of(await functions.create(data.fields()))
 
     @get("/", summary="List functions (without code and state: read one for those)", responses=errors(400, 401))
-    async def list_functions(self, db: Database, settings: Settings, skip: Skip = 0,
+    async def list_functions(self, functions: FunctionService, skip: Skip = 0,
                              take: Take = 50) -> Page[FunctionListItem]:
-        rows, total = await FunctionService(db, settings).list(skip, take)
+        rows, total = await functions.list(skip, take)
         return Page(items=[FunctionListItem.of(f) for f in rows], total=total, skip=skip, take=take)
 
     @get("/{function_id:str}", summary="Read a function", responses=errors(400, 401, 404))
-    async def read(self, function_id: str, db: Database, settings: Settings) -> FunctionOut:
-        return FunctionOut.of(await FunctionService(db, settings).get(function_id))
+    async def read(self, function_id: str, functions: FunctionService) -> FunctionOut:
+        return FunctionOut.of(await functions.get(function_id))
 
     @patch("/{function_id:str}", summary="Update a function; new code or limits bump its version",
            responses=errors(400, 401, 404, 413, 422, 503))
-    async def update(self, function_id: str, data: FunctionUpdate, db: Database, settings: Settings) -> FunctionOut:
-        return FunctionOut.of(await FunctionService(db, settings).update(function_id, data.fields()))
+    async def update(self, function_id: str, data: FunctionUpdate, functions: FunctionService) -> FunctionOut:
+        return FunctionOut.of(await functions.update(function_id, data.fields()))
 
     @delete("/{function_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Delete a function no chrono uses",
             responses=errors(400, 401, 404, 409))
-    async def remove(self, function_id: str, db: Database, settings: Settings) -> None:
-        await FunctionService(db, settings).delete(function_id)
+    async def remove(self, function_id: str, functions: FunctionService) -> None:
+        await functions.delete(function_id)
 
     @post("/{function_id:str}/test", status_code=200,
           summary="Run it now with the given extras; the state is saved only with persistState",
           responses=errors(400, 401, 404, 413, 422, 503))
-    async def test(self, function_id: str, data: FunctionTest, db: Database, settings: Settings) -> TestOut:
+    async def test(self, function_id: str, data: FunctionTest, functions: FunctionService) -> TestOut:
         fields = data.fields()
-        outcome = await FunctionService(db, settings).test(function_id, fields.get("extras"), data.persist_state)
+        outcome = await functions.test(function_id, fields.get("extras"), data.persist_state)
         persisted = data.persist_state and outcome.sandbox.ok and outcome.sandbox.state is not None
         return TestOut.of(outcome, persisted)

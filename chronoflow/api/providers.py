@@ -30,7 +30,6 @@ from chronoflow.channels import ChannelStatus, ProviderKind, check_session_name
 from chronoflow.channels.service import ChannelService, checked_channel_name, session_client
 from chronoflow.config import Settings
 from chronoflow.errors import Conflict, InvalidInput
-from chronoflow.store.engine import Database
 
 WEBHOOK_PATHS = {ProviderKind.WAHA: "/waha/webhooks", ProviderKind.EVOLUTION: "/evolution/webhooks"}
 """Where each provider's events arrive on this server."""
@@ -64,28 +63,28 @@ class _SessionRoutes(Controller):
     provider: ClassVar[ProviderKind]
 
     async def _sync(
-        self, db: Database, settings: Settings, name: str, status: ChannelStatus, provider_status: str | None = None
+        self, channels: ChannelService, name: str, status: ChannelStatus, provider_status: str | None = None
     ) -> SessionOut:
-        channels = await ChannelService(db, settings).sync_session(self.provider, name, status)
-        return SessionOut(name=name, status=status.value, channel_ids=[c.id for c in channels],
+        synced = await channels.sync_session(self.provider, name, status)
+        return SessionOut(name=name, status=status.value, channel_ids=[c.id for c in synced],
                           provider_status=provider_status)
 
-    async def _action(self, db: Database, settings: Settings, name: str, action: str) -> SessionOut:
-        async with await ChannelService(db, settings).session_client(self.provider, name) as client:
+    async def _action(self, channels: ChannelService, name: str, action: str) -> SessionOut:
+        async with await channels.session_client(self.provider, name) as client:
             status = await getattr(client, action)()
-        return await self._sync(db, settings, name, status)
+        return await self._sync(channels, name, status)
 
     @get("/", summary="List the provider's sessions; their channels take the statuses shown",
          responses=errors(401, 404, 409, 502))
-    async def list_sessions(self, db: Database, settings: Settings) -> Page[SessionOut]:
+    async def list_sessions(self, channels: ChannelService, settings: Settings) -> Page[SessionOut]:
         async with session_client(self.provider, "default", settings) as client:
             sessions = await client.list_sessions()
-        items = [await self._sync(db, settings, info.name, info.status, info.provider_status) for info in sessions]
+        items = [await self._sync(channels, info.name, info.status, info.provider_status) for info in sessions]
         return Page(items=items, total=len(items), skip=0, take=len(items))
 
     @post("/", status_code=HTTP_201_CREATED, summary="Create and start a session, and its channel",
           responses=errors(400, 401, 404, 409, 413, 422, 502))
-    async def create_session(self, data: SessionCreate, db: Database, settings: Settings) -> SessionOut:
+    async def create_session(self, data: SessionCreate, channels: ChannelService, settings: Settings) -> SessionOut:
         name = check_session_name(data.name, "name")
         channel_name = name if isinstance(data.channel_name, UnsetType) else checked_channel_name(
             data.channel_name, "channelName")
@@ -99,41 +98,41 @@ class _SessionRoutes(Controller):
             secret = None  # ChronoFlow's secret goes only with ChronoFlow's own webhook route
         async with session_client(self.provider, name, settings) as client:
             info = await client.create_session(name, webhook_url=webhook_url, webhook_secret=secret)
-        channels = await ChannelService(db, settings).adopt_session(self.provider, info, channel_name)
-        return SessionOut(name=info.name, status=info.status.value, channel_ids=[c.id for c in channels],
+        adopted = await channels.adopt_session(self.provider, info, channel_name)
+        return SessionOut(name=info.name, status=info.status.value, channel_ids=[c.id for c in adopted],
                           provider_status=info.provider_status)
 
     @get("/{name:str}", summary="A session's status, stored on its channels", responses=errors(400, 401, 404, 409, 422, 502))
-    async def read_session(self, name: str, db: Database, settings: Settings) -> SessionOut:
-        return await self._action(db, settings, name, "status")
+    async def read_session(self, name: str, channels: ChannelService) -> SessionOut:
+        return await self._action(channels, name, "status")
 
     @post("/{name:str}/start", status_code=200, summary="Start a session", responses=errors(400, 401, 404, 409, 422, 502))
-    async def start(self, name: str, db: Database, settings: Settings) -> SessionOut:
-        return await self._action(db, settings, name, "start")
+    async def start(self, name: str, channels: ChannelService) -> SessionOut:
+        return await self._action(channels, name, "start")
 
     @post("/{name:str}/stop", status_code=200, summary="Stop a session, keeping its pairing (WAHA only)",
           responses=errors(400, 401, 404, 409, 422, 502))
-    async def stop(self, name: str, db: Database, settings: Settings) -> SessionOut:
-        return await self._action(db, settings, name, "stop")
+    async def stop(self, name: str, channels: ChannelService) -> SessionOut:
+        return await self._action(channels, name, "stop")
 
     @post("/{name:str}/logout", status_code=200, summary="Unpair the phone", responses=errors(400, 401, 404, 409, 422, 502))
-    async def logout(self, name: str, db: Database, settings: Settings) -> SessionOut:
-        return await self._action(db, settings, name, "logout")
+    async def logout(self, name: str, channels: ChannelService) -> SessionOut:
+        return await self._action(channels, name, "logout")
 
     @post("/{name:str}/restart", status_code=200, summary="Restart a session", responses=errors(400, 401, 404, 409, 422, 502))
-    async def restart(self, name: str, db: Database, settings: Settings) -> SessionOut:
-        return await self._action(db, settings, name, "restart")
+    async def restart(self, name: str, channels: ChannelService) -> SessionOut:
+        return await self._action(channels, name, "restart")
 
     @get("/{name:str}/auth/qr", summary="The pairing QR: PNG, or {mimetype, data} with Accept: application/json",
          responses=errors(400, 401, 404, 409, 422, 502), operation_class=QrOperation)
-    async def qr(self, name: str, request: Request[Any, Any, Any], db: Database, settings: Settings) -> Response[Any]:
-        async with await ChannelService(db, settings).session_client(self.provider, name) as client:
+    async def qr(self, name: str, request: Request[Any, Any, Any], channels: ChannelService) -> Response[Any]:
+        async with await channels.session_client(self.provider, name) as client:
             status = await client.status()
             if status is ChannelStatus.WORKING:
-                await self._sync(db, settings, name, status)
+                await self._sync(channels, name, status)
                 raise Conflict(f"session {name!r} is already connected (WORKING): there is no QR code to scan")
             code = await client.qr()
-        await self._sync(db, settings, name, ChannelStatus.SCAN_QR_CODE)
+        await self._sync(channels, name, ChannelStatus.SCAN_QR_CODE)
         if "application/json" in request.headers.get("accept", ""):
             return Response(QrOut(mimetype=code.mimetype, data=code.data_base64))
         return Response(code.content, media_type=code.mimetype)

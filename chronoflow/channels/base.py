@@ -14,14 +14,20 @@ them with the same credentials.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+from collections.abc import Awaitable, Callable
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from chronoflow.channels.errors import ProviderError
+from chronoflow.channels.transport import ProviderTransport, RetryPolicy
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "SESSION_KEYS",
@@ -175,9 +181,45 @@ class WhatsAppProvider(ABC):
 
     kind: ClassVar[ProviderKind]
     """Which gateway this client speaks to."""
+    api_key_header: ClassVar[str]
+    """The request header that carries the gateway's API key."""
 
     session: str
     """The session (WAHA) or instance (Evolution API) name this client acts on."""
+
+    session_label: ClassVar[str]
+    """How the gateway calls a session, for the empty-name refusal."""
+
+    def __init__(
+        self,
+        base_url: str,
+        session: str,
+        api_key: str | None = None,
+        *,
+        policy: RetryPolicy | None = None,
+        client: httpx.AsyncClient | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        """Both gateways are JSON over HTTP with a key in one header: only the header's name differs.
+
+        Args:
+            base_url: the gateway's server.
+            session: the session (instance) this client acts on.
+            api_key: sent in :attr:`api_key_header`; ``None`` or empty sends no key.
+            policy: timeouts and retries.
+            client: a shared ``httpx.AsyncClient`` (not closed by :meth:`aclose`).
+            sleep: backoff wait, replaceable in tests.
+
+        Raises:
+            ValueError: an empty session name, or a base URL without http(s) scheme.
+        """
+        if not session:
+            raise ValueError(f"{self.session_label} name must not be empty")
+        self.session = session
+        headers = {"Accept": "application/json"}
+        if api_key:
+            headers[self.api_key_header] = api_key
+        self._http = ProviderTransport(self.kind.value.lower(), base_url, headers, policy, client=client, sleep=sleep)
 
     @abstractmethod
     async def send_text(self, number_digits: str, text: str) -> SentMessage:

@@ -19,13 +19,10 @@ logging the phone out.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 
 from chronoflow.channels.base import (
     ChannelStatus,
@@ -37,7 +34,6 @@ from chronoflow.channels.base import (
     WhatsAppProvider,
 )
 from chronoflow.channels.errors import ProviderError, UnsupportedCall
-from chronoflow.channels.transport import ProviderTransport, RetryPolicy
 
 __all__ = ["EVOLUTION_WEBHOOK_EVENTS", "EvolutionClient", "evolution_status"]
 
@@ -85,30 +81,12 @@ class EvolutionClient(WhatsAppProvider):
         base_url: the Evolution server (``EVOLUTION_BASE_URL``).
         instance: the instance this client sends through and manages.
         api_key: ``EVOLUTION_API_KEY`` (global key) or the instance's own token.
-        policy: timeouts and retries.
-        client: a shared ``httpx.AsyncClient`` (not closed by :meth:`aclose`).
-        sleep: backoff wait, replaceable in tests.
+        policy, client, sleep: as :class:`~chronoflow.channels.base.WhatsAppProvider` takes them.
     """
 
     kind = ProviderKind.EVOLUTION
-
-    def __init__(
-        self,
-        base_url: str,
-        instance: str,
-        api_key: str | None = None,
-        *,
-        policy: RetryPolicy | None = None,
-        client: httpx.AsyncClient | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        if not instance:
-            raise ValueError("Evolution instance name must not be empty")
-        self.session = instance
-        headers = {"Accept": "application/json"}
-        if api_key:
-            headers["apikey"] = api_key
-        self._http = ProviderTransport(PROVIDER, base_url, headers, policy, client=client, sleep=sleep)
+    api_key_header = "apikey"
+    session_label = "Evolution instance"
 
     @property
     def _name(self) -> str:

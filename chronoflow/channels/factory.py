@@ -87,6 +87,5 @@ def provider_for_channel(
     key = own_key or (default_key if same_server(base_url, default_url) else None)
 
     policy = policy or RetryPolicy.from_settings(settings)
-    if kind is ProviderKind.WAHA:
-        return WahaClient(base_url, session, key, policy=policy, client=client, sleep=sleep)
-    return EvolutionClient(base_url, session, key, policy=policy, client=client, sleep=sleep)
+    client_class = WahaClient if kind is ProviderKind.WAHA else EvolutionClient
+    return client_class(base_url, session, key, policy=policy, client=client, sleep=sleep)

@@ -36,8 +36,9 @@ from chronoflow.channels.webhooks import (
     parse_waha_event,
 )
 from chronoflow.config import Settings
-from chronoflow.errors import Conflict, NotFound
+from chronoflow.errors import Conflict
 from chronoflow.store.engine import Database
+from chronoflow.store.lookups import get_or_404
 from chronoflow.store.models import Channel, InboundEvent
 
 __all__ = [
@@ -164,9 +165,7 @@ async def confirm_opt_out(confirm: OptOutConfirmation, settings: Settings) -> No
 async def replay(db: Database, event_id: str) -> Applied:
     """Act on a stored event again; NotFound, or Conflict when it cannot be read as an event."""
     async with db.session() as session:
-        stored = await session.get(InboundEvent, event_id)
-        if stored is None:
-            raise NotFound("inbound event", event_id)
+        stored = await get_or_404(session, InboundEvent, event_id, "inbound event")
         try:
             parse = PARSERS[ProviderKind(stored.provider)]
         except ValueError:

@@ -32,8 +32,9 @@ from chronoflow.channels.factory import provider_for_channel
 from chronoflow.channels.transport import RetryPolicy
 from chronoflow.channels.validation import check_api_key, check_base_url, check_session_name, same_server
 from chronoflow.config import Settings
-from chronoflow.errors import Conflict, InvalidInput, NotFound
+from chronoflow.errors import Conflict, InvalidInput
 from chronoflow.store.engine import Database, utcnow
+from chronoflow.store.lookups import get_or_404
 from chronoflow.store.models import Channel, Chrono
 
 __all__ = [
@@ -157,12 +158,12 @@ class ChannelService:
     async def get(self, channel_id: str) -> Channel:
         """One channel, or NotFound."""
         async with self.db.session() as session:
-            return await self._get(session, channel_id)
+            return await get_or_404(session, Channel, channel_id, "channel")
 
     async def update(self, channel_id: str, changes: dict[str, Any]) -> Channel:
         """Apply the request's camelCase ``changes``; a move to another server needs ``apiKey`` again."""
         async with self.db.session() as session:
-            channel = await self._get(session, channel_id)
+            channel = await get_or_404(session, Channel, channel_id, "channel")
             stored = {"name": channel.name, "provider": channel.provider, "config": dict(channel.config),
                       "apiKey": channel.api_key}
             if "provider" in changes and "config" not in changes:
@@ -183,7 +184,7 @@ class ChannelService:
     async def delete(self, channel_id: str) -> None:
         """Delete a channel no chrono uses; Conflict when one does."""
         async with self.db.session() as session:
-            channel = await self._get(session, channel_id)
+            channel = await get_or_404(session, Channel, channel_id, "channel")
             users = await session.scalar(select(func.count()).select_from(Chrono).where(Chrono.channel_id == channel_id))
             if users:
                 raise Conflict(f"channel {channel_id} is used by {users} chrono(s); delete or move them first")
@@ -195,7 +196,7 @@ class ChannelService:
         async with client_for(channel, self.settings) as client:
             status = await client.status()
         async with self.db.session() as session:
-            channel = await self._get(session, channel_id)
+            channel = await get_or_404(session, Channel, channel_id, "channel")
             channel.status = status.value
             channel.updated_at = utcnow()
         return channel
@@ -271,10 +272,3 @@ class ChannelService:
         except ProviderError as exc:
             log.info("status of new channel %r unknown: %s", values["name"], exc)
             return None
-
-    @staticmethod
-    async def _get(session: AsyncSession, channel_id: str) -> Channel:
-        channel = await session.get(Channel, channel_id)
-        if channel is None:
-            raise NotFound("channel", channel_id)
-        return channel

@@ -17,13 +17,10 @@ WAHA's session statuses are ChronoFlow's :class:`ChannelStatus` values, one to o
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 
 from chronoflow.channels.base import (
     ChannelStatus,
@@ -35,7 +32,6 @@ from chronoflow.channels.base import (
     WhatsAppProvider,
 )
 from chronoflow.channels.errors import ProviderError
-from chronoflow.channels.transport import ProviderTransport, RetryPolicy
 
 __all__ = ["WAHA_WEBHOOK_EVENTS", "WahaClient", "waha_chat_id", "waha_status"]
 
@@ -80,30 +76,12 @@ class WahaClient(WhatsAppProvider):
         base_url: the WAHA server (``WAHA_BASE_URL``).
         session: the session this client sends through and manages.
         api_key: ``WAHA_API_KEY``; ``None`` or empty sends no key.
-        policy: timeouts and retries.
-        client: a shared ``httpx.AsyncClient`` (not closed by :meth:`aclose`).
-        sleep: backoff wait, replaceable in tests.
+        policy, client, sleep: as :class:`~chronoflow.channels.base.WhatsAppProvider` takes them.
     """
 
     kind = ProviderKind.WAHA
-
-    def __init__(
-        self,
-        base_url: str,
-        session: str = "default",
-        api_key: str | None = None,
-        *,
-        policy: RetryPolicy | None = None,
-        client: httpx.AsyncClient | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        if not session:
-            raise ValueError("WAHA session name must not be empty")
-        self.session = session
-        headers = {"Accept": "application/json"}
-        if api_key:
-            headers["X-Api-Key"] = api_key
-        self._http = ProviderTransport(PROVIDER, base_url, headers, policy, client=client, sleep=sleep)
+    api_key_header = "X-Api-Key"
+    session_label = "WAHA session"
 
     @property
     def _path(self) -> str:

@@ -17,12 +17,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronoflow.config import MAX_MISFIRE_GRACE_SECONDS, Settings
-from chronoflow.errors import Conflict, InvalidInput, NotFound, TooLarge
+from chronoflow.errors import Conflict, InvalidInput, TooLarge
 from chronoflow.nlcron import Schedule
 from chronoflow.nlcron.parser import MAX_EXPRESSION_CHARS
 from chronoflow.scheduling.jobs import JobStore, ScheduleSpec
 from chronoflow.scheduling.reading import first_fire_time, read_schedule, stored_schedule
 from chronoflow.store.engine import Database, utcnow
+from chronoflow.store.lookups import get_or_404
 from chronoflow.store.models import Chrono, ChronoRun, OverlapPolicy, RunStatus, RunTrigger
 from chronoflow.targets import get_target, refuse_foreign_fields
 from chronoflow.targets.http import keep_hidden_values
@@ -150,14 +151,7 @@ class ChronoService:
 
     async def get(self, chrono_id: str) -> Chrono:
         async with self.db.session() as session:
-            return await self._get(session, chrono_id)
-
-    @staticmethod
-    async def _get(session: AsyncSession, chrono_id: str) -> Chrono:
-        chrono = await session.get(Chrono, chrono_id)
-        if chrono is None:
-            raise NotFound("chrono", chrono_id)
-        return chrono
+            return await get_or_404(session, Chrono, chrono_id, "chrono")
 
     async def list(self, skip: int, take: int, target_type: str | None, is_active: bool | None,
                    search: str | None = None) -> tuple[list[Chrono], int]:
@@ -178,7 +172,7 @@ class ChronoService:
     async def update(self, chrono_id: str, changes: dict[str, Any]) -> Chrono:
         now = utcnow()
         async with self.db.session() as session:
-            chrono = await self._get(session, chrono_id)
+            chrono = await get_or_404(session, Chrono, chrono_id, "chrono")
             merged = {**_stored_fields(chrono), **changes}
             if "headers" in changes:  # a hidden header sent back as "***" keeps its stored value
                 merged["headers"] = keep_hidden_values(changes["headers"], chrono.headers)
@@ -202,7 +196,7 @@ class ChronoService:
     async def _set_active(self, chrono_id: str, active: bool) -> Chrono:
         now = utcnow()
         async with self.db.session() as session:
-            chrono = await self._get(session, chrono_id)
+            chrono = await get_or_404(session, Chrono, chrono_id, "chrono")
             if active and not chrono.is_recurring and (chrono.run_at is None or chrono.run_at < now):
                 raise Conflict("this one-shot chrono's time has passed; PATCH a new cron to schedule it again")
             chrono.is_active = active
@@ -212,7 +206,7 @@ class ChronoService:
 
     async def delete(self, chrono_id: str) -> None:
         async with self.db.session() as session:
-            chrono = await self._get(session, chrono_id)
+            chrono = await get_or_404(session, Chrono, chrono_id, "chrono")
             await session.delete(chrono)
             await asyncio.to_thread(self.jobs.remove_schedule, chrono_id)
 
@@ -220,7 +214,7 @@ class ChronoService:
         """Queue a manual run now; the schedule is left as it is (invariant 1)."""
         now = utcnow()
         async with self.db.session() as session:
-            await self._get(session, chrono_id)
+            await get_or_404(session, Chrono, chrono_id, "chrono")
             run = ChronoRun(chrono_id=chrono_id, scheduled_for=now, attempt=1, trigger=RunTrigger.MANUAL,
                             status=RunStatus.RUNNING)
             session.add(run)

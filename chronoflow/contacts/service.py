@@ -16,10 +16,16 @@ from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronoflow.channels.optout_store import opted_out_among
-from chronoflow.contacts.fields import checked_attributes, checked_contact_name, checked_phone, checked_tag_names
+from chronoflow.contacts.fields import (
+    checked_attributes,
+    checked_contact_name,
+    checked_phone,
+    checked_tag_names,
+)
 from chronoflow.contacts.tags import QUERY_CHUNK, insert_ignoring, tag_ids
-from chronoflow.errors import Conflict, InvalidInput, NotFound
+from chronoflow.errors import Conflict, InvalidInput
 from chronoflow.store.engine import Database, utcnow
+from chronoflow.store.lookups import get_or_404
 from chronoflow.store.models import Contact, ContactTag, OptOut, Tag, WhatsAppState
 
 __all__ = ["ContactRecord", "ContactService", "tags_of"]
@@ -81,7 +87,7 @@ class ContactService:
 
     async def get(self, contact_id: str) -> ContactRecord:
         async with self.db.session() as session:
-            return await self._record(session, await self._get(session, contact_id))
+            return await self._record(session, await get_or_404(session, Contact, contact_id, "contact"))
 
     async def list(self, skip: int, take: int, *, tag: str | None = None, q: str | None = None,
                    opted_out: bool | None = None) -> tuple[builtins.list[ContactRecord], int]:
@@ -112,7 +118,7 @@ class ContactService:
     async def update(self, contact_id: str, fields: dict[str, Any]) -> ContactRecord:
         """Change the given fields; ``attributes`` and ``tags`` replace the stored ones."""
         async with self.db.session() as session:
-            contact = await self._get(session, contact_id)
+            contact = await get_or_404(session, Contact, contact_id, "contact")
             if "phone" in fields:
                 phone = checked_phone(fields["phone"])
                 if phone != contact.phone:
@@ -134,16 +140,9 @@ class ContactService:
 
     async def delete(self, contact_id: str) -> None:
         async with self.db.session() as session:
-            await session.delete(await self._get(session, contact_id))
+            await session.delete(await get_or_404(session, Contact, contact_id, "contact"))
 
     # --- helpers -------------------------------------------------------------------------------
-    @staticmethod
-    async def _get(session: AsyncSession, contact_id: str) -> Contact:
-        contact = await session.get(Contact, contact_id)
-        if contact is None:
-            raise NotFound("contact", contact_id)
-        return contact
-
     @staticmethod
     async def _refuse_taken(session: AsyncSession, phone: str) -> None:
         other = await session.scalar(select(Contact.id).where(Contact.phone == phone))

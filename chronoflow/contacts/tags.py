@@ -16,8 +16,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronoflow.contacts.fields import checked_tag_name
-from chronoflow.errors import Conflict, NotFound
+from chronoflow.errors import Conflict
 from chronoflow.store.engine import Database, utcnow
+from chronoflow.store.lookups import get_or_404
 from chronoflow.store.models import ContactTag, Tag, new_id
 
 __all__ = ["TagService", "insert_ignoring", "tag_ids"]
@@ -76,14 +77,14 @@ class TagService:
 
     async def get(self, tag_id: str) -> tuple[Tag, int]:
         async with self.db.session() as session:
-            tag = await self._get(session, tag_id)
+            tag = await get_or_404(session, Tag, tag_id, "tag")
             return tag, await self._count(session, tag_id)
 
     async def rename(self, tag_id: str, name: object) -> tuple[Tag, int]:
         """Give a tag a new name; Conflict when another tag has it."""
         checked = checked_tag_name(name)
         async with self.db.session() as session:
-            tag = await self._get(session, tag_id)
+            tag = await get_or_404(session, Tag, tag_id, "tag")
             if checked != tag.name:
                 await self._refuse_taken(session, checked)
                 tag.name = checked
@@ -93,14 +94,7 @@ class TagService:
     async def delete(self, tag_id: str) -> None:
         """Remove a tag; its contacts stay, without it."""
         async with self.db.session() as session:
-            await session.delete(await self._get(session, tag_id))
-
-    @staticmethod
-    async def _get(session: AsyncSession, tag_id: str) -> Tag:
-        tag = await session.get(Tag, tag_id)
-        if tag is None:
-            raise NotFound("tag", tag_id)
-        return tag
+            await session.delete(await get_or_404(session, Tag, tag_id, "tag"))
 
     @staticmethod
     async def _count(session: AsyncSession, tag_id: str) -> int:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from chronoflow.errors import Conflict, NotFound
+from chronoflow.errors import Conflict
 from chronoflow.functions.checks import (
     checked_channel,
     checked_code,
@@ -34,6 +34,7 @@ from chronoflow.functions.checks import (
 from chronoflow.functions.runners import shared_runner
 from chronoflow.functions.running import FunctionOutcome, FunctionSnapshot, run_function, save_state
 from chronoflow.store.engine import utcnow
+from chronoflow.store.lookups import get_or_404
 from chronoflow.store.models import Chrono, Function
 
 if TYPE_CHECKING:
@@ -83,14 +84,7 @@ class FunctionService:
 
     async def get(self, function_id: str) -> Function:
         async with self.db.session() as session:
-            return await self._get(session, function_id)
-
-    @staticmethod
-    async def _get(session: AsyncSession, function_id: str) -> Function:
-        function = await session.get(Function, function_id)
-        if function is None:
-            raise NotFound("function", function_id)
-        return function
+            return await get_or_404(session, Function, function_id, "function")
 
     async def list(self, skip: int, take: int) -> tuple[list[Function], int]:
         async with self.db.session() as session:
@@ -102,7 +96,7 @@ class FunctionService:
     async def update(self, function_id: str, changes: dict[str, Any]) -> Function:
         """Apply a partial update; new code or limits make a new version."""
         async with self.db.session() as session:
-            function = await self._get(session, function_id)
+            function = await get_or_404(session, Function, function_id, "function")
             values: dict[str, Any] = {}
             if "name" in changes:
                 values["name"] = checked_name(changes["name"])
@@ -129,7 +123,7 @@ class FunctionService:
     async def delete(self, function_id: str) -> None:
         """Delete a function no chrono uses (409 otherwise: its chronos would fail every run)."""
         async with self.db.session() as session:
-            function = await self._get(session, function_id)
+            function = await get_or_404(session, Function, function_id, "function")
             used = int(await session.scalar(
                 select(func.count()).select_from(Chrono).where(Chrono.function_id == function_id)) or 0)
             if used:
