@@ -94,10 +94,11 @@ def console(redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactor
             thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(console: Console) -> Iterator[Browser]:
-    """Started after the console: Playwright's sync API keeps an event loop running in this thread,
-    and the console's set-up (migrations) runs its own."""
+    """Started after the console, and stopped with the module: Playwright's sync API keeps an event
+    loop running in this thread while it lives, and every other test's ``asyncio.run`` (the
+    console's own migrations included) needs none running."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (or set CHROMIUM)", pytrace=False)
     playwright: Playwright = sync_playwright().start()

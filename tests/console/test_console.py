@@ -10,7 +10,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.console.conftest import TOKEN, Console, open_context, shoot, sign_in
 
-pytestmark = pytest.mark.slow
+# One xdist process runs them all, in a row: one browser start, torn down before other tests run there.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("console")]
 
 EIGHT_O_CLOCK = re.compile(r"(^|\D)0?8:00")
 """08:00 in the browser's zone, as either language writes it."""
