@@ -15,6 +15,7 @@ from redis import Redis
 
 from chronoflow import __version__
 from chronoflow.api.auth import BearerAuth
+from chronoflow.api.campaigns import CampaignController
 from chronoflow.api.channels import ChannelController
 from chronoflow.api.chronos import ChronoController
 from chronoflow.api.contacts import ContactController
@@ -58,6 +59,7 @@ ROUTE_HANDLERS += [FunctionController]
 ROUTE_HANDLERS += [ChannelController, WahaSessionController, EvolutionInstanceController, waha_webhook,
                    evolution_webhook, list_inbound_events, replay_inbound_event]
 ROUTE_HANDLERS += [TagController, ContactController]
+ROUTE_HANDLERS += [CampaignController]
 
 
 def create_app(settings: Settings, redis_url: str, database_url: str | None = None) -> Litestar:

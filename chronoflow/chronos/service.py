@@ -23,7 +23,7 @@ from chronoflow.nlcron.parser import MAX_EXPRESSION_CHARS
 from chronoflow.scheduling.jobs import JobStore, ScheduleSpec
 from chronoflow.scheduling.reading import first_fire_time, read_schedule, stored_schedule
 from chronoflow.store.engine import Database, utcnow
-from chronoflow.store.models import Chrono, ChronoRun, RunStatus, RunTrigger
+from chronoflow.store.models import Chrono, ChronoRun, RunStatus, RunTrigger, TargetType
 from chronoflow.targets import get_target, refuse_foreign_fields
 from chronoflow.targets.http import keep_hidden_values
 
@@ -156,6 +156,14 @@ class ChronoService:
             raise NotFound("chrono", chrono_id)
         return chrono
 
+    @classmethod
+    async def _get_own(cls, session: AsyncSession, chrono_id: str) -> Chrono:
+        """A chrono this service may change: a campaign's chrono is driven by its campaign only."""
+        chrono = await cls._get(session, chrono_id)
+        if chrono.target_type == TargetType.CAMPAIGN:
+            raise Conflict("this chrono sends a campaign: pause, resume or cancel the campaign instead")
+        return chrono
+
     async def list(self, skip: int, take: int, target_type: str | None, is_active: bool | None) -> tuple[list[Chrono], int]:
         query = select(Chrono)
         if target_type is not None:
@@ -170,7 +178,7 @@ class ChronoService:
     async def update(self, chrono_id: str, changes: dict[str, Any]) -> Chrono:
         now = utcnow()
         async with self.db.session() as session:
-            chrono = await self._get(session, chrono_id)
+            chrono = await self._get_own(session, chrono_id)
             merged = {**_stored_fields(chrono), **changes}
             if "headers" in changes:  # a hidden header sent back as "***" keeps its stored value
                 merged["headers"] = keep_hidden_values(changes["headers"], chrono.headers)
@@ -194,7 +202,7 @@ class ChronoService:
     async def _set_active(self, chrono_id: str, active: bool) -> Chrono:
         now = utcnow()
         async with self.db.session() as session:
-            chrono = await self._get(session, chrono_id)
+            chrono = await self._get_own(session, chrono_id)
             if active and not chrono.is_recurring and (chrono.run_at is None or chrono.run_at < now):
                 raise Conflict("this one-shot chrono's time has passed; PATCH a new cron to schedule it again")
             chrono.is_active = active
@@ -204,7 +212,7 @@ class ChronoService:
 
     async def delete(self, chrono_id: str) -> None:
         async with self.db.session() as session:
-            chrono = await self._get(session, chrono_id)
+            chrono = await self._get_own(session, chrono_id)
             await session.delete(chrono)
             await asyncio.to_thread(self.jobs.remove_schedule, chrono_id)
 
@@ -212,7 +220,7 @@ class ChronoService:
         """Queue a manual run now; the schedule is left as it is (invariant 1)."""
         now = utcnow()
         async with self.db.session() as session:
-            await self._get(session, chrono_id)
+            await self._get_own(session, chrono_id)
             run = ChronoRun(chrono_id=chrono_id, scheduled_for=now, attempt=1, trigger=RunTrigger.MANUAL,
                             status=RunStatus.RUNNING)
             session.add(run)

@@ -17,6 +17,8 @@ class TargetType(StrEnum):
     HTTP = "HTTP"
     MESSAGE = "MESSAGE"
     FUNCTION = "FUNCTION"
+    CAMPAIGN = "CAMPAIGN"
+    """A campaign's send step; such chronos are created and driven by ``/campaigns`` only."""
 
 
 class RunStatus(StrEnum):
