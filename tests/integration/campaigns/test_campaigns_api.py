@@ -99,6 +99,9 @@ def test_start_snapshots_rows_with_skip_reasons_and_owns_one_job(cwa: WhatsAppSt
     cancelled = cwa.api.post(f"/campaigns/{campaign['id']}/cancel").json()
     assert cancelled["status"] == "cancelled" and (cancelled["pending"], cancelled["skipped"]) == (0, 7)
     assert cwa.stack.jobs.scheduled_due(chrono_id) is None
+    events = cwa.api.get(f"/campaigns/{campaign['id']}/events")  # a finished campaign: one event, then the end
+    assert events.headers["content-type"].startswith("text/event-stream")
+    assert events.text.count("event: progress") == 1 and '"status": "cancelled"' in events.text
 
     page = cwa.api.get(f"/campaigns/{campaign['id']}/recipients", params={"status": "skipped", "take": 3}).json()
     assert page["total"] == 7 and len(page["items"]) == 3

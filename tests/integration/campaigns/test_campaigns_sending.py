@@ -75,16 +75,20 @@ def test_every_eligible_contact_gets_one_message_despite_a_killed_worker_and_an_
     assert done["chronoId"] and cwa.stack.jobs.scheduled_due(done["chronoId"]) is None
 
 
-def test_a_closed_window_sends_nothing_and_a_quota_stops_the_sends(cwa: WhatsAppStack) -> None:
-    """It waits for the window's next opening without sending, and stops at the daily quota until the next day."""
+def test_a_closed_window_sends_nothing_a_quota_stops_the_sends_and_failures_pause(cwa: WhatsAppStack) -> None:
+    """It waits for the window's next opening without sending, stops at the daily quota until the next day,
+    and retries refused sends up to maxAttempts, pausing after maxConsecutiveFailures."""
     channel = cwa.create_channel("WAHA")["id"]
+    refusing = cwa.create_channel("EVOLUTION")["id"]
+    cwa.fake.fail(500, times=1000, path="/message/sendText")
     import_contacts(cwa, [f"{phone(i)},C{i},a,ouro" for i in range(8)])
     now = datetime.now(UTC)
     other_days = [d for i, d in enumerate(DAYS) if i != now.weekday()]
     closed = create_campaign(cwa, [channel], window={"start": "00:00", "end": "23:59", "days": other_days,
                                                      "timezone": "UTC"})
     rationed = create_campaign(cwa, [channel], dailyQuotaPerChannel=3)
-    for campaign in (closed, rationed):
+    failing = create_campaign(cwa, [refusing], maxAttempts=2, maxConsecutiveFailures=3)
+    for campaign in (closed, rationed, failing):
         assert cwa.api.post(f"/campaigns/{campaign['id']}/start").status_code == 200
     cwa.stack.spawn("worker")
     cwa.stack.spawn("scheduler")
@@ -100,6 +104,13 @@ def test_a_closed_window_sends_nothing_and_a_quota_stops_the_sends(cwa: WhatsApp
     assert len(cwa.fake.messages()) == 3
     assert (_campaign(cwa, rationed["id"])["sent"], _campaign(cwa, rationed["id"])["pending"]) == (3, 5)
     assert (closed["status"], closed["sent"], closed["pending"]) == ("sending", 0, 8)
+    paused = _wait(cwa, failing["id"], lambda c: c["status"] == "paused", timeout=30)
+    assert paused["pausedReason"] == "3 sends failed in a row (maxConsecutiveFailures)"
+    assert cwa.stack.jobs.scheduled_due(paused["chronoId"]) is None
+    tried = [r for r in rows(cwa, failing["id"]) if r.attempts]
+    assert sum(r.attempts for r in tried) == 3 and all("HTTP 500" in (r.error or "") for r in tried)
+    assert {r.status for r in tried} <= {"pending", "failed"} and max(r.attempts for r in tried) <= 2
+    _assert_counters_equal_rows(cwa, failing["id"])
 
 
 def test_a_campaign_pauses_without_a_working_channel_and_resumes_when_it_works(cwa: WhatsAppStack) -> None:
