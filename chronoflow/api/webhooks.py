@@ -40,7 +40,13 @@ from chronoflow.api.openapi import (
 from chronoflow.api.paging import Skip, Take
 from chronoflow.api.schemas import Page, ProviderQuery
 from chronoflow.campaigns import CampaignService
-from chronoflow.channels import ChannelStatus, ProviderKind, redact_secrets, verify_evolution_secret, verify_waha_hmac
+from chronoflow.channels import (
+    ChannelStatus,
+    ProviderKind,
+    redact_secrets,
+    verify_evolution_secret,
+    verify_waha_hmac,
+)
 from chronoflow.channels.inbound import Applied, confirm_opt_out, list_events, receive, replay
 from chronoflow.channels.webhooks import EVOLUTION_SECRET_HEADER, EVOLUTION_SECRET_QUERY, WAHA_HMAC_HEADER
 from chronoflow.config import Settings

@@ -19,10 +19,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronoflow.campaigns.driving import arm, campaign_chrono, disarm
-from chronoflow.campaigns.progress import Progress, progress
 from chronoflow.campaigns.fields import EDITABLE_AFTER_START, checked_campaign
+from chronoflow.campaigns.progress import Progress, progress
 from chronoflow.campaigns.snapshot import Snapshot, take_snapshot
 from chronoflow.campaigns.step import WAITING_FOR_CHANNEL, send_number
 from chronoflow.channels import MissingVariable, render
@@ -87,7 +88,7 @@ class CampaignService:
             return await self._get(session, campaign_id)
 
     @staticmethod
-    async def _get(session: Any, campaign_id: str) -> Campaign:
+    async def _get(session: AsyncSession, campaign_id: str) -> Campaign:
         campaign = await session.get(Campaign, campaign_id)
         if campaign is None:
             raise NotFound("campaign", campaign_id)
@@ -199,7 +200,7 @@ class CampaignService:
             await self._send_again(session, campaign)
         return campaign
 
-    async def _send_again(self, session: Any, campaign: Campaign) -> None:
+    async def _send_again(self, session: AsyncSession, campaign: Campaign) -> None:
         now = utcnow()
         campaign.status, campaign.paused_reason = CampaignStatus.SENDING, None
         campaign.consecutive_failures, campaign.updated_at, campaign.finished_at = 0, now, None
@@ -238,7 +239,7 @@ class CampaignService:
                 .values(status=RecipientStatus.PENDING, attempts=0, error=None, next_attempt_at=None,
                         claimed_by=None, sent_at=None, updated_at=now)
                 .execution_options(synchronize_session=False))
-            count = int(result.rowcount or 0)
+            count = int(getattr(result, "rowcount", 0) or 0)
             if count and campaign.status == CampaignStatus.COMPLETED:
                 await self._send_again(session, campaign)
         return campaign, count

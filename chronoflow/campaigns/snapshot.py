@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import bindparam, insert
+from sqlalchemy import Table, bindparam, insert
 
 from chronoflow.campaigns.audience import Audience, Member, members
 from chronoflow.channels import MissingVariable, render
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from chronoflow.store.models import Campaign
 
-RECIPIENTS = CampaignRecipient.__table__
+RECIPIENTS = cast(Table, CampaignRecipient.__table__)
 
 INSERT_BATCH = 10_000
 """Rows per driver-level ``executemany``."""

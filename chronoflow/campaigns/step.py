@@ -21,9 +21,9 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, func, or_, select, update
 
 from chronoflow.campaigns.driving import arm, disarm
 from chronoflow.campaigns.window import SendingWindow, next_period, period_start
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-R = CampaignRecipient.__table__
+R = cast(Table, CampaignRecipient.__table__)
 
 STEP_LEASE = timedelta(seconds=5)
 """How far ahead a step first re-arms its chrono: the next step comes then if this one dies."""
@@ -223,7 +223,7 @@ async def mark_lost_claims(session: AsyncSession, campaign_id: str) -> int:
                or_(CampaignRecipient.claimed_by.is_(None), CampaignRecipient.claimed_by.not_in(running)))
         .values(status=RecipientStatus.UNCERTAIN, error=LOST_CLAIM, updated_at=utcnow())
         .execution_options(synchronize_session=False))
-    return int(result.rowcount or 0)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def _remaining(session: AsyncSession, campaign_id: str) -> tuple[int, int, datetime | None]:
