@@ -1,7 +1,8 @@
 """Campaign fixtures: the SQLite stack, the fake gateway with its webhooks reaching a live API, and helpers.
 
-- ``cwa``: a :class:`~tests.integration.messages.conftest.WhatsAppStack` on SQLite (campaign tests
-  spawn worker and scheduler processes; the backend-specific parts are the migration's test);
+- ``cwa``: a :class:`~tests.integration.messages.conftest.WhatsAppStack` on SQLite, for tests that
+  spawn worker and scheduler processes; ``cwa_db``: the same on each backend, for the API and
+  single send steps;
 - :func:`import_contacts`, :func:`create_campaign`, :func:`rows`: the steps campaign tests repeat.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -21,9 +23,9 @@ from tests.integration.conftest import Stack
 from tests.integration.messages.conftest import API_KEY, EVOLUTION_SECRET, HMAC_KEY, LiveApi, WhatsAppStack
 
 
-@pytest.fixture
-def cwa(sqlite_stack: Stack) -> Iterator[WhatsAppStack]:
-    """The SQLite stack wired to a fake WAHA + Evolution gateway whose webhooks reach a live API."""
+@contextmanager
+def wired(stack: Stack) -> Iterator[WhatsAppStack]:
+    """``stack`` wired to a fake WAHA + Evolution gateway whose webhooks reach a live API."""
     live = LiveApi()
     fake = FakeWhatsApp(
         api_key=API_KEY, webhook_url=live.url + "/waha/webhooks", evolution_webhook_url=live.url + "/evolution/webhooks",
@@ -34,14 +36,28 @@ def cwa(sqlite_stack: Stack) -> Iterator[WhatsAppStack]:
         "evolution_base_url": fake.url, "evolution_api_key": API_KEY, "evolution_webhook_secret": EVOLUTION_SECRET,
         "http_max_retries": 0, "public_base_url": live.url,
     }
-    sqlite_stack.settings = dataclasses.replace(sqlite_stack.settings, **overrides)
-    sqlite_stack.env.update({name.upper(): str(value) for name, value in overrides.items()})
-    live.start(create_app(sqlite_stack.settings, sqlite_stack.redis_url, sqlite_stack.database_url))
+    stack.settings = dataclasses.replace(stack.settings, **overrides)
+    stack.env.update({name.upper(): str(value) for name, value in overrides.items()})
+    live.start(create_app(stack.settings, stack.redis_url, stack.database_url))
     try:
-        yield WhatsAppStack(sqlite_stack, fake, live)
+        yield WhatsAppStack(stack, fake, live)
     finally:
         live.stop()
         fake.stop()
+
+
+@pytest.fixture
+def cwa(sqlite_stack: Stack) -> Iterator[WhatsAppStack]:
+    """The wired SQLite stack, for tests that spawn worker and scheduler processes."""
+    with wired(sqlite_stack) as wa:
+        yield wa
+
+
+@pytest.fixture
+def cwa_db(stack: Stack) -> Iterator[WhatsAppStack]:
+    """The wired stack on each backend (SQLite, PostgreSQL), for the API and single steps."""
+    with wired(stack) as wa:
+        yield wa
 
 
 def phone(index: int) -> str:

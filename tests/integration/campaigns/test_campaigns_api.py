@@ -15,6 +15,12 @@ from tests.integration.messages.conftest import WhatsAppStack
 
 
 @pytest.fixture
+def cwa(cwa_db: WhatsAppStack) -> WhatsAppStack:
+    """These tests run on both backends."""
+    return cwa_db
+
+
+@pytest.fixture
 def audience(cwa: WhatsAppStack) -> dict[str, str]:
     """Two channels and eight contacts: tags a and b, one opted out, one without a plano."""
     waha = cwa.create_channel("WAHA")["id"]
@@ -124,3 +130,21 @@ def test_a_test_send_reaches_one_number_and_changes_no_row(cwa: WhatsAppStack, a
     missing = cwa.api.post(f"/campaigns/{campaign['id']}/test", json={"phone": phone(9)})
     assert missing.status_code == 422 and missing.json()["field"] == "phone"
     assert rows(cwa, campaign["id"]) == []
+
+
+def test_one_send_step_sends_one_message_per_channel(cwa: WhatsAppStack, audience: dict[str, str]) -> None:
+    """It sends one message per WORKING channel in a step run by a worker, then completes with no job left."""
+    campaign = create_campaign(cwa, [audience["waha"], audience["evolution"]],
+                               messageTemplate="Olá {{name}}", audience={"tags": ["b"]})
+    chrono_id = cwa.api.post(f"/campaigns/{campaign['id']}/start").json()["chronoId"]
+    cwa.stack.run_due(chrono_id)
+    done = cwa.api.get(f"/campaigns/{campaign['id']}").json()
+    assert (done["status"], done["sent"], done["pending"]) == ("completed", 2, 0)
+    assert sorted((m["to"], m["text"]) for m in cwa.fake.messages()) == [(phone(3), "Olá Caio"),
+                                                                        (phone(6), "Olá Fabi")]
+    sent = [r for r in rows(cwa, campaign["id"]) if r.status == "sent"]
+    assert {r.channel_id for r in sent} == {audience["waha"], audience["evolution"]}
+    assert all(r.provider_message_id for r in sent)
+    assert cwa.stack.jobs.scheduled_due(chrono_id) is None
+    (run,) = cwa.stack.runs(chrono_id)
+    assert run.status == "success" and run.result["sent"] == 2
