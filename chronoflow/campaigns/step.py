@@ -255,6 +255,7 @@ async def run_step(chrono: Chrono, run: ChronoRun, ctx: ExecutionContext) -> Tar
             campaign.started_at = campaign.started_at or now
         uncertain = await mark_lost_claims(session, campaign.id)
         channels = {c.id: c for c in await session.scalars(select(Channel).where(Channel.id.in_(campaign.channel_ids)))}
+        await session.flush()  # the status change is written before the row leaves the session
         session.expunge(campaign)
     plan = Plan()
     window = SendingWindow.stored(campaign.window)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -133,10 +134,15 @@ def test_a_test_send_reaches_one_number_and_changes_no_row(cwa: WhatsAppStack, a
 
 
 def test_one_send_step_sends_one_message_per_channel(cwa: WhatsAppStack, audience: dict[str, str]) -> None:
-    """It sends one message per WORKING channel in a step run by a worker, then completes with no job left."""
+    """It waits for startAt, sends one message per WORKING channel in a step run by a worker, then
+    completes with no job left."""
     campaign = create_campaign(cwa, [audience["waha"], audience["evolution"]],
-                               messageTemplate="Olá {{name}}", audience={"tags": ["b"]})
-    chrono_id = cwa.api.post(f"/campaigns/{campaign['id']}/start").json()["chronoId"]
+                               messageTemplate="Olá {{name}}", audience={"tags": ["b"]}, startAt="in 1 hour")
+    started = cwa.api.post(f"/campaigns/{campaign['id']}/start").json()
+    assert started["status"] == "scheduled" and started["pending"] == 2
+    chrono_id = started["chronoId"]
+    due = cwa.stack.jobs.scheduled_due(chrono_id)
+    assert due is not None and 3500 < due - time.time() <= 3600
     cwa.stack.run_due(chrono_id)
     done = cwa.api.get(f"/campaigns/{campaign['id']}").json()
     assert (done["status"], done["sent"], done["pending"]) == ("completed", 2, 0)
