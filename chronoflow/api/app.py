@@ -16,6 +16,7 @@ from redis import Redis
 
 from chronoflow import __version__
 from chronoflow.api.auth import BearerAuth
+from chronoflow.api.campaigns import CampaignController
 from chronoflow.api.channels import ChannelController
 from chronoflow.api.chronos import ChronoController
 from chronoflow.api.conformance import complete_allow_header
@@ -59,7 +60,7 @@ API_DESCRIPTION = (
 ROUTE_HANDLERS: list[object] = [
     ChronoController, read_run, parse_schedule, health, metrics, FunctionController, ChannelController,
     WahaSessionController, EvolutionInstanceController, waha_webhook, evolution_webhook, list_inbound_events,
-    replay_inbound_event, TagController, ContactController,
+    replay_inbound_event, TagController, ContactController, CampaignController,
 ]
 """Every route of the API (the console's router is added beside them)."""
 

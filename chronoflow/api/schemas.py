@@ -48,7 +48,8 @@ Expression = Annotated[str, checked(
 Timezone = Annotated[str, checked(description="IANA time zone (empty: DEFAULT_TIMEZONE)",
                                   examples=["UTC", "America/Sao_Paulo"])]
 Description = Annotated[str, checked(max_length=MAX_DESCRIPTION_CHARS)]
-TargetTypeName = Annotated[str, checked(enum=[kind.value for kind in TargetType])]
+TargetTypeName = Annotated[str, checked(enum=[kind.value for kind in TargetType if kind is not TargetType.CAMPAIGN])]
+"""Target types a client may create; CAMPAIGN chronos belong to campaigns."""
 Code = Annotated[str, checked(
     min_length=1, pattern=NOT_BLANK, description="Python source defining def run(ctx)",
     examples=["def run(ctx):\n    ctx.log('hello')\n    return {'ok': True}\n"],

@@ -11,7 +11,8 @@ route would let anyone opt numbers out, make the business number message strange
 channel to STOPPED. A webhook that fails authentication is a 401. Either way nothing is stored.
 
 An authenticated webhook is handed to :mod:`chronoflow.channels.inbound`, which stores it once and
-acts on it (status, QR, opt-out); an opt-out is confirmed to the person after the webhook has been
+acts on it (status, QR, opt-out); a channel back to WORKING resumes the campaigns that paused
+for want of a working channel; an opt-out is confirmed to the person after the webhook has been
 answered. A delivery seen before is acknowledged (200, ``"duplicate": true``) and not applied again.
 
 Stored events are listed at ``GET /inbound-events`` and can be acted on again with
@@ -38,11 +39,19 @@ from chronoflow.api.openapi import (
 )
 from chronoflow.api.paging import Skip, Take
 from chronoflow.api.schemas import Page, ProviderQuery
-from chronoflow.channels import ProviderKind, redact_secrets, verify_evolution_secret, verify_waha_hmac
+from chronoflow.campaigns import CampaignService
+from chronoflow.channels import (
+    ChannelStatus,
+    ProviderKind,
+    redact_secrets,
+    verify_evolution_secret,
+    verify_waha_hmac,
+)
 from chronoflow.channels.inbound import Applied, confirm_opt_out, list_events, receive, replay
 from chronoflow.channels.webhooks import EVOLUTION_SECRET_HEADER, EVOLUTION_SECRET_QUERY, WAHA_HMAC_HEADER
 from chronoflow.config import Settings
 from chronoflow.errors import InvalidInput, Unauthorized, Unavailable
+from chronoflow.scheduling.jobs import JobStore
 from chronoflow.store.engine import Database
 
 
@@ -51,6 +60,7 @@ async def _receive(
     request: Request[Any, Any, Any],
     db: Database,
     settings: Settings,
+    jobs: JobStore,
     secret: str,
     verified: Callable[[bytes], bool],
 ) -> Response[dict[str, Any]]:
@@ -62,6 +72,8 @@ async def _receive(
     if not verified(raw):
         raise Unauthorized(f"{provider.value} webhook not authenticated")
     receipt = await receive(db, provider, json_object(raw))
+    if receipt.applied.action == f"status {ChannelStatus.WORKING.value}":
+        await CampaignService(db, jobs, settings).resume_waiting()  # campaigns waiting for a channel
     answer = {"received": True, "duplicate": receipt.duplicate, "eventId": receipt.event_id,
               "action": receipt.applied.action}
     if receipt.problem is not None:
@@ -91,9 +103,10 @@ def _evolution_check(request: Request[Any, Any, Any], secret: str) -> Callable[[
 @post(["/waha/webhooks", "/waha/webhooks/sessions/status"], status_code=200, tags=["webhooks"],
       summary="WAHA events (X-Webhook-Hmac; 503 until WAHA_WEBHOOK_HMAC_KEY is set)", security=[{WAHA_HMAC_SCHEME: []}],
       operation_class=WebhookOperation, responses=errors(401, 413, 422, 503))
-async def waha_webhook(request: Request[Any, Any, Any], db: Database, settings: Settings) -> Response[dict[str, Any]]:
+async def waha_webhook(request: Request[Any, Any, Any], db: Database, settings: Settings,
+                       jobs: JobStore) -> Response[dict[str, Any]]:
     key = settings.waha_webhook_hmac_key
-    return await _receive(ProviderKind.WAHA, request, db, settings, key, _waha_check(request, key))
+    return await _receive(ProviderKind.WAHA, request, db, settings, jobs, key, _waha_check(request, key))
 
 
 @post("/evolution/webhooks", status_code=200, tags=["webhooks"],
@@ -101,10 +114,11 @@ async def waha_webhook(request: Request[Any, Any, Any], db: Database, settings: 
       security=[{EVOLUTION_SECRET_SCHEME: []}, {EVOLUTION_QUERY_SCHEME: []}], operation_class=WebhookOperation,
       responses=errors(401, 413, 422, 503))
 async def evolution_webhook(
-    request: Request[Any, Any, Any], db: Database, settings: Settings
+    request: Request[Any, Any, Any], db: Database, settings: Settings, jobs: JobStore
 ) -> Response[dict[str, Any]]:
     secret = settings.evolution_webhook_secret
-    return await _receive(ProviderKind.EVOLUTION, request, db, settings, secret, _evolution_check(request, secret))
+    return await _receive(ProviderKind.EVOLUTION, request, db, settings, jobs, secret,
+                          _evolution_check(request, secret))
 
 
 class InboundEventOut(Struct, rename="camel"):

@@ -24,7 +24,7 @@ from chronoflow.scheduling.jobs import JobStore, ScheduleSpec
 from chronoflow.scheduling.reading import first_fire_time, read_schedule, stored_schedule
 from chronoflow.store.engine import Database, utcnow
 from chronoflow.store.lookups import get_or_404
-from chronoflow.store.models import Chrono, ChronoRun, OverlapPolicy, RunStatus, RunTrigger
+from chronoflow.store.models import Chrono, ChronoRun, OverlapPolicy, RunStatus, RunTrigger, TargetType
 from chronoflow.targets import get_target, refuse_foreign_fields
 from chronoflow.targets.http import keep_hidden_values
 
@@ -153,6 +153,14 @@ class ChronoService:
         async with self.db.session() as session:
             return await get_or_404(session, Chrono, chrono_id, "chrono")
 
+    @staticmethod
+    async def _get_own(session: AsyncSession, chrono_id: str) -> Chrono:
+        """A chrono this service may change: a campaign's chrono is driven by its campaign only."""
+        chrono = await get_or_404(session, Chrono, chrono_id, "chrono")
+        if chrono.target_type == TargetType.CAMPAIGN:
+            raise Conflict("this chrono sends a campaign: pause, resume or cancel the campaign instead")
+        return chrono
+
     async def list(self, skip: int, take: int, target_type: str | None, is_active: bool | None,
                    search: str | None = None) -> tuple[list[Chrono], int]:
         """A page of chronos, newest first; ``search`` keeps those whose name contains it (any case)."""
@@ -172,7 +180,7 @@ class ChronoService:
     async def update(self, chrono_id: str, changes: dict[str, Any]) -> Chrono:
         now = utcnow()
         async with self.db.session() as session:
-            chrono = await get_or_404(session, Chrono, chrono_id, "chrono")
+            chrono = await self._get_own(session, chrono_id)
             merged = {**_stored_fields(chrono), **changes}
             if "headers" in changes:  # a hidden header sent back as "***" keeps its stored value
                 merged["headers"] = keep_hidden_values(changes["headers"], chrono.headers)
@@ -196,7 +204,7 @@ class ChronoService:
     async def _set_active(self, chrono_id: str, active: bool) -> Chrono:
         now = utcnow()
         async with self.db.session() as session:
-            chrono = await get_or_404(session, Chrono, chrono_id, "chrono")
+            chrono = await self._get_own(session, chrono_id)
             if active and not chrono.is_recurring and (chrono.run_at is None or chrono.run_at < now):
                 raise Conflict("this one-shot chrono's time has passed; PATCH a new cron to schedule it again")
             chrono.is_active = active
@@ -206,7 +214,7 @@ class ChronoService:
 
     async def delete(self, chrono_id: str) -> None:
         async with self.db.session() as session:
-            chrono = await get_or_404(session, Chrono, chrono_id, "chrono")
+            chrono = await self._get_own(session, chrono_id)
             await session.delete(chrono)
             await asyncio.to_thread(self.jobs.remove_schedule, chrono_id)
 
@@ -214,7 +222,7 @@ class ChronoService:
         """Queue a manual run now; the schedule is left as it is (invariant 1)."""
         now = utcnow()
         async with self.db.session() as session:
-            await get_or_404(session, Chrono, chrono_id, "chrono")
+            await self._get_own(session, chrono_id)
             run = ChronoRun(chrono_id=chrono_id, scheduled_for=now, attempt=1, trigger=RunTrigger.MANUAL,
                             status=RunStatus.RUNNING)
             session.add(run)

@@ -17,6 +17,8 @@ class TargetType(StrEnum):
     HTTP = "HTTP"
     MESSAGE = "MESSAGE"
     FUNCTION = "FUNCTION"
+    CAMPAIGN = "CAMPAIGN"
+    """A campaign's send step; such chronos are created and driven by ``/campaigns`` only."""
 
 
 class RunStatus(StrEnum):
@@ -262,3 +264,96 @@ class ContactTag(Base):
     tag_id: Mapped[str] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
 
     __table_args__ = (Index("ix_contact_tags_tag_contact", "tag_id", "contact_id"),)
+
+
+class CampaignStatus(StrEnum):
+    """A campaign's life: ``draft → scheduled → sending ⇄ paused → completed``, or ``cancelled``."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class RecipientStatus(StrEnum):
+    """One contact's message in a campaign. ``sending`` is the claim taken before the gateway
+    call; ``uncertain`` a claim whose step died, so whether the message left is unknown."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UNCERTAIN = "uncertain"
+
+
+class Campaign(Timestamped, Base):
+    """A message sent to an audience of tagged contacts, paced, windowed and rationed per channel.
+
+    It owns one chrono (target ``CAMPAIGN``) whose runs are its send steps.
+    """
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    channel_ids: Mapped[list[Any]] = mapped_column(default=list)
+    message_template: Mapped[str] = mapped_column(Text)
+    variants: Mapped[list[Any]] = mapped_column(default=list)
+    """Alternative texts; each recipient gets the template or one of these, chosen at snapshot."""
+    audience: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """``{"tags": [...], "allTags": [...], "excludeTags": [...]}`` (tag names)."""
+    delay_min_seconds: Mapped[float] = mapped_column(default=0.0)
+    delay_max_seconds: Mapped[float] = mapped_column(default=0.0)
+    window: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    """``{"start": "08:00", "end": "20:00", "days": ["mon", ...], "timezone": "..."}``; None: always."""
+    daily_quota_per_channel: Mapped[int | None] = mapped_column(Integer, default=None)
+    hourly_quota_per_channel: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    max_consecutive_failures: Mapped[int] = mapped_column(Integer, default=10)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    start_at: Mapped[str | None] = mapped_column(String(500), default=None)
+    """The schedule string the first step waits for (as a chrono accepts it); None: at once."""
+    status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.DRAFT)
+    paused_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    pacing: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """Per channel id, the ISO instant its next send may happen (the random delay after its last)."""
+    chrono_id: Mapped[str | None] = mapped_column(ForeignKey("chronos.id", ondelete="SET NULL"), default=None)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CampaignRecipient(Base):
+    """One contact of one campaign: what it is sent, through which channel, and what happened."""
+
+    __tablename__ = "campaign_recipients"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    contact_id: Mapped[str | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    phone: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    """The gateway's chat id of a validated contact, copied at snapshot: the send goes there."""
+    channel_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    text: Mapped[str | None] = mapped_column(Text, default=None)
+    variant: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default=RecipientStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    provider_message_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    claimed_by: Mapped[str | None] = mapped_column(String(36), default=None)
+    """The run (send step) holding the ``sending`` claim."""
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "contact_id", name="uq_campaign_recipients_contact"),
+        Index("ix_campaign_recipients_next", "campaign_id", "status", "next_attempt_at"),
+        Index("ix_campaign_recipients_quota", "campaign_id", "channel_id", "sent_at"),
+    )

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from chronoflow.config import Settings
+    from chronoflow.scheduling.jobs import JobStore
     from chronoflow.store.engine import Database
     from chronoflow.store.models import Chrono, ChronoRun
 
@@ -57,6 +58,8 @@ class ExecutionContext:
     http: httpx.AsyncClient
     worker_id: str = ""
     """The worker the runs execute in, as its log lines name it."""
+    jobs: JobStore | None = None
+    """The job store, for a target that moves its own chrono's job (a campaign's send step)."""
 
 
 class Target(ABC):

@@ -7,6 +7,7 @@ from typing import Any
 from chronoflow.errors import InvalidInput
 from chronoflow.store.models import TargetType
 from chronoflow.targets.base import Target
+from chronoflow.targets.campaign import CampaignTarget
 from chronoflow.targets.function import FunctionTarget
 from chronoflow.targets.http import HttpTarget
 from chronoflow.targets.message import MessageTarget
@@ -15,6 +16,7 @@ _TARGETS: dict[str, Target] = {
     TargetType.HTTP: HttpTarget(),
     TargetType.MESSAGE: MessageTarget(),
     TargetType.FUNCTION: FunctionTarget(),
+    TargetType.CAMPAIGN: CampaignTarget(),
 }
 """Validation uses them in every process; a worker also starts and closes them (:func:`all_targets`)."""
 

@@ -89,8 +89,9 @@ class WorkerRuntime:
         db = Database(database_url)
         http = httpx.AsyncClient(follow_redirects=False)
         worker_id = f"{socket.gethostname()}-{os.getpid()}"
-        context = ExecutionContext(settings=settings, db=db, http=http, worker_id=worker_id)
-        runtime = cls(settings, redis, JobStore(redis, settings.queue_name), db, context, loop, worker_id)
+        jobs = JobStore(redis, settings.queue_name)
+        context = ExecutionContext(settings=settings, db=db, http=http, worker_id=worker_id, jobs=jobs)
+        runtime = cls(settings, redis, jobs, db, context, loop, worker_id)
         runtime._start_heartbeat()
         loop.run(runtime._start_targets())
         return runtime

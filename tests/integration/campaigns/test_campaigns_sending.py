@@ -1,0 +1,133 @@
+"""Campaigns sent end to end: the real API, worker and scheduler processes, the fake gateway over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.integration.campaigns.conftest import create_campaign, import_contacts, phone, rows
+from tests.integration.contacts.conftest import opt_out
+from tests.integration.messages.conftest import WhatsAppStack
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _campaign(cwa: WhatsAppStack, campaign_id: str) -> dict[str, Any]:
+    return dict(cwa.api.get(f"/campaigns/{campaign_id}").json())
+
+
+def _wait(cwa: WhatsAppStack, campaign_id: str, check: Any, timeout: float = 60) -> dict[str, Any]:
+    def ready() -> dict[str, Any] | None:
+        campaign = _campaign(cwa, campaign_id)
+        return campaign if check(campaign) else None
+    return dict(cwa.stack.wait_until(ready, timeout=timeout, interval=0.1))
+
+
+def _assert_counters_equal_rows(cwa: WhatsAppStack, campaign_id: str) -> Counter[str]:
+    counted = Counter(r.status for r in rows(cwa, campaign_id))
+    shown = _campaign(cwa, campaign_id)
+    for status in ("pending", "sending", "sent", "delivered", "read", "failed", "skipped", "uncertain"):
+        assert shown[status] == counted.get(status, 0), status
+    assert shown["total"] == sum(counted.values())
+    return counted
+
+
+def test_every_eligible_contact_gets_one_message_despite_a_killed_worker_and_an_opt_out(cwa: WhatsAppStack) -> None:
+    """It sends once to each eligible contact across two channels; a SIGKILLed worker duplicates nothing,
+    an opt-out during the campaign stops that contact's message, and no row is left sending."""
+    channels = [cwa.create_channel("WAHA")["id"], cwa.create_channel("EVOLUTION")["id"]]
+    count = 200
+    import_contacts(cwa, [f"{phone(i)},C{i},{'a' if i % 2 else 'b'}{';x' if i % 10 == 0 else ''},ouro"
+                          for i in range(count)])
+    opt_out(cwa.stack, phone(3))
+    campaign = create_campaign(cwa, channels, messageTemplate="Olá {{name}}", audience={
+        "tags": ["a", "b"], "excludeTags": ["x"]}, delayMinSeconds=0, delayMaxSeconds=0.05)
+    cid = campaign["id"]
+    assert cwa.api.post(f"/campaigns/{cid}/start").json()["pending"] == count - count // 10 - 1
+    worker = cwa.stack.spawn("worker")
+    cwa.stack.spawn("scheduler")
+    _wait(cwa, cid, lambda c: c["sent"] >= 30)
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait()
+
+    assert cwa.api.post(f"/campaigns/{cid}/pause").json()["status"] == "paused"
+    late = cwa.api.get(f"/campaigns/{cid}/recipients", params={"status": "pending", "take": 1}).json()["items"][0]
+    opt_out(cwa.stack, late["phone"])
+    assert cwa.api.post(f"/campaigns/{cid}/resume").json()["status"] == "sending"
+    cwa.stack.spawn("worker")
+    done = _wait(cwa, cid, lambda c: c["status"] == "completed")
+
+    counted = _assert_counters_equal_rows(cwa, cid)
+    assert counted["sending"] == 0 and counted["pending"] == 0 and counted["uncertain"] <= 1
+    by_phone = {r.phone: r for r in rows(cwa, cid)}
+    delivered = Counter(m["to"] for m in cwa.fake.messages())
+    assert max(delivered.values()) == 1, "a contact got two messages"
+    assert {p for p, r in by_phone.items() if r.status == "sent"} <= set(delivered)
+    assert set(delivered) <= {p for p, r in by_phone.items() if r.status in ("sent", "uncertain")}
+    assert by_phone[late["phone"]].status == "skipped" and by_phone[late["phone"]].error == "opted out"
+    assert by_phone[phone(3)].error == "opted out" and by_phone[phone(10)].error == "excluded by tag"
+    assert counted["sent"] + counted["uncertain"] == count - count // 10 - 2
+    assert {r.channel_id for r in by_phone.values() if r.status == "sent"} == set(channels)
+    assert done["chronoId"] and cwa.stack.jobs.scheduled_due(done["chronoId"]) is None
+
+
+def test_a_closed_window_sends_nothing_a_quota_stops_the_sends_and_failures_pause(cwa: WhatsAppStack) -> None:
+    """It waits for the window's next opening without sending, stops at the daily quota until the next day,
+    and retries refused sends up to maxAttempts, pausing after maxConsecutiveFailures."""
+    channel = cwa.create_channel("WAHA")["id"]
+    refusing = cwa.create_channel("EVOLUTION")["id"]
+    cwa.fake.fail(500, times=1000, path="/message/sendText")
+    import_contacts(cwa, [f"{phone(i)},C{i},a,ouro" for i in range(8)])
+    now = datetime.now(UTC)
+    other_days = [d for i, d in enumerate(DAYS) if i != now.weekday()]
+    closed = create_campaign(cwa, [channel], window={"start": "00:00", "end": "23:59", "days": other_days,
+                                                     "timezone": "UTC"})
+    rationed = create_campaign(cwa, [channel], dailyQuotaPerChannel=3)
+    failing = create_campaign(cwa, [refusing], maxAttempts=2, maxConsecutiveFailures=3)
+    for campaign in (closed, rationed, failing):
+        assert cwa.api.post(f"/campaigns/{campaign['id']}/start").status_code == 200
+    cwa.stack.spawn("worker")
+    cwa.stack.spawn("scheduler")
+    tomorrow = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC).timestamp()
+
+    def moved_to_tomorrow(campaign: dict[str, Any]) -> bool:
+        due = cwa.stack.jobs.scheduled_due(campaign["chronoId"])
+        return due is not None and due >= tomorrow
+
+    rationed = _wait(cwa, rationed["id"], lambda c: c["sent"] == 3 and moved_to_tomorrow(c), timeout=60)
+    closed = _wait(cwa, closed["id"], moved_to_tomorrow, timeout=60)
+    time.sleep(0.3)  # room for a wrong extra send to show
+    assert len(cwa.fake.messages()) == 3
+    assert (_campaign(cwa, rationed["id"])["sent"], _campaign(cwa, rationed["id"])["pending"]) == (3, 5)
+    assert (closed["status"], closed["sent"], closed["pending"]) == ("sending", 0, 8)
+    paused = _wait(cwa, failing["id"], lambda c: c["status"] == "paused", timeout=60)
+    assert paused["pausedReason"] == "3 sends failed in a row (maxConsecutiveFailures)"
+    assert cwa.stack.jobs.scheduled_due(paused["chronoId"]) is None
+    tried = [r for r in rows(cwa, failing["id"]) if r.attempts]
+    assert sum(r.attempts for r in tried) == 3 and all("HTTP 500" in (r.error or "") for r in tried)
+    assert {r.status for r in tried} <= {"pending", "failed"} and max(r.attempts for r in tried) <= 2
+    _assert_counters_equal_rows(cwa, failing["id"])
+
+
+def test_a_campaign_pauses_without_a_working_channel_and_resumes_when_it_works(cwa: WhatsAppStack) -> None:
+    """It pauses with the reason when its only channel disconnects, and goes on by itself once it is WORKING."""
+    channel = cwa.create_channel("WAHA")["id"]
+    import_contacts(cwa, [f"{phone(i)},C{i},a,ouro" for i in range(6)])
+    cwa.fake_control("disconnect", provider="waha", session="default")
+    assert cwa.channel_status(channel) == "STOPPED"
+    campaign = create_campaign(cwa, [channel])
+    cid = campaign["id"]
+    cwa.api.post(f"/campaigns/{cid}/start")
+    cwa.stack.spawn("worker")
+    cwa.stack.spawn("scheduler")
+    paused = _wait(cwa, cid, lambda c: c["status"] == "paused", timeout=60)
+    assert paused["pausedReason"].startswith("no channel is WORKING") and paused["sent"] == 0
+    assert cwa.stack.jobs.scheduled_due(paused["chronoId"]) is None
+    cwa.fake_control("connect", provider="waha", session="default")
+    _wait(cwa, cid, lambda c: c["status"] == "completed", timeout=60)
+    assert sorted(m["to"] for m in cwa.fake.messages()) == sorted(phone(i) for i in range(6))
+    _assert_counters_equal_rows(cwa, cid)
