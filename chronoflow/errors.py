@@ -38,7 +38,7 @@ the client gets a bare 500.
 
 Outside the tree on purpose, because they never leave their process as errors of the service: the
 sandbox's wire errors (``sandbox.protocol``), the errors its SDK raises into user code
-(``sandbox.sdk``, ``sandbox.policy``, ``sandbox.broker``) and the fake WhatsApp gateway's.
+(``sandbox.sdk``, ``sandbox.policy``, ``sandbox.refusals``) and the fake WhatsApp gateway's.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ from msgspec import UNSET, Struct, UnsetType
 from chronoflow.api.openapi import QrOperation, errors
 from chronoflow.api.schemas import Body, Name, Page, SessionName, WebhookUrl
 from chronoflow.channels import ChannelStatus, ProviderKind, check_session_name
-from chronoflow.channels.service import ChannelService, checked_channel_name, session_client
+from chronoflow.channels.service import ChannelService, session_client
+from chronoflow.checks import checked_name
 from chronoflow.config import Settings
 from chronoflow.errors import Conflict, InvalidInput
 
@@ -86,7 +87,7 @@ class _SessionRoutes(Controller):
           responses=errors(400, 401, 404, 409, 413, 422, 502))
     async def create_session(self, data: SessionCreate, channels: ChannelService, settings: Settings) -> SessionOut:
         name = check_session_name(data.name, "name")
-        channel_name = name if isinstance(data.channel_name, UnsetType) else checked_channel_name(
+        channel_name = name if isinstance(data.channel_name, UnsetType) else checked_name(
             data.channel_name, "channelName")
         own_url = _own_webhook_url(settings, self.provider)
         webhook_url = own_url if isinstance(data.webhook_url, UnsetType) else data.webhook_url

@@ -13,7 +13,7 @@ from msgspec import UNSET, Struct, UnsetType
 from chronoflow.api.openapi import NOT_BLANK, checked
 from chronoflow.channels import ProviderKind
 from chronoflow.channels.validation import MAX_API_KEY_LENGTH, MAX_SESSION_NAME_LENGTH
-from chronoflow.chronos.service import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS
+from chronoflow.checks import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS
 from chronoflow.config import MAX_MISFIRE_GRACE_SECONDS, SAFE_METHODS
 from chronoflow.nlcron.parser import MAX_EXPRESSION_CHARS
 from chronoflow.sandbox.policy import LIMIT_BOUNDS

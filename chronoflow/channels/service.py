@@ -31,6 +31,7 @@ from chronoflow.channels.errors import ProviderError
 from chronoflow.channels.factory import provider_for_channel
 from chronoflow.channels.transport import RetryPolicy
 from chronoflow.channels.validation import check_api_key, check_base_url, check_session_name, same_server
+from chronoflow.checks import checked_name
 from chronoflow.config import Settings
 from chronoflow.errors import Conflict, InvalidInput
 from chronoflow.store.engine import Database, utcnow
@@ -41,7 +42,6 @@ __all__ = [
     "CONFIG_KEYS",
     "ChannelService",
     "channels_for_session",
-    "checked_channel_name",
     "client_for",
     "existing_channel_id",
     "provider_kind",
@@ -52,23 +52,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MAX_CHANNEL_NAME_CHARS = 200
-"""Longest channel name accepted (the database column's width)."""
-
 CONFIG_KEYS = {kind: {key, "baseUrl", "apiKey"} for kind, key in SESSION_KEYS.items()}
 """Config keys a channel of each provider accepts."""
 
 STATUS_PROBE = RetryPolicy(max_retries=0, timeout_s=5.0)
 """One quick look at a session's status when a channel is created: no retries, no long waits."""
-
-
-def checked_channel_name(value: object, field: str = "name") -> str:
-    """A channel's name without its outer spaces; InvalidInput naming ``field`` when blank or too long."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(field, "is required and must be a non-empty string")
-    if len(value) > MAX_CHANNEL_NAME_CHARS:
-        raise InvalidInput(field, f"must be at most {MAX_CHANNEL_NAME_CHARS} characters")
-    return value.strip()
 
 
 def provider_kind(value: object) -> ProviderKind:
@@ -231,7 +219,7 @@ class ChannelService:
     # --- rules ---------------------------------------------------------------------------------
     def _validated(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Channel attributes from camelCase fields; InvalidInput naming the first wrong one."""
-        name = checked_channel_name(fields.get("name"))
+        name = checked_name(fields.get("name"))
         kind = provider_kind(fields.get("provider"))
         config = fields.get("config") or {}
         if not isinstance(config, dict):

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chronoflow.checks import checked_description, checked_name
 from chronoflow.config import MAX_MISFIRE_GRACE_SECONDS, Settings
 from chronoflow.errors import Conflict, InvalidInput, TooLarge
 from chronoflow.nlcron import Schedule
@@ -28,8 +29,6 @@ from chronoflow.store.models import Chrono, ChronoRun, OverlapPolicy, RunStatus,
 from chronoflow.targets import get_target, refuse_foreign_fields
 from chronoflow.targets.http import keep_hidden_values
 
-MAX_NAME_CHARS = 200
-MAX_DESCRIPTION_CHARS = 2000
 MAX_PAYLOAD_BYTES = 64 * 1024
 """Largest HTTP ``payload``, serialized as it is sent (compact JSON, UTF-8)."""
 MAX_EXTRAS_BYTES = 64 * 1024
@@ -85,16 +84,8 @@ class ChronoService:
     # --- validation ---------------------------------------------------------------------------
     async def _validated(self, fields: dict[str, Any], session: AsyncSession, now: datetime) -> dict[str, Any]:
         """All fields checked; returns Chrono attributes. Raises InvalidInput naming the field."""
-        name = fields.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise InvalidInput("name", "is required and must be a non-empty string")
-        if len(name) > MAX_NAME_CHARS:
-            raise InvalidInput("name", f"must be at most {MAX_NAME_CHARS} characters")
-        description = fields.get("description")
-        if description is not None and not isinstance(description, str):
-            raise InvalidInput("description", "must be a string or null")
-        if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
-            raise InvalidInput("description", f"must be at most {MAX_DESCRIPTION_CHARS} characters")
+        name = checked_name(fields.get("name"))
+        description = checked_description(fields.get("description"))
         timezone = fields.get("timezone") or self.settings.default_timezone
         cron = fields.get("cron")
         if not isinstance(cron, str):
@@ -121,7 +112,7 @@ class ChronoService:
         target = get_target(target_type)
         target_values = await target.validate(fields, session, self.settings)
         return {
-            "name": name.strip(), "description": description, "cron": cron.strip(),
+            "name": name, "description": description, "cron": cron.strip(),
             "timezone": timezone, "target_type": target_type, "is_active": is_active,
             "is_recurring": schedule.is_recurring, "schedule_cron": schedule.cron, "run_at": schedule.run_at,
             "misfire_grace_seconds": grace, "overlap_policy": overlap, "extras": fields.get("extras"), **target_values,

@@ -6,9 +6,10 @@ request names what to fix; the import turns the same messages into per-line reas
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from chronoflow.channels import InvalidPhoneNumber, normalize_number
+from chronoflow.checks import MAX_NAME_CHARS, optional_text, required_text
 from chronoflow.errors import InvalidInput
 
 __all__ = [
@@ -27,8 +28,8 @@ __all__ = [
     "split_tag_names",
 ]
 
-MAX_CONTACT_NAME_CHARS = 200
-"""Longest contact name (the column's width)."""
+MAX_CONTACT_NAME_CHARS = MAX_NAME_CHARS
+"""Longest contact name (the column's width, as every name's)."""
 MAX_TAG_NAME_CHARS = 100
 """Longest tag name (the column's width)."""
 MAX_ATTRIBUTES = 100
@@ -55,25 +56,18 @@ def checked_phone(value: object, field: str = "phone") -> str:
 
 def checked_contact_name(value: object, field: str = "name") -> str | None:
     """A name without outer spaces; ``None`` when absent or blank."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(field, "must be text")
-    if len(value) > MAX_CONTACT_NAME_CHARS:  # measured as sent, as the API document states it
-        raise InvalidInput(field, f"must be at most {MAX_CONTACT_NAME_CHARS} characters")
-    return value.strip() or None
+    name = optional_text(value, field, MAX_CONTACT_NAME_CHARS, "must be text")
+    return (name or "").strip() or None
 
 
 def checked_tag_name(value: object, field: str = "name") -> str:
     """A tag name without outer spaces: not blank, bounded, free of separators."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(field, "a tag name must be non-empty text")
-    if len(value) > MAX_TAG_NAME_CHARS:  # measured as sent, as the API document states it
-        raise InvalidInput(field, f"tag {value.strip()[:20]!r}… is longer than {MAX_TAG_NAME_CHARS} characters")
-    value = value.strip()
-    if TAG_SEPARATORS & set(value):
-        raise InvalidInput(field, f"tag {value!r} contains one of , ; | (they separate tags)")
-    return value
+    name = required_text(value, field, "a tag name must be non-empty text")
+    if len(cast(str, value)) > MAX_TAG_NAME_CHARS:  # measured as sent; the tag is named, for CSV line reasons
+        raise InvalidInput(field, f"tag {name[:20]!r}… is longer than {MAX_TAG_NAME_CHARS} characters")
+    if TAG_SEPARATORS & set(name):
+        raise InvalidInput(field, f"tag {name!r} contains one of , ; | (they separate tags)")
+    return name
 
 
 def checked_tag_names(value: object, field: str = "tags") -> list[str]:

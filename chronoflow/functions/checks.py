@@ -16,12 +16,6 @@ from chronoflow.sandbox import CodeError, FunctionLimits, SandboxRunner
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-MAX_NAME_CHARS = 200
-"""Longest function name (the column's size)."""
-
-MAX_DESCRIPTION_CHARS = 2000
-"""Longest function description (as a chrono's)."""
-
 
 def checksum(code: str) -> str:
     """SHA-256 of the code, hex: what ``checksum`` stores and what identifies a version's source."""
@@ -106,22 +100,6 @@ async def checked_channel(session: AsyncSession, channel_id: object, field_name:
     if channel_id is None:
         return None
     return await existing_channel_id(session, channel_id, field_name)
-
-
-def checked_name(name: object) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidInput("name", "is required and must be a non-empty string")
-    if len(name) > MAX_NAME_CHARS:
-        raise InvalidInput("name", f"must be at most {MAX_NAME_CHARS} characters")
-    return name.strip()
-
-
-def checked_description(description: object) -> str | None:
-    if description is not None and not isinstance(description, str):
-        raise InvalidInput("description", "must be a string or null")
-    if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
-        raise InvalidInput("description", f"must be at most {MAX_DESCRIPTION_CHARS} characters")
-    return description
 
 
 def checked_state(raw: object, limits: dict[str, int]) -> dict[str, Any]:

@@ -20,14 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
+from chronoflow.checks import checked_description, checked_name
 from chronoflow.errors import Conflict
 from chronoflow.functions.checks import (
     checked_channel,
     checked_code,
-    checked_description,
     checked_extras,
     checked_limits,
-    checked_name,
     checked_state,
     checksum,
 )

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from chronoflow.nlcron.clock import TimeOfDay, read_time
-from chronoflow.nlcron.cronexpr import compile_cron
+from chronoflow.nlcron.cronexpr import compile_cron, runs
 from chronoflow.nlcron.draft import Span
 from chronoflow.nlcron.fire_times import wall_to_utc
 
@@ -180,22 +180,11 @@ def _one_shot(draft: Draft, reader: Reader, tz: ZoneInfo, now: datetime) -> date
 
 
 def _compress(values: set[int] | list[int]) -> str:
-    """``[1, 2, 3, 5]`` -> ``"1-3,5"``: the short, conventional spelling of a cron list."""
-    if len(values) == 1:
-        return str(next(iter(values)))
-    ordered = sorted(set(values))
-    parts: list[str] = []
-    start = previous = ordered[0]
-    for value in [*ordered[1:], None]:
-        if value is not None and value == previous + 1:
-            previous = value
-            continue
-        parts.append(
-            f"{start}-{previous}" if previous - start >= 2 else ",".join(map(str, range(start, previous + 1)))
-        )
-        if value is not None:
-            start = previous = value
-    return ",".join(parts)
+    """``[1, 2, 3, 5]`` -> ``"1-3,5"``: the short, conventional spelling of a cron list (pairs stay ``"1,2"``)."""
+    return ",".join(
+        f"{first}-{last}" if last - first >= 2 else ",".join(map(str, range(first, last + 1)))
+        for first, last in runs(values)
+    )
 
 
 def _step_error(reader: Reader, count: int, unit: str) -> None:

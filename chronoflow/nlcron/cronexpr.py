@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -55,6 +56,20 @@ _HOUR = _FieldSpec("hour", 0, 23)
 _DOM = _FieldSpec("day of month", 1, 31)
 _MONTH = _FieldSpec("month", 1, 12, MONTH_NAMES, 1)
 _DOW = _FieldSpec("day of week", 0, 7, DOW_NAMES, 0)
+
+
+def runs(values: Iterable[int]) -> list[tuple[int, int]]:
+    """``{1, 2, 3, 5}`` -> ``[(1, 3), (5, 5)]``: distinct values as runs of consecutive numbers, in order.
+
+    Both the cron a phrase compiles to and the description of a cron spell their lists from these.
+    """
+    found: list[tuple[int, int]] = []
+    for value in sorted(set(values)):
+        if found and value == found[-1][1] + 1:
+            found[-1] = (found[-1][0], value)
+        else:
+            found.append((value, value))
+    return found
 
 
 @dataclass(frozen=True, slots=True)

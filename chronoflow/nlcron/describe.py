@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime
 
-from chronoflow.nlcron.cronexpr import CronExpr, CronField, compile_cron
+from chronoflow.nlcron.cronexpr import CronExpr, CronField, compile_cron, runs
 from chronoflow.nlcron.fire_times import as_utc, zone
 from chronoflow.nlcron.schedule import Schedule
 
@@ -103,16 +103,8 @@ def _cyclic(hours: list[int]) -> list[int] | None:
 
 
 def _ranges(values: list[int]) -> str:
-    parts: list[str] = []
-    start = previous = values[0]
-    for value in [*values[1:], None]:
-        if value is not None and value == previous + 1:
-            previous = value
-            continue
-        parts.append(f"{start}-{previous}" if previous > start else str(start))
-        if value is not None:
-            start = previous = value
-    return ", ".join(parts)
+    """``[1, 2, 3, 5]`` -> ``"1-3, 5"``: a list as a reader says it."""
+    return ", ".join(f"{first}-{last}" if last > first else str(first) for first, last in runs(values))
 
 
 def _time_part(expr: CronExpr, lang: str) -> tuple[str, bool]:

@@ -28,8 +28,9 @@ import httpx
 
 from chronoflow.errors import Unavailable
 from chronoflow.sandbox import protocol
-from chronoflow.sandbox.broker import Broker, make_http_client
+from chronoflow.sandbox.broker import Broker
 from chronoflow.sandbox.compiler import CodeError
+from chronoflow.sandbox.outbound import make_http_client
 from chronoflow.sandbox.policy import FunctionLimits, SandboxPolicy
 from chronoflow.sandbox.results import RunStatus, SandboxResult
 

@@ -10,7 +10,8 @@ from litestar.testing import TestClient
 
 from chronoflow.api.app import create_app
 from chronoflow.api.chronos import LEFT_OUT_OF_LISTS
-from chronoflow.chronos.service import MAX_DESCRIPTION_CHARS, MAX_EXTRAS_BYTES, MAX_PAYLOAD_BYTES
+from chronoflow.checks import MAX_DESCRIPTION_CHARS
+from chronoflow.chronos.service import MAX_EXTRAS_BYTES, MAX_PAYLOAD_BYTES
 from chronoflow.nlcron.parser import MAX_EXPRESSION_CHARS
 from tests.integration.conftest import TOKEN, Stack
 
