@@ -15,13 +15,13 @@ from chronoflow.campaigns.audience import Audience, placeholder_holders
 from chronoflow.campaigns.window import SendingWindow
 from chronoflow.channels import TemplateSyntaxError, template_variables
 from chronoflow.channels.service import existing_channel_id
+from chronoflow.checks import checked_name
 from chronoflow.errors import InvalidInput
 from chronoflow.scheduling.reading import read_schedule
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-MAX_NAME_CHARS = 200
 MAX_TEMPLATE_CHARS = 4096
 """Longest template or variant, as for MESSAGE chronos."""
 MAX_VARIANTS = 20
@@ -90,7 +90,7 @@ async def checked_campaign(fields: dict[str, Any], session: AsyncSession, defaul
     Raises:
         InvalidInput: naming the first wrong field.
     """
-    name = _text(fields.get("name"), "name", MAX_NAME_CHARS).strip()
+    name = checked_name(fields.get("name"))
     channel_ids = fields.get("channelIds")
     if not isinstance(channel_ids, list) or not channel_ids:
         raise InvalidInput("channelIds", "must be a non-empty list of channel ids")

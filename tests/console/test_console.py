@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.console.conftest import TOKEN, Console, open_context, shoot, sign_in
+from tests.console.conftest import TOKEN, Console, open_context, shoot
 
 # One xdist process runs them all, in a row: one browser start, torn down before other tests run there.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("console")]
