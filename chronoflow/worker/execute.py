@@ -16,7 +16,14 @@ from chronoflow.scheduling.jobs import from_iso, iso
 from chronoflow.store.engine import utcnow
 from chronoflow.store.models import Chrono, OverlapPolicy, RunStatus, RunTrigger
 from chronoflow.targets import TargetResult, get_target
-from chronoflow.worker.runs import Claim, MustWait, claim_occurrence, finish_run, record_missed
+from chronoflow.worker.runs import (
+    Claim,
+    MustWait,
+    add_coalesced_note,
+    claim_occurrence,
+    finish_run,
+    record_missed,
+)
 from chronoflow.worker.runtime import WorkerRuntime, runtime
 
 log = logging.getLogger(__name__)
@@ -71,10 +78,12 @@ async def _execute(
         return None
     if claim.chrono.overlap_policy == OverlapPolicy.BUFFER_ONE:
         await asyncio.to_thread(rt.jobs.release_buffer, chrono_id, scheduled_for)
-    if not claim.runnable:  # recorded at claim time (overdue): nothing to execute
-        return claim.run.id
     if trigger == RunTrigger.SCHEDULE:  # later occurrences folded into this one while it waited
         coalesced += await asyncio.to_thread(rt.jobs.take_coalesced, chrono_id)
+    if not claim.runnable:  # recorded at claim time (overdue, or overlapping): nothing to execute
+        if coalesced:  # the occurrences folded into it stay accounted for on its row
+            await add_coalesced_note(rt.db, claim.run, coalesced)
+        return claim.run.id
     result = await _run_target(rt, claim)
     fields = result.run_fields()
     if coalesced and result.error_message is None:

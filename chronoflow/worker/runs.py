@@ -173,6 +173,15 @@ async def finish_run(db: Database, claim: Claim, fields: dict[str, Any]) -> Chro
     return run
 
 
+async def add_coalesced_note(db: Database, run: ChronoRun, count: int) -> None:
+    """Say on a run recorded at claim time (skipped, missed) how many earlier occurrences were folded
+    into it: without the note they would be accounted for nowhere."""
+    message = f"{run.error_message}; {count} missed occurrence(s) coalesced into this run"
+    async with db.engine.begin() as conn:
+        await conn.execute(_UPDATE_RUN, {"run_id": run.id, "error_message": message})
+    run.error_message = message
+
+
 async def record_missed(db: Database, chrono_id: str, occurrences: Iterable[datetime], total: int) -> int:
     """Record occurrences that passed beyond the misfire grace as ``missed`` runs (invariant 3)."""
     occurrences = list(occurrences)[-MAX_MISSED_RECORDED:]
