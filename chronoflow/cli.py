@@ -66,7 +66,8 @@ def cmd_scheduler(settings: Settings, _: argparse.Namespace) -> None:
 
     # The active scheduler reconciles when it starts leading and whenever Redis loses its data.
     scheduler = ChronoScheduler(redis, jobs, lock_ttl_ms=settings.scheduler_lock_ttl_ms, maintenance=maintenance,
-                                reconcile=lambda: loop.run(reconcile(db, jobs)))
+                                reconcile=lambda: loop.run(reconcile(db, jobs)),
+                                liveness_grace_s=settings.worker_heartbeat_ttl_s)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: scheduler.stop())
     try:

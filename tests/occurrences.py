@@ -1,8 +1,8 @@
 """Accounting per occurrence for fault tests and ``bench/faults.py``: every due second is run, coalesced or missed.
 
 A per-second chrono owes one occurrence per second of a window. Each one must end as a run row
-(executed or ``missed``) or be coalesced into a later run (the run's note says how many), and
-every receiver hit must belong to an executed run, at or after its scheduled time.
+(executed or ``missed``) or be coalesced into a run (the run's note says how many, due between
+which times), and every receiver hit must belong to an executed run, at or after its scheduled time.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-COALESCED_NOTE = re.compile(r"(\d+) missed occurrence\(s\) coalesced")
+COALESCED_NOTE = re.compile(r"(\d+) missed occurrence\(s\) coalesced into this run \(due from (\S+) to (\S+)\)")
 EXECUTED = ("success", "failed", "timeout")
 
 
 @dataclass
 class Tally:
-    """What became of a window's occurrences; ``lost``, ``duplicated``, ``early`` and ``stuck`` must stay 0."""
+    """What became of a window's occurrences; ``lost``, ``duplicated``, ``early``, ``stuck`` and
+    ``miscounted`` must stay 0."""
 
     executed: int = 0
     coalesced: int = 0
@@ -29,6 +30,8 @@ class Tally:
     duplicated: int = 0
     early: int = 0
     stuck: int = 0
+    miscounted: int = 0
+    """Coalescing notes whose count differs from the due times their range holds."""
 
     def add(self, other: Tally) -> Tally:
         for name in self.names():
@@ -40,7 +43,7 @@ class Tally:
         return [f.name for f in fields(Tally)]
 
     def faults(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in ("lost", "duplicated", "early", "stuck")}
+        return {name: getattr(self, name) for name in ("lost", "duplicated", "early", "stuck", "miscounted")}
 
 
 def _epoch(instant: datetime | None) -> float:
@@ -76,9 +79,11 @@ def account(runs: list[Any], hit_times: list[float], start: float, end: float) -
             tally.executed += in_window
             if run.started_at is not None and _epoch(run.started_at) < second:
                 tally.early += 1
-        note = COALESCED_NOTE.search(run.error_message or "")
-        if note:
-            gone = range(second - int(note.group(1)), second)
+        for note in COALESCED_NOTE.finditer(run.error_message or ""):
+            first = round(datetime.fromisoformat(note.group(2)).timestamp())
+            last = round(datetime.fromisoformat(note.group(3)).timestamp())
+            gone = [s for s in range(first, last + 1) if s != second]
+            tally.miscounted += len(gone) != int(note.group(1))
             covered.update(gone)
             tally.coalesced += sum(1 for s in gone if start <= s <= end)
     owed = range(math.ceil(start), math.floor(end) + 1)

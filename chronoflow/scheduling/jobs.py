@@ -14,8 +14,8 @@ are neither early nor rounded. Job ids are deterministic (RQ allows letters, dig
 
 A chrono has at most one occurrence job waiting in the queue: while the last one handed over
 (remembered under :data:`PENDING_PREFIX`) is still queued, later occurrences are only counted
-(:data:`COALESCED_PREFIX`) and the run that takes the waiting job reports them as coalesced, so
-the queue cannot grow without bound behind a slow receiver.
+(:data:`COALESCED_PREFIX`, with the first and last of them) and the run that takes the waiting job
+reports them as coalesced, so the queue cannot grow without bound behind a slow receiver.
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ WAKE_KEY = "chronoflow:scheduler:wake"
 PENDING_PREFIX = "chronoflow:pending:"
 """``<prefix><chronoId>``: id of the chrono's occurrence job handed over last."""
 
-COALESCED_PREFIX = "chronoflow:coalesced:"
-"""``<prefix><chronoId>``: occurrences folded into the chrono's waiting job, not yet reported by a run."""
+COALESCED_PREFIX = "chronoflow:folded:"
+"""``<prefix><chronoId>``: hash ``count``, ``first``, ``last`` (epoch ms) of the occurrences folded
+into the chrono's waiting job and not yet reported by a run."""
 
 BUFFER_PREFIX = "chronoflow:buffered:"
 """``<prefix><chronoId>``: epoch ms of the one occurrence of a ``buffer-one`` chrono waiting for
@@ -68,6 +69,10 @@ def epoch_ms(instant: datetime) -> int:
     return round(instant.timestamp() * 1000)
 
 
+def _from_epoch_ms(raw: bytes) -> datetime:
+    return datetime.fromtimestamp(int(raw) / 1000, UTC)
+
+
 def occurrence_job_id(chrono_id: str, scheduled_for: datetime, attempt: int) -> str:
     return f"run_{chrono_id}_{epoch_ms(scheduled_for)}_{attempt}"
 
@@ -82,6 +87,30 @@ def iso(instant: datetime | None) -> str | None:
 
 def from_iso(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
+
+
+@dataclass(frozen=True)
+class Coalesced:
+    """Occurrences folded into one run instead of running: how many, and when the first and last were due.
+
+    The range lets anyone match every due occurrence to a run row: the ones folded into a run are
+    the due times inside ``[first, last]`` other than the run's own.
+    """
+
+    count: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+
+    def __add__(self, other: Coalesced) -> Coalesced:
+        if not other.count:
+            return self
+        if not self.count:
+            return other
+        assert self.first and self.last and other.first and other.last
+        return Coalesced(self.count + other.count, min(self.first, other.first), max(self.last, other.last))
+
+    def __bool__(self) -> bool:
+        return self.count > 0
 
 
 @dataclass(frozen=True)
@@ -231,29 +260,40 @@ class JobStore:
         self.enqueue(job)
 
     # --- one waiting occurrence per chrono --------------------------------------------------
-    def waiting_occurrence(self, chrono_id: str) -> str | None:
-        """Id of the chrono's last handed-over occurrence job if no worker has taken it yet."""
+    def waiting_occurrence(self, chrono_id: str, watching: Pipeline) -> str | None:
+        """Id of the chrono's last handed-over occurrence job if no worker has taken it yet.
+
+        The job is watched on ``watching`` before its status is read, so the transaction that
+        folds an occurrence into it fails if a worker takes it in between.
+        """
         job_id = self.redis.get(PENDING_PREFIX + chrono_id)
         if job_id is None:
             return None
-        status = self.redis.hget(Job.key_for(job_id.decode()), "status")
-        return job_id.decode() if status == JobStatus.QUEUED.value.encode() else None
+        key = Job.key_for(job_id.decode())
+        watching.watch(key)
+        return job_id.decode() if watching.hget(key, "status") == JobStatus.QUEUED.value.encode() else None
 
     def note_handed_over(self, chrono_id: str, job_id: str, pipeline: Pipeline) -> None:
         pipeline.set(PENDING_PREFIX + chrono_id, job_id, ex=JOB_TIMEOUT_S)
 
-    def coalesce(self, chrono_id: str, count: int, pipeline: Pipeline) -> None:
-        """Count ``count`` occurrences folded into the chrono's waiting job."""
-        pipeline.incrby(COALESCED_PREFIX + chrono_id, count)
-        pipeline.expire(COALESCED_PREFIX + chrono_id, JOB_TIMEOUT_S)
+    def coalesce(self, chrono_id: str, folded: Coalesced, pipeline: Pipeline) -> None:
+        """Add ``folded`` to the occurrences folded into the chrono's waiting job."""
+        assert folded.first and folded.last
+        key = COALESCED_PREFIX + chrono_id
+        pipeline.hincrby(key, "count", folded.count)
+        pipeline.hsetnx(key, "first", epoch_ms(folded.first))
+        pipeline.hset(key, "last", epoch_ms(folded.last))  # handed over in order: the latest is last
+        pipeline.expire(key, JOB_TIMEOUT_S)
 
-    def take_coalesced(self, chrono_id: str) -> int:
+    def take_coalesced(self, chrono_id: str) -> Coalesced:
         """Occurrences folded into the chrono's runs since the last call (read and reset at once)."""
         with self.redis.pipeline() as pipe:
-            pipe.get(COALESCED_PREFIX + chrono_id)
+            pipe.hgetall(COALESCED_PREFIX + chrono_id)
             pipe.delete(COALESCED_PREFIX + chrono_id)
-            count, _ = pipe.execute()
-        return int(count or 0)
+            stored, _ = pipe.execute()
+        if not stored.get(b"count"):
+            return Coalesced()
+        return Coalesced(int(stored[b"count"]), _from_epoch_ms(stored[b"first"]), _from_epoch_ms(stored[b"last"]))
 
     # --- overlap policy buffer-one -----------------------------------------------------------
     def hold_buffer(self, chrono_id: str, scheduled_for: datetime, ttl_s: int) -> bool:

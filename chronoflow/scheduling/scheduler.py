@@ -40,6 +40,7 @@ from chronoflow.scheduling.heartbeats import LEADER_KEY, RECONCILED_KEY, SCHEDUL
 from chronoflow.scheduling.jobs import (
     SCHEDULED_JOBS_KEY,
     WAKE_KEY,
+    Coalesced,
     JobStore,
     ScheduleSpec,
     iso,
@@ -59,6 +60,9 @@ RETRY_FIRST_S = 0.2
 """First wait after Redis became unreachable; it doubles on each failed attempt..."""
 RETRY_MAX_S = 5.0
 """...up to this, so a scheduler is back within seconds of Redis and does not hammer it meanwhile."""
+
+PlanWrites = Callable[[Job, float, Pipeline], Callable[[Pipeline], None]]
+"""Reads a due job (it may WATCH more keys on the given pipeline) and returns the writes that hand it over."""
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 """What an unreachable, restarting or stalled Redis raises (a server still loading its dump included)."""
@@ -85,19 +89,24 @@ class ChronoScheduler(Scheduler):
         jobs: the job store (same Redis).
         lock_ttl_ms: the leader lease; a standby takes over at most this long after the leader dies.
         maintenance: called by the leader every ``maintenance_interval_s`` (reaping lost runs).
+        liveness_grace_s: after Redis was unreachable or lost its data, maintenance waits this long.
+            Workers' heartbeat keys come back only at their next beat; until then a live worker
+            would look dead and its runs would be failed.
         reconcile: rebuilds Redis's jobs from the database; the leader calls it when it first leads
             and whenever the marker of the last reconciliation has disappeared (Redis lost its data).
     """
 
     def __init__(self, redis: Redis, jobs: JobStore, lock_ttl_ms: int = 5000,
                  maintenance: Callable[[], None] | None = None, maintenance_interval_s: float = 2.0,
-                 name: str | None = None, reconcile: Callable[[], object] | None = None) -> None:
+                 name: str | None = None, reconcile: Callable[[], object] | None = None,
+                 liveness_grace_s: float = 0.0) -> None:
         super().__init__(queue=jobs.queue, connection=redis, interval=max(1, lock_ttl_ms // 1000),
                          name=name or uuid.uuid4().hex)
         self.jobs = jobs
         self.lock_ttl_ms = lock_ttl_ms
         self.maintenance = maintenance
         self.maintenance_interval_s = maintenance_interval_s
+        self.liveness_grace_s = liveness_grace_s
         self.reconcile = reconcile
         self.is_leader = False
         self.stopped = threading.Event()
@@ -136,12 +145,13 @@ class ChronoScheduler(Scheduler):
             handed += self._hand_over(job_id, now, plan)
         return handed
 
-    def _hand_over(self, job_id: str, now_ts: float, plan: Callable[[Job, float], Callable[[Pipeline], None]]) -> int:
+    def _hand_over(self, job_id: str, now_ts: float, plan: PlanWrites) -> int:
         """Hand one due job over in an optimistic transaction; 1 if this process did it.
 
         WATCH the job, check it is still due, read it, and apply ``plan``'s writes atomically. A
-        change of the job in between (an API update, another scheduler's hand-over) aborts the
-        transaction, which is tried again from a fresh read.
+        change of the job in between (an API update, another scheduler's hand-over, a worker taking
+        the occurrence it would be folded into) aborts the transaction, which is tried again from a
+        fresh read.
         """
         with self.connection.pipeline() as pipe:
             for _ in range(5):
@@ -151,7 +161,7 @@ class ChronoScheduler(Scheduler):
                     if score is None or score > now_ts:
                         return 0
                     try:
-                        writes = plan(Job.fetch(job_id, connection=self.connection), now_ts)
+                        writes = plan(Job.fetch(job_id, connection=self.connection), now_ts, pipe)
                     except Exception:
                         log.warning("dropping unreadable scheduled job %s", job_id)
                         pipe.multi()
@@ -166,19 +176,21 @@ class ChronoScheduler(Scheduler):
                     continue
         return 0
 
-    def _plan_schedule(self, job: Job, now_ts: float) -> Callable[[Pipeline], None]:
+    def _plan_schedule(self, job: Job, now_ts: float, watching: Pipeline) -> Callable[[Pipeline], None]:
         """A schedule job: queue its occurrence and move it to the next fire time (or drop it)."""
         spec = ScheduleSpec.from_kwargs(job.kwargs)
-        run_for, stale, coalesced, following = self._occurrences(spec, datetime.fromtimestamp(now_ts, UTC))
+        run_for, stale, folded, following = self._occurrences(spec, datetime.fromtimestamp(now_ts, UTC))
         occurrence = self.jobs.occurrence_job(
             occurrence_job_id(spec.chrono_id, run_for or stale[-1], 1),
             chrono_id=spec.chrono_id, scheduled_for=iso(run_for), trigger="schedule", attempt=1,
             next_run_at=iso(following), missed=[iso(s) for s in stale[-100:]],
-            missed_total=len(stale), coalesced=coalesced,
+            missed_total=len(stale), coalesced=folded.count, coalesced_from=iso(folded.first),
         )
 
         # The previous occurrence still waits for a worker: fold this one into it (bounded queue).
-        waiting = (self.jobs.waiting_occurrence(spec.chrono_id)
+        # Its job is watched too, so a worker taking it meanwhile makes this hand-over start again
+        # (and queue the occurrence instead): a fold is never added after the run read the folds.
+        waiting = (self.jobs.waiting_occurrence(spec.chrono_id, watching)
                    if run_for is not None and not stale and following is not None else None)
 
         def writes(pipe: Pipeline) -> None:
@@ -187,14 +199,15 @@ class ChronoScheduler(Scheduler):
             else:
                 self.jobs.put_schedule(replace(spec, due=following), pipeline=pipe)
             if waiting is not None:
-                self.jobs.coalesce(spec.chrono_id, 1 + coalesced, pipe)
+                assert run_for is not None
+                self.jobs.coalesce(spec.chrono_id, Coalesced(1, run_for, run_for) + folded, pipe)
                 return
             self.jobs.enqueue(occurrence, pipeline=pipe)
             self.jobs.note_handed_over(spec.chrono_id, occurrence.id, pipe)
 
         return writes
 
-    def _plan_one_off(self, job: Job, _now_ts: float) -> Callable[[Pipeline], None]:
+    def _plan_one_off(self, job: Job, _now_ts: float, _watching: Pipeline) -> Callable[[Pipeline], None]:
         """A retry job: move it to the queue, once."""
 
         def writes(pipe: Pipeline) -> None:
@@ -206,8 +219,9 @@ class ChronoScheduler(Scheduler):
     @staticmethod
     def _occurrences(
         spec: ScheduleSpec, now: datetime
-    ) -> tuple[datetime | None, list[datetime], int, datetime | None]:
-        """Split the occurrences due since ``spec.due`` into the one to run, the stale ones, and the next."""
+    ) -> tuple[datetime | None, list[datetime], Coalesced, datetime | None]:
+        """Split the occurrences due since ``spec.due`` into the one to run, the stale ones, the ones
+        inside the grace folded into the one to run, and the next."""
         schedule = stored_schedule(spec.expression, spec.cron, spec.run_at, spec.timezone)
         grace = timedelta(seconds=spec.misfire_grace_seconds)
         due = [spec.due]
@@ -220,7 +234,8 @@ class ChronoScheduler(Scheduler):
         in_grace = [when for when in due if now - when <= grace]
         stale = [when for when in due if now - when > grace]
         run_for = in_grace[-1] if in_grace else None
-        return run_for, stale, max(0, len(in_grace) - 1), following
+        folded = Coalesced(len(in_grace) - 1, in_grace[0], in_grace[-2]) if len(in_grace) > 1 else Coalesced()
+        return run_for, stale, folded, following
 
     # --- the loop -----------------------------------------------------------------------------
     def seconds_until_next(self, now: float) -> float | None:
@@ -244,6 +259,7 @@ class ChronoScheduler(Scheduler):
                 if retry_s:
                     log.warning("scheduler %s: Redis is back", self.name)
                     retry_s = 0.0
+                    self._hold_maintenance()
                 if finished:
                     break
         finally:
@@ -269,7 +285,9 @@ class ChronoScheduler(Scheduler):
         while self.hand_over_due() >= BATCH:
             pass
         now = time.time()
-        if self.maintenance is not None and now >= self._next_maintenance:
+        # A FLUSHALL just now would have taken the workers' heartbeats too: maintain only while the
+        # marker of the last reconciliation is there.
+        if self.maintenance is not None and now >= self._next_maintenance and self._data_intact():
             try:
                 self.maintenance()
             except REDIS_DOWN:
@@ -290,6 +308,13 @@ class ChronoScheduler(Scheduler):
         else:
             time.sleep(wait)
         return False
+
+    def _hold_maintenance(self) -> None:
+        """Give workers one heartbeat period to beat again before anyone is judged dead."""
+        self._next_maintenance = max(self._next_maintenance, time.time() + self.liveness_grace_s)
+
+    def _data_intact(self) -> bool:
+        return self.reconcile is None or jobs_reconciled(self.connection)
 
     def _repair_if_lost(self) -> None:
         """Reconcile when first leading, and again whenever the reconciliation marker has gone.
@@ -314,6 +339,7 @@ class ChronoScheduler(Scheduler):
         self.connection.set(RECONCILED_KEY, "ok", xx=True)
         self._reconciled_once = True
         if lost:
+            self._hold_maintenance()
             log.warning("scheduler %s: Redis had lost its jobs; rebuilt from the database: %s", self.name, report)
         else:
             log.info("scheduler %s reconciled Redis with the database: %s", self.name, report)

@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timedelta
 
 from chronoflow.config import Settings
-from chronoflow.scheduling.jobs import from_iso, iso
+from chronoflow.scheduling.jobs import Coalesced, from_iso, iso
 from chronoflow.store.engine import utcnow
 from chronoflow.store.models import Chrono, OverlapPolicy, RunStatus, RunTrigger
 from chronoflow.targets import TargetResult, get_target
@@ -21,6 +21,8 @@ from chronoflow.worker.runs import (
     MustWait,
     add_coalesced_note,
     claim_occurrence,
+    coalesced_note,
+    joined_notes,
     finish_run,
     record_missed,
 )
@@ -47,18 +49,26 @@ def execute_occurrence(
     missed_total: int = 0,
     coalesced: int = 0,
     run_id: str | None = None,
+    coalesced_from: str | None = None,
 ) -> str | None:
-    """RQ job function: run one attempt of one occurrence. Returns the run id, or None if not ours."""
+    """RQ job function: run one attempt of one occurrence. Returns the run id, or None if not ours.
+
+    ``coalesced`` occurrences, due from ``coalesced_from`` on, were folded into this one by the
+    scheduler (they fell due together, inside the misfire grace).
+    """
     rt = runtime()
+    when = from_iso(scheduled_for)
+    folded = Coalesced(coalesced, from_iso(coalesced_from) or when, when) if coalesced and when else Coalesced()
     return rt.loop.run(_execute(
-        rt, chrono_id, from_iso(scheduled_for), RunTrigger(trigger), attempt, from_iso(next_run_at),
-        [from_iso(m) for m in missed or []], missed_total, coalesced, run_id,  # type: ignore[misc]
+        rt, chrono_id, when, RunTrigger(trigger), attempt, from_iso(next_run_at),
+        [from_iso(m) for m in missed or []], missed_total, folded, run_id,  # type: ignore[misc]
     ))
 
 
 async def _execute(
     rt: WorkerRuntime, chrono_id: str, scheduled_for: datetime | None, trigger: RunTrigger, attempt: int,
-    next_run_at: datetime | None, missed: list[datetime], missed_total: int, coalesced: int, run_id: str | None,
+    next_run_at: datetime | None, missed: list[datetime], missed_total: int, coalesced: Coalesced,
+    run_id: str | None,
 ) -> str | None:
     if missed:
         await record_missed(rt.db, chrono_id, missed, missed_total)
@@ -72,7 +82,8 @@ async def _execute(
                                        chrono_id, scheduled_for, chrono.misfire_grace_seconds + BUFFER_MARGIN_S))
     if isinstance(claim, MustWait):  # buffer-one: look again once the previous run may have finished
         await asyncio.to_thread(rt.jobs.schedule_wait, chrono_id, scheduled_for, attempt,
-                                next_run_at=iso(next_run_at), coalesced=coalesced)
+                                next_run_at=iso(next_run_at), coalesced=coalesced.count,
+                                coalesced_from=iso(coalesced.first))
         return None
     if claim is None:
         return None
@@ -80,18 +91,18 @@ async def _execute(
         await asyncio.to_thread(rt.jobs.release_buffer, chrono_id, scheduled_for)
     if trigger == RunTrigger.SCHEDULE:  # later occurrences folded into this one while it waited
         coalesced += await asyncio.to_thread(rt.jobs.take_coalesced, chrono_id)
+    if coalesced:  # on the row before the target runs: they stay accounted for if this worker dies
+        await add_coalesced_note(rt.db, claim.run, coalesced)
     if not claim.runnable:  # recorded at claim time (overdue, or overlapping): nothing to execute
-        if coalesced:  # the occurrences folded into it stay accounted for on its row
-            await add_coalesced_note(rt.db, claim.run, coalesced)
         return claim.run.id
     result = await _run_target(rt, claim)
     fields = result.run_fields()
-    if coalesced and result.error_message is None:
-        fields["error_message"] = f"{coalesced} missed occurrence(s) coalesced into this run"
     retry_at = None
     if result.retryable and attempt < rt.settings.job_attempts:
         retry_at = utcnow() + backoff_delay(rt.settings, attempt)
         fields["error_message"] = f"{result.error_message}; attempt {attempt + 1} at {retry_at.isoformat()}"
+    if coalesced:
+        fields["error_message"] = joined_notes(fields.get("error_message"), coalesced_note(coalesced))
     await finish_run(rt.db, claim, fields)
     if retry_at is not None:
         await asyncio.to_thread(rt.jobs.schedule_retry, chrono_id, scheduled_for, attempt + 1, retry_at)

@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from chronoflow.scheduling.jobs import Coalesced, iso
 from chronoflow.store.engine import Database, utcnow
 from chronoflow.store.models import Chrono, ChronoRun, OverlapPolicy, RunStatus, RunTrigger, new_id
 
@@ -173,10 +174,20 @@ async def finish_run(db: Database, claim: Claim, fields: dict[str, Any]) -> Chro
     return run
 
 
-async def add_coalesced_note(db: Database, run: ChronoRun, count: int) -> None:
-    """Say on a run recorded at claim time (skipped, missed) how many earlier occurrences were folded
-    into it: without the note they would be accounted for nowhere."""
-    message = f"{run.error_message}; {count} missed occurrence(s) coalesced into this run"
+def coalesced_note(folded: Coalesced) -> str:
+    """What a run's row says of the occurrences folded into it: how many, and between which due times."""
+    return (f"{folded.count} missed occurrence(s) coalesced into this run "
+            f"(due from {iso(folded.first)} to {iso(folded.last)})")
+
+
+def joined_notes(*notes: str | None) -> str:
+    return "; ".join(note for note in notes if note)
+
+
+async def add_coalesced_note(db: Database, run: ChronoRun, folded: Coalesced) -> None:
+    """Say on a run which occurrences were folded into it, after what the row already says (a
+    skipped or missed run's reason): without the note they would be accounted for nowhere."""
+    message = joined_notes(run.error_message, coalesced_note(folded))
     async with db.engine.begin() as conn:
         await conn.execute(_UPDATE_RUN, {"run_id": run.id, "error_message": message})
     run.error_message = message
@@ -232,8 +243,9 @@ async def reap_lost_runs(db: Database, is_alive: Any) -> int:
                 run.status = RunStatus.FAILED
                 run.finished_at = now
                 # The target had started: its call may have reached the receiver before the worker died.
-                run.error_message = (f"worker lost; the call may have been delivered ({name} stopped while "
-                                     "the run was in progress)")
+                # What the row already said (occurrences coalesced into it) is kept after the reason.
+                run.error_message = joined_notes(f"worker lost; the call may have been delivered ({name} stopped "
+                                                 "while the run was in progress)", run.error_message)
                 if run.started_at:
                     run.duration_ms = round((now - run.started_at).total_seconds() * 1000)
                 reaped += 1  # the chrono's lastRunStatus follows by trigger

@@ -114,11 +114,19 @@ class WorkerRuntime:
         self.redis.set(key, 1, ex=ttl)
 
         def beat() -> None:
-            while not self.stopping.wait(max(ttl / 3, 0.2)):
+            interval = max(ttl / 3, 0.2)
+            failing = False
+            # While Redis is away, beat again every half second: the key is back (Redis may have
+            # restarted empty) soon after Redis is, well within the scheduler's grace.
+            while not self.stopping.wait(min(interval, 0.5) if failing else interval):
                 try:
                     self.redis.set(key, 1, ex=ttl)
-                except Exception as exc:  # Redis briefly away: the next beat retries
-                    log.warning("worker heartbeat failed: %s", exc)
+                except Exception as exc:
+                    if not failing:
+                        log.warning("worker heartbeat failed: %s", exc)
+                    failing = True
+                else:
+                    failing = False
 
         threading.Thread(target=beat, name="chronoflow-heartbeat", daemon=True).start()
 

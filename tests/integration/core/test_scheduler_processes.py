@@ -34,7 +34,7 @@ def test_an_idle_worker_still_takes_jobs_at_once(sqlite_stack: Stack, http_recei
     worker = stack.spawn("worker")
     stack.spawn("scheduler")
     time.sleep(7)  # idle for longer than redis-py's default socket timeout
-    at = datetime.now(UTC) + timedelta(seconds=1)
+    at = datetime.now(UTC) + timedelta(seconds=3)  # room for a loaded machine to make the request
     stack.create_http_chrono(http_receiver.url + "/after-idle", cron=at.isoformat())
     request = http_receiver.wait_for(1, timeout=15)[0]
     # Generous bound, not a speed target: a timed-out dequeue backs off for seconds.
