@@ -7,7 +7,9 @@ an executed run (see ``tests/occurrences.py``). Scenarios:
 
 - ``redis-restart``: Redis SIGKILLed in the middle, down for 5 s, restarted empty on the same port;
 - ``flushall``: ``FLUSHALL`` in the middle;
-- ``worker-kill``: one of 2 workers SIGKILLed every ~5 s (and started again), 30 chronos.
+- ``worker-kill``: one of 2 workers SIGKILLed every ~5 s (and started again), 30 chronos;
+- ``slow-receiver``: 50 chronos (misfire grace 5 s) whose receiver takes 2 s, one worker: the
+  queue must stay bounded (one waiting job per chrono) and no run may start beyond the grace.
 
 Lost, duplicated, early, stuck and miscounted should be 0. Workers that exit are started again, as a process
 manager would. Each scenario takes about ``--seconds`` plus ~15 s of set-up and settling.
@@ -71,12 +73,17 @@ class Processes:
                 process.wait()
 
 
-def _create_chronos(stack: BenchStack, count: int) -> list[str]:
+SCENARIOS = ("redis-restart", "flushall", "worker-kill", "slow-receiver")
+SLOW_RECEIVER_S = 2.0
+SLOW_GRACE_S = 5
+
+
+def _create_chronos(stack: BenchStack, count: int, **fields: object) -> list[str]:
     ids = []
     for i in range(count):
         chrono = stack.loop.run(stack.chronos.create({
             "name": f"fault-{i}", "cron": "* * * * * *", "targetType": "HTTP",
-            "url": f"{stack.receiver.url}/c/{i}", "method": "POST",
+            "url": f"{stack.receiver.url}/c/{i}", "method": "POST", **fields,
         }))
         ids.append(chrono.id)
     return ids
@@ -119,9 +126,14 @@ def _drain(stack: BenchStack, processes: Processes, ids: list[str], start: float
 
 def run_scenario(name: str, seconds: float) -> tuple[Tally, str]:
     """Run one scenario; returns its tally and a note on what happened."""
-    chronos, workers = (30, 2) if name == "worker-kill" else (10, 1)
+    chronos, workers = {"worker-kill": (30, 2), "slow-receiver": (50, 1)}.get(name, (10, 1))
     with bench_stack() as stack:
-        ids = _create_chronos(stack, chronos)
+        if name == "slow-receiver":
+            for i in range(chronos):
+                stack.receiver.respond(f"/c/{i}", delay=SLOW_RECEIVER_S)
+            ids = _create_chronos(stack, chronos, misfireGraceSeconds=SLOW_GRACE_S)
+        else:
+            ids = _create_chronos(stack, chronos)
         processes = Processes(stack, schedulers=2, workers=workers)
         note = ""
         try:
@@ -138,6 +150,13 @@ def run_scenario(name: str, seconds: float) -> tuple[Tally, str]:
                         victim.wait()
                         kills += 1
                 note = f"{kills} worker kills"
+            elif name == "slow-receiver":
+                queue, longest = f"rq:queue:{stack.settings.queue_name}", 0
+                deadline = time.monotonic() + seconds
+                while time.monotonic() < deadline:
+                    longest = max(longest, stack.redis.llen(queue))
+                    _wait(processes, 0.5)
+                note = f"longest queue {longest} jobs ({chronos} chronos)"
             else:
                 _wait(processes, seconds / 2)
                 fault = time.time()
@@ -162,6 +181,11 @@ def run_scenario(name: str, seconds: float) -> tuple[Tally, str]:
                 _wait(processes, max(0.0, seconds / 2 - (time.time() - back)))
             end = time.time() - SETTLE_S
             tally, waited = _drain(stack, processes, ids, start, end)
+            if name == "slow-receiver":
+                late = max((run.started_at.timestamp() - run.scheduled_for.timestamp()
+                            for chrono_id in ids for run in _runs(stack, chrono_id)
+                            if run.status in ("success", "failed", "timeout") and run.started_at), default=0.0)
+                note += f"; latest start {late:.1f} s after its due time (grace {SLOW_GRACE_S} s)"
             note += (f"; schedulers exited: {processes.exited_schedulers()}; workers restarted: {processes.restarted}"
                      f"; counted {waited:.1f} s after the faulty phase")
         finally:
@@ -173,10 +197,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0,
                         help=f"length of each scenario's faulty phase (at most {MAX_SECONDS})")
-    parser.add_argument("--scenario", choices=("all", "redis-restart", "flushall", "worker-kill"), default="all")
+    parser.add_argument("--scenario", choices=("all", *SCENARIOS), default="all")
     args = parser.parse_args()
     seconds = min(max(args.seconds, 10.0), MAX_SECONDS)
-    names = ["redis-restart", "flushall", "worker-kill"] if args.scenario == "all" else [args.scenario]
+    names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     header = ["scenario", *Tally.names()]
     rows = []
     for name in names:
