@@ -1,4 +1,4 @@
-"""``chronoflow dev``: embedded Redis and SQLite, printed URL and token, clean stop on Ctrl-C."""
+"""``chronoflow dev``: embedded Redis and SQLite, printed URL and token, children restarted, clean stop."""
 
 from __future__ import annotations
 
@@ -8,27 +8,60 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 
 from chronoflow.devtools.embedded_redis import free_port
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_dev_serves_on_the_printed_url_and_stops_its_children(tmp_path: Path, stop_signal: int) -> None:
-    """It starts everything from nothing, answers with the printed token, and leaves no process behind."""
-    port = free_port()
+class Dev:
+    """A running ``chronoflow dev`` and everything it printed so far."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.output = ""
+
+    def read_until(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output and time.monotonic() < deadline:
+            self.output += self.process.stdout.readline()  # type: ignore[union-attr]
+
+    def children(self) -> list[int]:
+        listed = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True,
+                                check=False).stdout
+        return [int(child) for child in listed.split()]
+
+
+@contextmanager
+def dev(tmp_path: Path, stop_signal: int) -> Iterator[Dev]:
+    """``chronoflow dev`` from nothing (no Redis, database or token configured), stopped by ``stop_signal``."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CHRONOFLOW_API_TOKENS")}
     env.update(CHRONOFLOW_HOME=str(tmp_path / "home"), PYTHONUNBUFFERED="1")
-    process = subprocess.Popen([sys.executable, "-m", "chronoflow", "dev", "--port", str(port)], env=env,
+    process = subprocess.Popen([sys.executable, "-m", "chronoflow", "dev", "--port", str(free_port())], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output = ""
+    running = Dev(process)
     try:
-        deadline = time.monotonic() + 60
-        while "Press Ctrl-C" not in output and time.monotonic() < deadline:
-            output += process.stdout.readline()
+        running.read_until("Press Ctrl-C", timeout=60)
+        yield running
+    finally:
+        process.send_signal(stop_signal)
+        process.wait(30)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def test_dev_serves_on_the_printed_url_and_stops_its_children_on_ctrl_c(tmp_path: Path) -> None:
+    """It starts everything from nothing, answers with the printed token, and leaves no process behind."""
+    with dev(tmp_path, signal.SIGINT) as running:
+        output = running.output
         url = re.search(r"running at (http://\S+)", output).group(1)
         token = re.search(r"API token:\s+(\S+)", output).group(1)
         assert f"{url}/schema" in output
@@ -48,52 +81,22 @@ def test_dev_serves_on_the_printed_url_and_stops_its_children(tmp_path: Path, st
         assert created.status_code == 201, created.text
         assert httpx.get(f"{url}/chronos", timeout=5).status_code == 401
         assert (tmp_path / "home" / "chronoflow.store.engine").exists()
-        children = [int(pid) for pid in subprocess.run(
-            ["pgrep", "-P", str(process.pid)], capture_output=True, text=True, check=False).stdout.split()]
+        children = running.children()
         assert len(children) == 4, children  # redis-server, api, scheduler, worker
-    finally:
-        process.send_signal(stop_signal)
-        process.wait(30)
-    assert process.returncode == 0
-    left = [pid for pid in children if _alive(pid)]
-    assert left == [], f"left running: {left}"
+    assert running.process.returncode == 0
+    assert [pid for pid in children if _alive(pid)] == [], "left running"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
-
-
-def test_dev_restarts_a_child_that_exits(tmp_path: Path) -> None:
+def test_dev_restarts_a_child_that_exits_and_stops_them_all_on_sigterm(tmp_path: Path) -> None:
     """It starts a SIGKILLed worker again, saying which child exited and with which code, and keeps serving."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CHRONOFLOW_API_TOKENS")}
-    env.update(CHRONOFLOW_HOME=str(tmp_path / "home"), PYTHONUNBUFFERED="1")
-    process = subprocess.Popen([sys.executable, "-m", "chronoflow", "dev", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output = ""
-    try:
-        deadline = time.monotonic() + 60
-        while "Press Ctrl-C" not in output and time.monotonic() < deadline:
-            output += process.stdout.readline()
-        worker = next(pid for pid in _children(process.pid) if b"worker" in Path(f"/proc/{pid}/cmdline").read_bytes())
+    with dev(tmp_path, signal.SIGTERM) as running:
+        worker = next(pid for pid in running.children()
+                      if b"worker" in Path(f"/proc/{pid}/cmdline").read_bytes())
         os.kill(worker, signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while "worker restarted" not in output and time.monotonic() < deadline:
-            output += process.stdout.readline()
-        assert f"worker exited with code {-signal.SIGKILL}" in output, output
-        assert "worker restarted" in output, output
-        children = _children(process.pid)
+        running.read_until("worker restarted", timeout=30)
+        assert f"worker exited with code {-signal.SIGKILL}" in running.output, running.output
+        assert "worker restarted" in running.output, running.output
+        children = running.children()
         assert len(children) == 4 and worker not in children, children
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
-    assert process.returncode == 0
-    assert [pid for pid in children if _alive(pid)] == []
-
-
-def _children(pid: int) -> list[int]:
-    listed = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
-    return [int(child) for child in listed.split()]
+    assert running.process.returncode == 0
+    assert [pid for pid in children if _alive(pid)] == [], "left running"
