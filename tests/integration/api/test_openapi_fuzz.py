@@ -37,7 +37,7 @@ import pytest
 from chronoflow.api.app import create_app
 from chronoflow.api.paging import MAX_SKIP
 from chronoflow.config import Settings
-from chronoflow.devtools.embedded_redis import free_port
+from chronoflow.devtools.embedded_redis import EmbeddedRedis, free_port
 from chronoflow.store.migrations import upgrade
 
 TOKEN = "fuzz-token-0123456789abcdef"
@@ -86,9 +86,15 @@ def _environment(base: dict[str, str], **values: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def live_api(sqlite_url: str, redis_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    """``chronoflow api`` on 127.0.0.1 with every outbound route closed; no worker, no scheduler."""
+@pytest.fixture(scope="module")
+def live_api(redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """``chronoflow api`` on 127.0.0.1 with every outbound route closed; no worker, no scheduler.
+
+    One process serves the module (per test process): no test here needs an empty database, and
+    starting the API is most of what each would cost.
+    """
+    tmp_path = tmp_path_factory.mktemp("live-api")
+    sqlite_url, redis_url = f"sqlite+aiosqlite:///{tmp_path / 'chronoflow.db'}", redis_server.url
     upgrade(sqlite_url)
     closed = ClosedPort()
     port = free_port()

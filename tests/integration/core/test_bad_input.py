@@ -121,11 +121,12 @@ def test_resuming_a_past_one_shot_is_a_conflict(stack: Stack) -> None:
     """It refuses to resume a one-shot whose time has passed."""
     from datetime import UTC, datetime, timedelta
 
-    chrono = stack.create_http_chrono("http://127.0.0.1:9/x", cron=(datetime.now(UTC) + timedelta(seconds=2)).isoformat())
+    at = datetime.now(UTC) + timedelta(seconds=4)  # room for a loaded machine to create and pause it first
+    chrono = stack.create_http_chrono("http://127.0.0.1:9/x", cron=at.isoformat())
     stack.api.post(f"/chronos/{chrono['id']}/pause")
     import time
 
-    time.sleep(2.2)
+    time.sleep(max(0.0, at.timestamp() - time.time()) + 0.2)
     response = stack.api.post(f"/chronos/{chrono['id']}/resume")
     assert response.status_code == 409
     assert stack.jobs.count_schedule_jobs(chrono["id"]) == 0

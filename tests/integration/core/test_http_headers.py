@@ -9,6 +9,14 @@ import pytest
 from chronoflow.targets.http import MAX_HEADER_VALUE_CHARS, MAX_HEADERS
 from tests.integration.conftest import Stack
 
+
+@pytest.fixture
+def stack(sqlite_stack: Stack) -> Stack:
+    """Header checks and what a receiver gets do not depend on the database: SQLite only
+    (claims and storage are tested on both databases)."""
+    return sqlite_stack
+
+
 SECRETS = {
     "Authorization": "Bearer real-token-1", "Cookie": "session=abc", "Proxy-Authorization": "Basic cHJveHk=",
     "X-Api-Key": "key-1", "x-session-token": "tok-1", "X-Client-Secret": "sec-1", "X-Db-Password": "pw-1",

@@ -6,7 +6,17 @@ import hashlib
 import hmac
 import time
 
+import pytest
+
 from tests.integration.conftest import Stack
+
+
+@pytest.fixture
+def stack(sqlite_stack: Stack) -> Stack:
+    """What a receiver gets does not depend on the database: SQLite only (claims and storage
+    are tested on both databases)."""
+    return sqlite_stack
+
 
 SECRET = "s3cret-signing-key-0123"
 

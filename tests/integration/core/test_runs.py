@@ -137,8 +137,9 @@ def test_the_scheduler_reaps_lost_runs_by_itself(sqlite_stack: Stack, http_recei
     stack.wait_until(lambda: stack.runs(chrono["id"])[0].status == "failed", timeout=20)
 
 
-def test_failures_are_retried_with_backoff_until_success(stack: Stack, http_receiver) -> None:
+def test_failures_are_retried_with_backoff_until_success(sqlite_stack: Stack, http_receiver) -> None:
     """It retries a 5xx with exponential backoff and records each attempt."""
+    stack = sqlite_stack  # retry timing does not depend on the database
     http_receiver.respond("/flaky", statuses=[503, 502, 200])
     chrono = stack.create_http_chrono(http_receiver.url + "/flaky", cron="*/5 * * * *")
     stack.hand_over(stack.jobs.scheduled_due(chrono["id"]))
@@ -154,8 +155,9 @@ def test_failures_are_retried_with_backoff_until_success(stack: Stack, http_rece
     assert gaps[0] >= 0.2 and gaps[1] >= 0.4, gaps  # JOB_BACKOFF_MS=200, doubled
 
 
-def test_a_client_error_is_not_retried(stack: Stack, http_receiver) -> None:
+def test_a_client_error_is_not_retried(sqlite_stack: Stack, http_receiver) -> None:
     """It does not retry a 4xx answer."""
+    stack = sqlite_stack  # retry timing does not depend on the database
     http_receiver.respond("/bad", status=400, body="nope")
     chrono = stack.create_http_chrono(http_receiver.url + "/bad", cron="*/5 * * * *")
     stack.hand_over(stack.jobs.scheduled_due(chrono["id"]))
