@@ -41,6 +41,15 @@ EN: dict[str, str] = {
     "no_channels": "No channels yet: create one through the API.", "not_found": "Not found",
     "error_page": "Something went wrong", "back": "Back", "chart_label": "Runs by status",
     "total": "Total", "times_in": "Times in {zone}",
+    "nav_contacts": "Contacts", "nav_campaigns": "Campaigns", "contacts": "Contacts", "tags": "Tags",
+    "phone": "Phone", "opted_out": "Opted out", "export_csv": "Export CSV", "import_csv": "Import a CSV file",
+    "csv_file": "CSV file", "csv_help": "Columns: phone, name, tags (separated by ; or |); any other column is an attribute.",
+    "tags_every_line": "Tags added to every line", "update_existing": "Update contacts already stored",
+    "import": "Import", "import_report": "Import report", "created": "Created", "updated_count": "Updated",
+    "unchanged": "Unchanged", "rejected": "Rejected", "line": "Line", "reason": "Reason",
+    "validate_numbers": "Validate numbers on WhatsApp", "with_tag": "Contacts with the tag",
+    "all_contacts": "All contacts", "validate": "Validate", "validation_report": "Validation",
+    "checked": "Checked", "valid": "Valid", "invalid": "Invalid", "new_tag": "New tag", "actions": "Actions",
 }
 """English, the source catalog."""
 
@@ -79,6 +88,16 @@ PT_BR: dict[str, str] = {
     "no_channels": "Nenhum canal ainda: crie um pela API.", "not_found": "Não encontrado",
     "error_page": "Algo deu errado", "back": "Voltar", "chart_label": "Execuções por status",
     "total": "Total", "times_in": "Horários em {zone}",
+    "nav_contacts": "Contatos", "nav_campaigns": "Campanhas", "contacts": "Contatos", "tags": "Tags",
+    "phone": "Telefone", "opted_out": "Descadastrado", "export_csv": "Exportar CSV",
+    "import_csv": "Importar um arquivo CSV", "csv_file": "Arquivo CSV",
+    "csv_help": "Colunas: telefone, nome, tags (separadas por ; ou |); qualquer outra coluna vira um atributo.",
+    "tags_every_line": "Tags somadas a cada linha", "update_existing": "Atualizar contatos já cadastrados",
+    "import": "Importar", "import_report": "Relatório da importação", "created": "Criados",
+    "updated_count": "Atualizados", "unchanged": "Sem mudança", "rejected": "Recusados", "line": "Linha",
+    "reason": "Motivo", "validate_numbers": "Validar números no WhatsApp", "with_tag": "Contatos com a tag",
+    "all_contacts": "Todos os contatos", "validate": "Validar", "validation_report": "Validação",
+    "checked": "Verificados", "valid": "Válidos", "invalid": "Inválidos", "new_tag": "Nova tag", "actions": "Ações",
 }
 """Brazilian Portuguese."""
 
