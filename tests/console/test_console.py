@@ -154,7 +154,7 @@ def test_it_speaks_the_browsers_language_and_switches(browser: Browser, console:
 
 
 PAGES = ["/console/", "/console/chronos/", "/console/chronos/new", "/console/functions/", "/console/functions/new",
-         "/console/channels/"]
+         "/console/channels/", "/console/contacts/", "/console/campaigns/", "/console/campaigns/new"]
 
 UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
     .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length && [...e.labels].some(l => l.textContent.trim())))
@@ -168,8 +168,13 @@ def test_every_page_labels_its_inputs_and_describes_its_images(page: Page, conso
     """No input without a visible label, no image without alt text, one h1, no action without text."""
     chrono = create_http_chrono(console, "a11y", "http://127.0.0.1:9/")
     function = console.api.post("/functions", json={"name": "a11y", "code": "def run(ctx):\n    return 1\n"}).json()
+    contact = console.api.post("/contacts", json={"phone": "+55 11 97900-0001", "tags": ["a11y"]})
+    channel = console.api.post("/channels", json={"name": "a11y", "provider": "WAHA", "config": {"session": "a11y"}})
+    campaign = console.api.post("/campaigns", json={"name": "a11y", "channelIds": [channel.json()["id"]],
+                                                    "messageTemplate": "Oi", "audience": {"tags": ["a11y"]}})
+    assert contact.status_code == 201 and campaign.status_code == 201, campaign.text
     visited = [*PAGES, f"/console/chronos/{chrono['id']}", f"/console/chronos/{chrono['id']}/edit",
-               f"/console/functions/{function['id']}"]
+               f"/console/functions/{function['id']}", f"/console/campaigns/{campaign.json()['id']}"]
     for path in visited:
         page.goto(path)
         assert page.locator("h1").count() == 1, path
