@@ -42,7 +42,7 @@ VARIANT_SEPARATOR = "---"
 Skip = Annotated[int, Parameter(ge=0, le=MAX_SKIP)]
 
 
-def _number(fields: dict[str, str], name: str, kind: type[float] | type[int]) -> Any:
+def _number(fields: dict[str, str], name: str, kind: type[float | int]) -> Any:
     """A number input; blank is absent, anything else that is not a number is InvalidInput naming it."""
     text = fields.get(name, "").strip()
     if not text:
@@ -54,7 +54,9 @@ def _number(fields: dict[str, str], name: str, kind: type[float] | type[int]) ->
 
 
 def _variants(text: str) -> list[str]:
-    parts, current = [], []
+    """The variants textarea split at its ``---`` lines, blanks dropped."""
+    parts: list[str] = []
+    current: list[str] = []
     for line in text.splitlines():
         if line.strip() == VARIANT_SEPARATOR:
             parts.append("\n".join(current).strip())
@@ -66,6 +68,7 @@ def _variants(text: str) -> list[str]:
 
 
 def _tags(fields: dict[str, str], name: str) -> list[str]:
+    """A comma-separated tag input as the API's list (checked by the audience rules)."""
     return [part.strip() for part in fields.get(name, "").split(",") if part.strip()]
 
 
