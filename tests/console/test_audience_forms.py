@@ -61,3 +61,20 @@ def test_a_refused_campaign_form_names_the_field_and_creates_nothing(signed_in: 
     preview = signed_in.post("/console/campaigns/preview", data={"csrf": CSRF, "tags": "nobody"},
                              headers={"Accept": "application/json"})
     assert preview.status_code == 422 and preview.json()["field"] == "audience.tags"
+
+
+def test_the_overview_lists_a_sending_campaign_with_its_progress(signed_in: httpx.Client, console: Console) -> None:
+    """A started campaign shows under "Campaigns sending now" with its rows done out of its total; once
+    cancelled it no longer does."""
+    console.api.post("/contacts", json={"phone": "+55 11 97800-0003", "name": "Lia", "tags": ["overview-now"]})
+    channel = console.api.post("/channels", json={"name": "overview", "provider": "WAHA",
+                                                  "config": {"session": "overview"}}).json()
+    made = console.api.post("/campaigns", json={"name": "sending now", "channelIds": [channel["id"]],
+                                                "messageTemplate": "Oi", "audience": {"tags": ["overview-now"]}})
+    campaign = made.json()
+    started = signed_in.post(f"/console/campaigns/{campaign['id']}/start", data={"csrf": CSRF})
+    assert started.status_code == 303 and console.api.get(f"/campaigns/{campaign['id']}").json()["status"] == "sending"
+    section = signed_in.get("/console/").text.split("Campaigns sending now", 1)[1]
+    assert "sending now</a>" in section and re.search(r'<progress value="0" max="1"', section), section[:1500]
+    assert signed_in.post(f"/console/campaigns/{campaign['id']}/cancel", data={"csrf": CSRF}).status_code == 303
+    assert "sending now</a>" not in signed_in.get("/console/").text.split("Campaigns sending now", 1)[1]
