@@ -8,4 +8,5 @@ from chronoflow.console.pages.contacts import ContactPages
 from chronoflow.console.pages.functions import FunctionPages
 from chronoflow.console.pages.overview import OverviewPage
 
-__all__ = ["AccessController", "CampaignPages", "ChannelPages", "ChronoPages", "ContactPages", "FunctionPages", "OverviewPage"]
+__all__ = ["AccessController", "CampaignPages", "ChannelPages", "ChronoPages", "ContactPages", "FunctionPages",
+           "OverviewPage"]
