@@ -46,13 +46,14 @@ async def overview(db: Database, window: timedelta = timedelta(hours=24), take: 
     async with db.session() as session:
         counted = await session.execute(
             select(Chrono.target_type, Chrono.is_active, func.count()).group_by(Chrono.target_type, Chrono.is_active))
-        # Counted status by status: each count is one range of (status, scheduled_for) holding only
-        # the window's runs, where a grouped count walked every run ever kept.
-        runs_by_status: dict[str, int] = {}
-        for status in RunStatus:
-            runs_by_status[status.value] = int(await session.scalar(
-                select(func.count()).select_from(ChronoRun)
-                .where(ChronoRun.status == status.value, ChronoRun.scheduled_for >= since)) or 0)
+        # Counted status by status, in one statement: each count is one range of (status,
+        # scheduled_for) holding only the window's runs, where a grouped count walked every run kept.
+        statuses = [status.value for status in RunStatus]
+        counts = (await session.execute(select(*[
+            select(func.count()).select_from(ChronoRun)
+            .where(ChronoRun.status == status, ChronoRun.scheduled_for >= since).scalar_subquery()
+            for status in statuses]))).one()
+        runs_by_status = {status: int(n or 0) for status, n in zip(statuses, counts, strict=True)}
         upcoming = await session.scalars(
             select(Chrono).where(Chrono.is_active.is_(True), Chrono.next_run_at.is_not(None))
             .order_by(Chrono.next_run_at).limit(take))
