@@ -168,7 +168,7 @@ async def _view(service: CampaignService, campaign_id: str) -> CampaignOut:
     return CampaignOut.of(*await service.with_progress(campaign_id))
 
 
-async def _progress_events(service: CampaignService, campaign_id: str) -> AsyncIterator[ServerSentEventMessage]:
+async def progress_events(service: CampaignService, campaign_id: str) -> AsyncIterator[ServerSentEventMessage]:
     """The campaign's counters and status, sent whenever they change, until it ends (or the client leaves)."""
     last = ""
     for _ in range(int(EVENTS_MAX_SECONDS / EVENTS_POLL_SECONDS)):
@@ -288,7 +288,7 @@ class CampaignController(Controller):
     async def events(self, campaign_id: str, db: Database, jobs: JobStore, settings: Settings) -> ServerSentEvent:
         service = _service(db, jobs, settings)
         await service.get(campaign_id)
-        return ServerSentEvent(_progress_events(service, campaign_id))
+        return ServerSentEvent(progress_events(service, campaign_id))
 
 
-__all__ = ["CampaignController"]
+__all__ = ["CampaignController", "CampaignCreate", "RecipientOut", "progress_events"]

@@ -1,7 +1,7 @@
 """Figures about all chronos at once: what the console's overview shows.
 
-Each is one indexed query (grouped counts, or a short ordered page), so the overview stays fast
-with tens of thousands of chronos and runs.
+Each is an indexed query (grouped counts, or a short ordered page) over the run indexes of
+migration 0008, so the overview stays fast with tens of thousands of chronos and runs.
 """
 
 from __future__ import annotations
@@ -46,21 +46,32 @@ async def overview(db: Database, window: timedelta = timedelta(hours=24), take: 
     async with db.session() as session:
         counted = await session.execute(
             select(Chrono.target_type, Chrono.is_active, func.count()).group_by(Chrono.target_type, Chrono.is_active))
-        runs = await session.execute(
-            select(ChronoRun.status, func.count()).where(ChronoRun.scheduled_for >= since).group_by(ChronoRun.status))
+        # Counted status by status, in one statement: each count is one range of (status,
+        # scheduled_for) holding only the window's runs, where a grouped count walked every run kept.
+        statuses = [status.value for status in RunStatus]
+        counts = (await session.execute(select(*[
+            select(func.count()).select_from(ChronoRun)
+            .where(ChronoRun.status == status, ChronoRun.scheduled_for >= since).scalar_subquery()
+            for status in statuses]))).one()
+        runs_by_status = {status: int(n or 0) for status, n in zip(statuses, counts, strict=True)}
         upcoming = await session.scalars(
             select(Chrono).where(Chrono.is_active.is_(True), Chrono.next_run_at.is_not(None))
             .order_by(Chrono.next_run_at).limit(take))
-        failed = await session.execute(
-            select(ChronoRun, Chrono.name).join(Chrono, Chrono.id == ChronoRun.chrono_id)
-            .where(ChronoRun.status.in_([s.value for s in FAILED_STATUSES]))
-            .order_by(ChronoRun.scheduled_for.desc()).limit(take))
+        # One short query per failed status, merged here: each reads the newest entries of
+        # (status, scheduled_for) and stops, where ``status IN (...)`` sorted every failure ever kept.
+        failed: list[tuple[ChronoRun, str]] = []
+        for status in FAILED_STATUSES:
+            failed.extend((await session.execute(
+                select(ChronoRun, Chrono.name).join(Chrono, Chrono.id == ChronoRun.chrono_id)
+                .where(ChronoRun.status == status.value)
+                .order_by(ChronoRun.scheduled_for.desc()).limit(take))).all())
+        failed.sort(key=lambda pair: pair[0].scheduled_for, reverse=True)
         return Overview(
             chronos={(str(kind), bool(active)): int(n) for kind, active, n in counted.all()},
-            runs_by_status={str(status): int(n) for status, n in runs.all()},
+            runs_by_status={status: n for status, n in runs_by_status.items() if n},
             next_fires=list(upcoming),
             failures=[Failure(run.id, run.chrono_id, name, run.status, run.finished_at or run.scheduled_for,
-                              run.error_message) for run, name in failed.all()],
+                              run.error_message) for run, name in failed[:take]],
         )
 
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
+from litestar.datastructures import UploadFile
 
 from chronoflow.console.session import CSRF_FIELD, csrf_matches
 from chronoflow.errors import Forbidden, InvalidInput
@@ -40,6 +41,19 @@ def decoded(fields: dict[str, Any], kind: type[T]) -> T:
         raise InvalidInput(field, str(exc).split(" - at ")[0]) from exc
 
 
+async def upload(request: Request[Any, Any, Any], name: str) -> bytes:
+    """The bytes of the file input ``name`` of a multipart form (after :func:`posted`); none is InvalidInput."""
+    sent = (await request.form()).get(name)
+    if not isinstance(sent, UploadFile):
+        raise InvalidInput(name, "choose a file to send")
+    return await sent.read()
+
+
+async def choices(request: Request[Any, Any, Any], name: str) -> list[str]:
+    """Every value of a multiple ``<select>`` or checkbox group ``name`` (after :func:`posted`)."""
+    return [value for value in (await request.form()).getall(name, []) if isinstance(value, str) and value]
+
+
 def json_field(fields: dict[str, str], name: str) -> Any:
     """A textarea holding JSON, parsed; blank is absent. Bad JSON is InvalidInput naming it."""
     text = fields.get(name, "").strip()
@@ -65,4 +79,4 @@ def without_unset(fields: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value is not msgspec.UNSET}
 
 
-__all__ = ["decoded", "field_key", "json_field", "lines_field", "posted", "without_unset"]
+__all__ = ["choices", "decoded", "field_key", "json_field", "lines_field", "posted", "upload", "without_unset"]

@@ -34,11 +34,15 @@ def page(request: Request[Any, Any, Any], template: str, status_code: int = 200,
     })
 
 
+def refusal(exc: ChronoflowError) -> dict[str, Any]:
+    """The page context of a refusal: the API's status, and its message keyed by the field it names."""
+    key = field_key(getattr(exc, "field", None) if isinstance(getattr(exc, "field", None), str) else None)
+    return {"status_code": status_of(exc), "errors": {key: str(exc)}, "error_extra": {"line": getattr(exc, "line", None)}}
+
+
 def refused(request: Request[Any, Any, Any], template: str, exc: ChronoflowError, **context: Any) -> Template:
     """The form again, with the API's message beside the field it names (the API's status too)."""
-    key = field_key(getattr(exc, "field", None) if isinstance(getattr(exc, "field", None), str) else None)
-    extra = {"line": getattr(exc, "line", None)}
-    return page(request, template, status_code=status_of(exc), errors={key: str(exc)}, error_extra=extra, **context)
+    return page(request, template, **refusal(exc), **context)
 
 
-__all__ = ["STATIC", "TEMPLATE_CONFIG", "page", "refused"]
+__all__ = ["STATIC", "TEMPLATE_CONFIG", "page", "refusal", "refused"]

@@ -8,7 +8,15 @@ from litestar import Request, Response, Router
 from litestar.static_files import create_static_files_router
 
 from chronoflow.api.errors import domain_error, status_of
-from chronoflow.console.pages import AccessController, ChannelPages, ChronoPages, FunctionPages, OverviewPage
+from chronoflow.console.pages import (
+    AccessController,
+    CampaignPages,
+    ChannelPages,
+    ChronoPages,
+    ContactPages,
+    FunctionPages,
+    OverviewPage,
+)
 from chronoflow.console.pages.chronos import SchedulePreview
 from chronoflow.console.pages.overview import root
 from chronoflow.console.rendering import STATIC, page
@@ -32,7 +40,7 @@ def console_router() -> Router:
     return Router(
         path="/",
         route_handlers=[root, AccessController, OverviewPage, ChronoPages, SchedulePreview, FunctionPages,
-                        ChannelPages, static],
+                        ChannelPages, ContactPages, CampaignPages, static],
         include_in_schema=False,
         opt={"public": True},
         before_request=gatekeeper,

@@ -162,7 +162,8 @@ class ChronoRun(Base):
     __table_args__ = (
         UniqueConstraint("chrono_id", "scheduled_for", "attempt", name="uq_chrono_runs_occurrence"),
         Index("ix_chrono_runs_chrono_scheduled", "chrono_id", "scheduled_for"),
-        Index("ix_chrono_runs_status", "status"),
+        Index("ix_chrono_runs_scheduled_status", "scheduled_for", "status"),
+        Index("ix_chrono_runs_status_scheduled", "status", "scheduled_for"),
     )
 
 

@@ -11,12 +11,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +61,37 @@ class Console:
         """The phone scans the QR code: the fake gateway pairs ``session`` (WORKING)."""
         return httpx.post(f"{self.fake.url}/_fake/connect", json={"session": session}, timeout=10)
 
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment of a process of this console: its database, Redis and fake gateway."""
+        return {**os.environ, "DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url,
+                "CHRONOFLOW_API_TOKENS": TOKEN, "CHRONOFLOW_HOME": str(self.home), "LOG_LEVEL": "WARNING",
+                "WAHA_BASE_URL": self.fake.url, "WAHA_API_KEY": FAKE_KEY}
+
     def burst_worker(self, timeout: float = 60) -> None:
         """Run what is queued with a real worker process, then let it exit."""
-        env = {**os.environ, "DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url,
-               "CHRONOFLOW_API_TOKENS": TOKEN, "CHRONOFLOW_HOME": str(self.home), "LOG_LEVEL": "WARNING"}
-        done = subprocess.run([sys.executable, "-m", "chronoflow", "worker", "--burst"], env=env,
+        done = subprocess.run([sys.executable, "-m", "chronoflow", "worker", "--burst"], env=self.env,
                               capture_output=True, timeout=timeout, check=False)
         assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
+
+    @contextmanager
+    def running(self, *roles: str) -> Iterator[None]:
+        """A scheduler, a worker… of this console, for as long as the block lasts."""
+        processes = [subprocess.Popen([sys.executable, "-m", "chronoflow", role], env=self.env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                     for role in roles]
+        try:
+            yield
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGTERM)
+            for process in processes:
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
 
 
 @pytest.fixture(scope="session")

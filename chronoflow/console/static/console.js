@@ -1,6 +1,7 @@
 // ChronoFlow console: progressive enhancement only. Every page works without this script;
 // with it, the schedule preview follows typing, run tables and channel badges refresh themselves,
-// and the QR code is renewed until the session works.
+// the QR code is renewed until the session works, the campaign form previews its audience and
+// message, and a campaign's counters follow its event stream.
 "use strict";
 
 (function () {
@@ -117,6 +118,74 @@
         if (old.startsWith("blob:")) URL.revokeObjectURL(old);
       }
     }, 1500);
+  }
+
+  // The campaign form: how many contacts the audience reaches, and the message the first one gets.
+  const campaignForm = document.querySelector("[data-campaign-form]");
+  if (campaignForm) {
+    const box = document.getElementById("campaign-preview");
+    let timer = null;
+    let asked = 0;
+    const ask = async () => {
+      const form = new URLSearchParams();
+      for (const name of ["tags", "allTags", "excludeTags", "messageTemplate"]) {
+        form.set(name, campaignForm.elements[name].value);
+      }
+      form.set("csrf", csrf);
+      const mine = ++asked;
+      const answer = await fetch(document.body.dataset.prefix + "/campaigns/preview", {
+        method: "POST", body: form, headers: { Accept: "application/json", "X-CSRF-Token": csrf },
+      });
+      const body = await answer.json();
+      if (mine !== asked) return;
+      box.replaceChildren();
+      const line = document.createElement("p");
+      if (!answer.ok) {
+        line.className = "field-error";
+        line.textContent = body.detail;
+        box.append(line);
+        return;
+      }
+      line.dataset.preview = "audience";
+      line.textContent = box.dataset.labelReach + ": " + body.reachable.toLocaleString(document.documentElement.lang);
+      box.append(line);
+      if (body.message !== null) {
+        const title = document.createElement("p");
+        title.textContent = box.dataset.labelSample.replace("{phone}", body.phone);
+        const sample = document.createElement("pre");
+        sample.dataset.preview = "message";
+        sample.textContent = body.message;
+        box.append(title, sample);
+      }
+    };
+    const later = () => { clearTimeout(timer); timer = setTimeout(ask, 300); };
+    for (const name of ["tags", "allTags", "excludeTags", "messageTemplate"]) {
+      campaignForm.elements[name].addEventListener("input", later);
+    }
+    if (campaignForm.elements.tags.value || campaignForm.elements.allTags.value) ask();
+  }
+
+  // Live campaign counters: the campaign's event stream (server-sent events), no reloading.
+  const live = document.querySelector("[data-campaign-events]");
+  if (live && !("final" in live.dataset) && window.EventSource) {
+    const stream = new EventSource(live.dataset.campaignEvents);
+    const number = (n) => Number(n).toLocaleString(document.documentElement.lang);
+    stream.addEventListener("progress", (event) => {
+      const state = JSON.parse(event.data);
+      for (const cell of live.querySelectorAll("[data-counter]")) {
+        const value = state[cell.dataset.counter];
+        if (value !== undefined) cell.textContent = number(value);
+      }
+      const done = state.total - state.pending - state.sending;
+      const bar = live.querySelector("[data-progress]");
+      bar.max = Math.max(state.total, 1);
+      bar.value = done;
+      live.querySelector("[data-progress-text]").textContent = number(done) + " / " + number(state.total);
+      const status = live.querySelector("[data-campaign-status]");
+      if (status.textContent.trim() !== state.status) status.replaceChildren(badge(state.status));
+      if (state.status === "completed" || state.status === "cancelled") stream.close();
+    });
+    stream.addEventListener("deleted", () => stream.close());
   }
 
   // Deleting asks first.
