@@ -160,6 +160,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per figure (1-20)")
     parser.add_argument("--seconds", type=float, default=3, help="seconds per wrk round (1-30)")
     parser.add_argument("--chronos", type=int, default=10_000, help="chronos stored before the list figure")
+    parser.add_argument("--only", default="", help="comma-separated figures to run: list, health, post (default: all)")
     parser.add_argument("--serve-peer", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_peer:
@@ -186,7 +187,7 @@ def main() -> int:
                                           start_new_session=True))
         try:
             return measure(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{peer_port}", Path(tmp), args.rounds,
-                           seconds)
+                           seconds, {name for name in args.only.split(",") if name})
         finally:
             for process in processes:
                 process.terminate()
@@ -198,7 +199,7 @@ def main() -> int:
                     process.wait()
 
 
-def measure(ours: str, peer: str, tmp: Path, rounds: int, seconds: int) -> int:
+def measure(ours: str, peer: str, tmp: Path, rounds: int, seconds: int, only: set[str]) -> int:
     """Every figure, ours and the peer alternating; prints the table, returns the exit status."""
     if wait_for(f"{peer}/", (200,), START_TIMEOUT_S) != 200:
         print("the peer app did not start", file=sys.stderr)
@@ -213,12 +214,14 @@ def measure(ours: str, peer: str, tmp: Path, rounds: int, seconds: int) -> int:
     script.write_text(POST_SCRIPT)
     auth = (f"Authorization: Bearer {TOKEN}",)
     figures = {
-        "GET /chronos?take=50": lambda r: run_wrk(f"{ours}/chronos?take=50", seconds, headers=auth),
-        "GET /health": lambda r: run_wrk(f"{ours}/health", seconds),
-        "POST /chronos": lambda r: run_wrk(f"{ours}/chronos", seconds, script=script, args=(f"r{r}",)),
+        "GET /chronos?take=50": ("list", lambda r: run_wrk(f"{ours}/chronos?take=50", seconds, headers=auth)),
+        "GET /health": ("health", lambda r: run_wrk(f"{ours}/health", seconds)),
+        "POST /chronos": ("post", lambda r: run_wrk(f"{ours}/chronos", seconds, script=script, args=(f"r{r}",))),
     }
     table: list[tuple[str, float, float, int]] = []
-    for name, run in figures.items():
+    for name, (key, run) in figures.items():
+        if only and key not in only:
+            continue
         mine, theirs, errors = [], [], 0
         for r in range(rounds):
             result = run(r)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from chronoflow.scheduling.reading import first_fire_time, read_schedule, stored
 from chronoflow.store.engine import Database, utcnow
 from chronoflow.store.lookups import get_or_404
 from chronoflow.store.models import Chrono, ChronoRun, OverlapPolicy, RunStatus, RunTrigger, TargetType
+from chronoflow.store.paging import page_with_total
 from chronoflow.targets import get_target, refuse_foreign_fields
 from chronoflow.targets.http import keep_hidden_values
 
@@ -152,21 +154,39 @@ class ChronoService:
             raise Conflict("this chrono sends a campaign: pause, resume or cancel the campaign instead")
         return chrono
 
-    async def list(self, skip: int, take: int, target_type: str | None, is_active: bool | None,
-                   search: str | None = None) -> tuple[list[Chrono], int]:
-        """A page of chronos, newest first; ``search`` keeps those whose name contains it (any case)."""
-        query = select(Chrono)
+    @staticmethod
+    def _list_conditions(target_type: str | None, is_active: bool | None, search: str | None) -> list[Any]:
+        conditions: list[Any] = []
         if search:
             escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            query = query.where(func.lower(Chrono.name).like(f"%{escaped}%", escape="\\"))
+            conditions.append(func.lower(Chrono.name).like(f"%{escaped}%", escape="\\"))
         if target_type is not None:
-            query = query.where(Chrono.target_type == target_type)
+            conditions.append(Chrono.target_type == target_type)
         if is_active is not None:
-            query = query.where(Chrono.is_active == is_active)
+            conditions.append(Chrono.is_active == is_active)
+        return conditions
+
+    async def _page(self, columns: Sequence[Any], skip: int, take: int, conditions: list[Any]) -> tuple[list[Any], int]:
+        # Newest first, ties by id, both descending: ix_chronos_created serves it read backwards.
+        query = select(*columns).where(*conditions).order_by(Chrono.created_at.desc(), Chrono.id.desc())
         async with self.db.session() as session:
-            total = await session.scalar(select(func.count()).select_from(query.subquery()))
-            rows = await session.scalars(query.order_by(Chrono.created_at.desc(), Chrono.id).offset(skip).limit(take))
-            return list(rows), int(total or 0)
+            return await page_with_total(session, query, select(func.count()).select_from(Chrono).where(*conditions),
+                                         skip, take)
+
+    async def list(self, skip: int, take: int, target_type: str | None, is_active: bool | None,
+                   search: str | None = None) -> tuple[list[Chrono], int]:
+        """A page of chronos, newest first, and their total; ``search`` keeps those whose name contains it (any case)."""
+        rows, total = await self._page([Chrono], skip, take, self._list_conditions(target_type, is_active, search))
+        return [row[0] for row in rows], total
+
+    async def list_rows(self, columns: Sequence[str], skip: int, take: int, target_type: str | None,
+                        is_active: bool | None, search: str | None = None) -> tuple[list[Any], int]:
+        """:meth:`list`, reading only ``columns``: rows with those attributes (and the total last), not chronos.
+
+        A list does not show every column, and building whole ORM objects costs more than the query.
+        """
+        return await self._page([getattr(Chrono, name) for name in columns], skip, take,
+                                self._list_conditions(target_type, is_active, search))
 
     async def update(self, chrono_id: str, changes: dict[str, Any]) -> Chrono:
         now = utcnow()
