@@ -133,7 +133,7 @@ class ChronoService:
     # --- operations ---------------------------------------------------------------------------
     async def create(self, fields: dict[str, Any]) -> Chrono:
         now = utcnow()
-        async with self.db.session() as session:
+        async with self.db.session(write=True) as session:
             values = await self._validated(fields, session, now)
             refuse_foreign_fields(fields, values["target_type"])
             chrono = Chrono(**values)
@@ -190,7 +190,7 @@ class ChronoService:
 
     async def update(self, chrono_id: str, changes: dict[str, Any]) -> Chrono:
         now = utcnow()
-        async with self.db.session() as session:
+        async with self.db.session(write=True) as session:
             chrono = await self._get_own(session, chrono_id)
             merged = {**_stored_fields(chrono), **changes}
             if "headers" in changes:  # a hidden header sent back as "***" keeps its stored value
@@ -214,7 +214,7 @@ class ChronoService:
 
     async def _set_active(self, chrono_id: str, active: bool) -> Chrono:
         now = utcnow()
-        async with self.db.session() as session:
+        async with self.db.session(write=True) as session:
             chrono = await self._get_own(session, chrono_id)
             if active and not chrono.is_recurring and (chrono.run_at is None or chrono.run_at < now):
                 raise Conflict("this one-shot chrono's time has passed; PATCH a new cron to schedule it again")
@@ -224,7 +224,7 @@ class ChronoService:
         return chrono
 
     async def delete(self, chrono_id: str) -> None:
-        async with self.db.session() as session:
+        async with self.db.session(write=True) as session:
             chrono = await self._get_own(session, chrono_id)
             await session.delete(chrono)
             await asyncio.to_thread(self.jobs.remove_schedule, chrono_id)
@@ -232,7 +232,7 @@ class ChronoService:
     async def trigger(self, chrono_id: str) -> ChronoRun:
         """Queue a manual run now; the schedule is left as it is (invariant 1)."""
         now = utcnow()
-        async with self.db.session() as session:
+        async with self.db.session(write=True) as session:
             await self._get_own(session, chrono_id)
             run = ChronoRun(chrono_id=chrono_id, scheduled_for=now, attempt=1, trigger=RunTrigger.MANUAL,
                             status=RunStatus.RUNNING)
