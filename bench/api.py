@@ -36,10 +36,10 @@ import httpx
 from litestar import Litestar, get
 from redis import Redis
 
-from chronoflow.chronos.service import ChronoService
+from chronoflow.chronos.service import ChronoService, schedule_spec
 from chronoflow.config import Settings
 from chronoflow.devtools.embedded_redis import EmbeddedRedis, free_port
-from chronoflow.scheduling.jobs import JobStore
+from chronoflow.scheduling.jobs import JobStore, ScheduleSpec
 from chronoflow.store.engine import Database
 from chronoflow.store.migrations import upgrade
 from chronoflow.store.models import Chrono
@@ -141,10 +141,9 @@ async def seed(database_url: str, redis_url: str, count: int) -> None:
         redis.close()
 
 
-def _spec(chrono: Chrono):  # type: ignore[no-untyped-def]
-    from chronoflow.chronos.service import schedule_spec
-
-    assert chrono.next_run_at is not None
+def _spec(chrono: Chrono) -> ScheduleSpec:
+    if chrono.next_run_at is None:
+        raise RuntimeError("a seeded chrono has no next occurrence")
     return schedule_spec(chrono, chrono.next_run_at)
 
 

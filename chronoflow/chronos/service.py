@@ -35,6 +35,8 @@ MAX_PAYLOAD_BYTES = 64 * 1024
 """Largest HTTP ``payload``, serialized as it is sent (compact JSON, UTF-8)."""
 MAX_EXTRAS_BYTES = 64 * 1024
 """Largest ``extras`` object, serialized the same way."""
+CHRONOS = Chrono.__table__
+"""The chronos table, for list statements that read columns rather than chronos."""
 PAST_TOLERANCE = timedelta(seconds=1)
 """A one-shot instant this far in the past is still accepted (clock skew between client and server)."""
 
@@ -156,21 +158,24 @@ class ChronoService:
 
     @staticmethod
     def _list_conditions(target_type: str | None, is_active: bool | None, search: str | None) -> list[Any]:
+        # On the table's columns, not the mapped attributes: a statement without ORM entities
+        # skips the ORM's per-row loading.
+        c = CHRONOS.c
         conditions: list[Any] = []
         if search:
             escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            conditions.append(func.lower(Chrono.name).like(f"%{escaped}%", escape="\\"))
+            conditions.append(func.lower(c.name).like(f"%{escaped}%", escape="\\"))
         if target_type is not None:
-            conditions.append(Chrono.target_type == target_type)
+            conditions.append(c.target_type == target_type)
         if is_active is not None:
-            conditions.append(Chrono.is_active == is_active)
+            conditions.append(c.is_active == is_active)
         return conditions
 
     async def _page(self, columns: Sequence[Any], skip: int, take: int, conditions: list[Any]) -> tuple[list[Any], int]:
         # Newest first, ties by id, both descending: ix_chronos_created serves it read backwards.
-        query = select(*columns).where(*conditions).order_by(Chrono.created_at.desc(), Chrono.id.desc())
+        query = select(*columns).where(*conditions).order_by(CHRONOS.c.created_at.desc(), CHRONOS.c.id.desc())
         async with self.db.session() as session:
-            return await page_with_total(session, query, select(func.count()).select_from(Chrono).where(*conditions),
+            return await page_with_total(session, query, select(func.count()).select_from(CHRONOS).where(*conditions),
                                          skip, take)
 
     async def list(self, skip: int, take: int, target_type: str | None, is_active: bool | None,
@@ -185,7 +190,7 @@ class ChronoService:
 
         A list does not show every column, and building whole ORM objects costs more than the query.
         """
-        return await self._page([getattr(Chrono, name) for name in columns], skip, take,
+        return await self._page([CHRONOS.c[name] for name in columns], skip, take,
                                 self._list_conditions(target_type, is_active, search))
 
     async def update(self, chrono_id: str, changes: dict[str, Any]) -> Chrono:
