@@ -12,7 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chronoflow.config import Settings
 from chronoflow.errors import ConfigError
@@ -31,14 +31,18 @@ def cmd_migrate(settings: Settings, _: argparse.Namespace) -> None:
     print(f"database migrated: {mask_url_passwords(settings.effective_database_url)}")
 
 
-def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
+def serve_asgi(app: Any, host: str, port: int) -> None:
+    """Serve an ASGI app as ``chronoflow api`` does (``bench/api.py`` serves its peer app with it too)."""
     import uvicorn
 
+    # log_config=None: uvicorn logs through the root handler, which masks URL passwords.
+    uvicorn.run(app, host=host, port=port, log_level="warning", log_config=None)
+
+
+def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
     from chronoflow.api.app import create_app
 
-    app = create_app(settings, settings.redis_url)
-    # log_config=None: uvicorn logs through the root handler, which masks URL passwords.
-    uvicorn.run(app, host=settings.host, port=args.port or settings.port, log_level="warning", log_config=None)
+    serve_asgi(create_app(settings, settings.redis_url), settings.host, args.port or settings.port)
 
 
 def cmd_scheduler(settings: Settings, _: argparse.Namespace) -> None:

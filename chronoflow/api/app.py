@@ -23,7 +23,7 @@ from chronoflow.api.conformance import complete_allow_header
 from chronoflow.api.contacts import ContactController
 from chronoflow.api.errors import EXCEPTION_HANDLERS
 from chronoflow.api.functions import FunctionController
-from chronoflow.api.health import health
+from chronoflow.api.health import HealthChecks, health
 from chronoflow.api.json_bodies import BoundedRequest
 from chronoflow.api.metrics import metrics
 from chronoflow.api.openapi import (
@@ -74,6 +74,7 @@ def create_app(settings: Settings, redis_url: str, database_url: str | None = No
     sandbox = shared_runner(settings)  # the sandbox policy, built once from the checked settings
     functions = FunctionService(db, settings, sandbox)
     channels = ChannelService(db, settings)
+    health_checks = HealthChecks(db, redis, settings)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -92,6 +93,7 @@ def create_app(settings: Settings, redis_url: str, database_url: str | None = No
         "chronos": Provide(lambda: chronos, sync_to_thread=False),
         "functions": Provide(lambda: functions, sync_to_thread=False),
         "channels": Provide(lambda: channels, sync_to_thread=False),
+        "health_checks": Provide(lambda: health_checks, sync_to_thread=False),
     }
     return Litestar(
         route_handlers=[*ROUTE_HANDLERS, console_router()],

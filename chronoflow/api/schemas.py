@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -194,16 +195,20 @@ class ChronoOut(Struct, rename="camel"):
 
     @classmethod
     def of(cls, chrono: Any) -> ChronoOut:
-        return cls(
-            id=chrono.id, name=chrono.name, description=chrono.description, cron=chrono.cron,
-            timezone=chrono.timezone, target_type=chrono.target_type, is_active=chrono.is_active,
-            is_recurring=chrono.is_recurring, misfire_grace_seconds=chrono.misfire_grace_seconds,
-            overlap_policy=chrono.overlap_policy, next_run_at=chrono.next_run_at, last_run_at=chrono.last_run_at, last_run_status=chrono.last_run_status,
-            created_at=chrono.created_at, updated_at=chrono.updated_at, url=chrono.url, method=chrono.method,
-            headers=hide_headers(chrono.headers), payload=chrono.payload, has_signing_secret=bool(chrono.signing_secret),
-            channel_id=chrono.channel_id, message_template=chrono.message_template, recipients=chrono.recipients,
-            function_id=chrono.function_id, extras=chrono.extras,
-        )
+        return cls(**{name: chrono_value(chrono, name) for name in cls.__struct_fields__})
+
+
+CHRONO_DERIVED: dict[str, Callable[[Any], Any]] = {
+    "headers": lambda chrono: hide_headers(chrono.headers),
+    "has_signing_secret": lambda chrono: bool(chrono.signing_secret),
+}
+"""Output fields that are not a stored column as it is: secrets are hidden or only flagged."""
+
+
+def chrono_value(chrono: Any, name: str) -> Any:
+    """Output field ``name`` (snake_case) of a stored chrono; every form of a chrono reads its fields here."""
+    derive = CHRONO_DERIVED.get(name)
+    return derive(chrono) if derive is not None else getattr(chrono, name)
 
 
 class RunOut(Struct, rename="camel"):

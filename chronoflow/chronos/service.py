@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from chronoflow.scheduling.reading import first_fire_time, read_schedule, stored
 from chronoflow.store.engine import Database, utcnow
 from chronoflow.store.lookups import get_or_404
 from chronoflow.store.models import Chrono, ChronoRun, OverlapPolicy, RunStatus, RunTrigger, TargetType
+from chronoflow.store.paging import page_with_total
 from chronoflow.targets import get_target, refuse_foreign_fields
 from chronoflow.targets.http import keep_hidden_values
 
@@ -33,6 +35,8 @@ MAX_PAYLOAD_BYTES = 64 * 1024
 """Largest HTTP ``payload``, serialized as it is sent (compact JSON, UTF-8)."""
 MAX_EXTRAS_BYTES = 64 * 1024
 """Largest ``extras`` object, serialized the same way."""
+CHRONOS = Chrono.__table__
+"""The chronos table, for list statements that read columns rather than chronos."""
 PAST_TOLERANCE = timedelta(seconds=1)
 """A one-shot instant this far in the past is still accepted (clock skew between client and server)."""
 
@@ -131,7 +135,7 @@ class ChronoService:
     # --- operations ---------------------------------------------------------------------------
     async def create(self, fields: dict[str, Any]) -> Chrono:
         now = utcnow()
-        async with self.db.session() as session:
+        async with self.db.session(write=True) as session:
             values = await self._validated(fields, session, now)
             refuse_foreign_fields(fields, values["target_type"])
             chrono = Chrono(**values)
@@ -152,25 +156,46 @@ class ChronoService:
             raise Conflict("this chrono sends a campaign: pause, resume or cancel the campaign instead")
         return chrono
 
-    async def list(self, skip: int, take: int, target_type: str | None, is_active: bool | None,
-                   search: str | None = None) -> tuple[list[Chrono], int]:
-        """A page of chronos, newest first; ``search`` keeps those whose name contains it (any case)."""
-        query = select(Chrono)
+    @staticmethod
+    def _list_conditions(target_type: str | None, is_active: bool | None, search: str | None) -> list[Any]:
+        # On the table's columns, not the mapped attributes: a statement without ORM entities
+        # skips the ORM's per-row loading.
+        c = CHRONOS.c
+        conditions: list[Any] = []
         if search:
             escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            query = query.where(func.lower(Chrono.name).like(f"%{escaped}%", escape="\\"))
+            conditions.append(func.lower(c.name).like(f"%{escaped}%", escape="\\"))
         if target_type is not None:
-            query = query.where(Chrono.target_type == target_type)
+            conditions.append(c.target_type == target_type)
         if is_active is not None:
-            query = query.where(Chrono.is_active == is_active)
+            conditions.append(c.is_active == is_active)
+        return conditions
+
+    async def _page(self, columns: Sequence[Any], skip: int, take: int, conditions: list[Any]) -> tuple[list[Any], int]:
+        # Newest first, ties by id, both descending: ix_chronos_created serves it read backwards.
+        query = select(*columns).where(*conditions).order_by(CHRONOS.c.created_at.desc(), CHRONOS.c.id.desc())
         async with self.db.session() as session:
-            total = await session.scalar(select(func.count()).select_from(query.subquery()))
-            rows = await session.scalars(query.order_by(Chrono.created_at.desc(), Chrono.id).offset(skip).limit(take))
-            return list(rows), int(total or 0)
+            return await page_with_total(session, query, select(func.count()).select_from(CHRONOS).where(*conditions),
+                                         skip, take)
+
+    async def list(self, skip: int, take: int, target_type: str | None, is_active: bool | None,
+                   search: str | None = None) -> tuple[list[Chrono], int]:
+        """A page of chronos, newest first, and their total; ``search`` keeps those whose name contains it (any case)."""
+        rows, total = await self._page([Chrono], skip, take, self._list_conditions(target_type, is_active, search))
+        return [row[0] for row in rows], total
+
+    async def list_rows(self, columns: Sequence[str], skip: int, take: int, target_type: str | None,
+                        is_active: bool | None, search: str | None = None) -> tuple[list[Any], int]:
+        """:meth:`list`, reading only ``columns``: rows with those attributes (and the total last), not chronos.
+
+        A list does not show every column, and building whole ORM objects costs more than the query.
+        """
+        return await self._page([CHRONOS.c[name] for name in columns], skip, take,
+                                self._list_conditions(target_type, is_active, search))
 
     async def update(self, chrono_id: str, changes: dict[str, Any]) -> Chrono:
         now = utcnow()
-        async with self.db.session() as session:
+        async with self.db.session(write=True) as session:
             chrono = await self._get_own(session, chrono_id)
             merged = {**_stored_fields(chrono), **changes}
             if "headers" in changes:  # a hidden header sent back as "***" keeps its stored value
@@ -194,7 +219,7 @@ class ChronoService:
 
     async def _set_active(self, chrono_id: str, active: bool) -> Chrono:
         now = utcnow()
-        async with self.db.session() as session:
+        async with self.db.session(write=True) as session:
             chrono = await self._get_own(session, chrono_id)
             if active and not chrono.is_recurring and (chrono.run_at is None or chrono.run_at < now):
                 raise Conflict("this one-shot chrono's time has passed; PATCH a new cron to schedule it again")
@@ -204,7 +229,7 @@ class ChronoService:
         return chrono
 
     async def delete(self, chrono_id: str) -> None:
-        async with self.db.session() as session:
+        async with self.db.session(write=True) as session:
             chrono = await self._get_own(session, chrono_id)
             await session.delete(chrono)
             await asyncio.to_thread(self.jobs.remove_schedule, chrono_id)
@@ -212,7 +237,7 @@ class ChronoService:
     async def trigger(self, chrono_id: str) -> ChronoRun:
         """Queue a manual run now; the schedule is left as it is (invariant 1)."""
         now = utcnow()
-        async with self.db.session() as session:
+        async with self.db.session(write=True) as session:
             await self._get_own(session, chrono_id)
             run = ChronoRun(chrono_id=chrono_id, scheduled_for=now, attempt=1, trigger=RunTrigger.MANUAL,
                             status=RunStatus.RUNNING)

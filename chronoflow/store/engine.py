@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -95,12 +97,32 @@ class Database:
         self.url = url
         self.engine = create_engine(url, **engine_kwargs)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._one_writer = self.engine.dialect.name == "sqlite"
+        self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary())
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session in a transaction that commits on success and rolls back on error."""
+    async def session(self, write: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction that commits on success and rolls back on error.
+
+        Args:
+            write: the transaction will write. SQLite takes one writer at a time: the writers of
+                this process take turns on a lock rather than meet in SQLite's busy handler, which
+                sleeps up to 100 ms between tries while the pool's other connections hold the lock.
+        """
+        if write and self._one_writer:
+            async with self._writer_lock(), self.sessionmaker() as session, session.begin():
+                yield session
+            return
         async with self.sessionmaker() as session, session.begin():
             yield session
+
+    def _writer_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()  # an asyncio.Lock serves one event loop
+        lock = self._writer_locks.get(loop)
+        if lock is None:
+            lock = self._writer_locks[loop] = asyncio.Lock()
+        return lock
 
     async def dispose(self) -> None:
         await self.engine.dispose()

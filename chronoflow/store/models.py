@@ -130,7 +130,10 @@ class Chrono(Timestamped, Base):
     last_run_at: Mapped[datetime | None] = mapped_column(default=None)
     last_run_status: Mapped[str | None] = mapped_column(String(16), default=None)
 
-    __table_args__ = (Index("ix_chronos_target_active", "target_type", "is_active"),)
+    __table_args__ = (
+        Index("ix_chronos_target_active", "target_type", "is_active"),
+        Index("ix_chronos_created", "created_at", "id"),  # lists, newest first (migration 0009)
+    )
 
 
 class ChronoRun(Base):

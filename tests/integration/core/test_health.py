@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ import pytest
 from litestar.testing import TestClient
 
 from chronoflow.api.app import create_app
+from chronoflow.api.health import HealthChecks
 from chronoflow.config import Settings
 from chronoflow.sandbox.policy import DEFAULT_REQUIRED_LAYERS
 from tests.integration.conftest import Stack
@@ -65,3 +67,23 @@ def test_health_names_the_dependency_that_is_down_without_its_error(
     logged = {record.getMessage(): record for record in caplog.records}
     assert logged["health: the database is unreachable"].exc_info is not None
     assert logged["health: Redis is unreachable"].exc_info is not None
+
+
+def test_health_polls_arriving_together_share_one_check(sqlite_stack: Stack) -> None:
+    """It runs one check for the polls that arrive while it runs, and a new one for the next poll."""
+    stack = sqlite_stack
+    checks = HealthChecks(stack.db, stack.redis, stack.settings)
+
+    def reads() -> int:  # one GET of the reconciliation marker per check
+        return int(stack.redis.info("commandstats").get("cmdstat_get", {}).get("calls", 0))
+
+    async def poll(count: int) -> list[dict[str, dict[str, object]]]:
+        return await asyncio.gather(*(checks.current() for _ in range(count)))
+
+    before = reads()
+    answers = stack.db_run(poll(20))
+    assert reads() - before == 1
+    assert all(answer == answers[0] for answer in answers) and answers[0]["database"] == {"ok": True}
+    answers[0]["database"]["ok"] = False  # each caller gets its own copy
+    assert stack.db_run(checks.current())["database"] == {"ok": True}
+    assert reads() - before == 2
