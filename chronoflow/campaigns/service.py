@@ -65,7 +65,7 @@ def _stored_fields(c: Campaign) -> dict[str, Any]:
             "delayMaxSeconds": c.delay_max_seconds, "window": c.window,
             "dailyQuotaPerChannel": c.daily_quota_per_channel, "hourlyQuotaPerChannel": c.hourly_quota_per_channel,
             "maxAttempts": c.max_attempts, "maxConsecutiveFailures": c.max_consecutive_failures,
-            "startAt": c.start_at}
+            "startAt": c.start_at, "rewriteFunctionId": c.rewrite_function_id, "validateNumbers": c.validate_numbers}
 
 
 class CampaignService:

@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Table, and_, func, or_, select, update
 
 from chronoflow.campaigns.driving import arm, disarm
+from chronoflow.campaigns.rewrite import Sandbox, rewrite
 from chronoflow.campaigns.window import SendingWindow, next_period, period_start
 from chronoflow.channels.connected import connected_provider
 from chronoflow.channels.errors import ChannelNotConnected, ProviderError
 from chronoflow.channels.optout_store import opted_out_among
-from chronoflow.errors import InvalidInput
+from chronoflow.errors import InvalidInput, Unavailable
 from chronoflow.store.engine import utcnow
 from chronoflow.store.models import (
     Campaign,
@@ -91,6 +92,7 @@ class Plan:
     sent: int = 0
     failed: int = 0
     skipped: int = 0
+    rewrite_failed: int = 0
     wake: datetime | None = None
     pause_reason: str | None = None
 
@@ -155,7 +157,7 @@ def _release() -> dict[str, Any]:
 
 
 async def _send_one(ctx: ExecutionContext, campaign: Campaign, channel: Channel, window: SendingWindow | None,
-                    run: ChronoRun, plan: Plan) -> bool:
+                    run: ChronoRun, plan: Plan, sandbox: Sandbox | None) -> bool:
     """Send at most one message through ``channel``; False when the channel has nothing to do now."""
     for _ in range(MAX_SKIPS):
         now = utcnow()
@@ -171,6 +173,21 @@ async def _send_one(ctx: ExecutionContext, campaign: Campaign, channel: Channel,
         break
     else:
         return False
+    text = row["sent_text"] or row["text"] or ""
+    if campaign.rewrite_function_id and row["sent_text"] is None:
+        try:
+            rewritten = await rewrite(ctx, campaign.id, campaign.rewrite_function_id, row, sandbox)
+        except Unavailable as exc:  # this worker has no sandbox: not the contact's fault
+            log.warning("campaign %s: rewrite function cannot run here: %s", campaign.id, exc)
+            await _record(ctx, row["id"], run.id, **_release())
+            plan.later(utcnow() + NOT_READY_PAUSE)
+            return False
+        if rewritten.text is None:
+            await _record(ctx, row["id"], run.id, status=RecipientStatus.FAILED, error=rewritten.error, sent_at=None)
+            plan.rewrite_failed += 1
+            return True
+        text = rewritten.text
+        await _record(ctx, row["id"], run.id, sent_text=text)
     if window is not None and not window.is_open(utcnow()):  # measured at the gateway call
         await _record(ctx, row["id"], run.id, **_release())
         plan.later(window.next_opening(utcnow()))
@@ -178,7 +195,7 @@ async def _send_one(ctx: ExecutionContext, campaign: Campaign, channel: Channel,
     try:
         provider = connected_provider(channel, ctx.settings, client=ctx.http)
         async with provider:
-            sent = await provider.send_text(send_number(row["phone"], row["chat_id"]), row["text"] or "")
+            sent = await provider.send_text(send_number(row["phone"], row["chat_id"]), text)
     except (ChannelNotConnected, InvalidInput) as exc:
         await _record(ctx, row["id"], run.id, **_release())
         plan.later(utcnow() + NOT_READY_PAUSE)
@@ -196,7 +213,8 @@ async def _send_one(ctx: ExecutionContext, campaign: Campaign, channel: Channel,
         log.exception("campaign %s: send to row %s broke", campaign.id, row["id"])
         await _record(ctx, row["id"], run.id, status=RecipientStatus.UNCERTAIN, error="the send broke; see the log")
         return True
-    await _record(ctx, row["id"], run.id, status=RecipientStatus.SENT, provider_message_id=sent.id, error=None)
+    await _record(ctx, row["id"], run.id, status=RecipientStatus.SENT, provider_message_id=sent.id, error=None,
+                  sent_text=text)
     plan.sent += 1
     return True
 
@@ -237,8 +255,12 @@ async def _remaining(session: AsyncSession, campaign_id: str) -> tuple[int, int,
     return int(row[0] or 0), int(row[1] or 0), row[2]
 
 
-async def run_step(chrono: Chrono, run: ChronoRun, ctx: ExecutionContext) -> TargetResult:
-    """One step of the campaign owning ``chrono``; the run's result counts what it did."""
+async def run_step(chrono: Chrono, run: ChronoRun, ctx: ExecutionContext,
+                   sandbox: Sandbox | None = None) -> TargetResult:
+    """One step of the campaign owning ``chrono``; the run's result counts what it did.
+
+    ``sandbox`` gives the worker's sandbox runner for the campaign's rewrite function.
+    """
     jobs = ctx.jobs
     if jobs is None:
         raise RuntimeError("a campaign step needs the worker's job store")
@@ -272,7 +294,7 @@ async def run_step(chrono: Chrono, run: ChronoRun, ctx: ExecutionContext) -> Tar
             if due > now:
                 plan.later(due)
                 continue
-            if await _send_one(ctx, campaign, channel, window, run, plan):
+            if await _send_one(ctx, campaign, channel, window, run, plan, sandbox):
                 delay = random.uniform(campaign.delay_min_seconds, campaign.delay_max_seconds)
                 following = utcnow() + timedelta(seconds=delay)
                 pacing[channel.id] = following.isoformat()
@@ -310,7 +332,8 @@ async def _finish(ctx: ExecutionContext, campaign: Campaign, chrono: Chrono, zon
             if sending and not pending:
                 wake = now + STEP_LEASE  # another step holds the last claims: look again later
             await arm(session, jobs, chrono.id, max(wake, now), zone)
-    result = {"sent": plan.sent, "failed": plan.failed, "skipped": plan.skipped, "uncertain": uncertain}
+    result = {"sent": plan.sent, "failed": plan.failed, "skipped": plan.skipped, "uncertain": uncertain,
+              "rewriteFailed": plan.rewrite_failed}
     return TargetResult(RunStatus.SUCCESS, result=result, response_snippet=f"sent {plan.sent}")
 
 

@@ -131,3 +131,39 @@ def test_a_campaign_pauses_without_a_working_channel_and_resumes_when_it_works(c
     _wait(cwa, cid, lambda c: c["status"] == "completed", timeout=60)
     assert sorted(m["to"] for m in cwa.fake.messages()) == sorted(phone(i) for i in range(6))
     _assert_counters_equal_rows(cwa, cid)
+
+
+REWRITE = '''
+def run(ctx):
+    contact = ctx.extras["contact"]
+    if contact["name"] == "Bia":
+        raise ValueError("no rewrite for " + contact["phone"])
+    return ctx.extras["text"].upper() + " / " + contact["attributes"]["plano"]
+'''
+
+
+def test_a_rewrite_function_shapes_each_text_and_its_failure_fails_only_that_row(cwa: WhatsAppStack) -> None:
+    """It refuses an unknown rewriteFunctionId, sends what the function returns for each contact (given the
+    rendered text and the contact), and fails only the row whose rewrite raised."""
+    channel = cwa.create_channel("WAHA")["id"]
+    import_contacts(cwa, [f"{phone(1)},Ana,a,ouro", f"{phone(2)},Bia,a,prata", f"{phone(3)},Caio,a,ouro"])
+    refused = cwa.api.post("/campaigns", json={"name": "x", "channelIds": [channel], "messageTemplate": "Olá",
+                                               "audience": {"tags": ["a"]}, "rewriteFunctionId": "nope"})
+    assert refused.status_code == 422 and refused.json()["field"] == "rewriteFunctionId", refused.text
+    function = cwa.api.post("/functions", json={"name": "rewrite", "code": REWRITE})
+    assert function.status_code == 201, function.text
+    campaign = create_campaign(cwa, [channel], rewriteFunctionId=function.json()["id"])
+    assert campaign["rewriteFunctionId"] == function.json()["id"]
+    cid = campaign["id"]
+    cwa.api.post(f"/campaigns/{cid}/start")
+    cwa.stack.spawn("worker")
+    cwa.stack.spawn("scheduler")
+    _wait(cwa, cid, lambda c: c["status"] == "completed")
+    assert sorted((m["to"], m["text"]) for m in cwa.fake.messages()) == [(phone(1), "OLÁ ANA / ouro"),
+                                                                        (phone(3), "OLÁ CAIO / ouro")]
+    by_phone = {r.phone: r for r in rows(cwa, cid)}
+    assert (by_phone[phone(1)].status, by_phone[phone(1)].sent_text) == ("sent", "OLÁ ANA / ouro")
+    failed = by_phone[phone(2)]
+    assert failed.status == "failed" and failed.sent_text is None
+    assert failed.error is not None and f"ValueError: no rewrite for {phone(2)}" in failed.error
+    _assert_counters_equal_rows(cwa, cid)
