@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Table, and_, func, or_, select, update
 
 from chronoflow.campaigns.driving import arm, disarm
+from chronoflow.campaigns.numbers import check_before_send
 from chronoflow.campaigns.rewrite import Sandbox, rewrite
+from chronoflow.campaigns.snapshot import SKIP_INVALID
 from chronoflow.campaigns.window import SendingWindow, next_period, period_start
 from chronoflow.channels.connected import connected_provider
 from chronoflow.channels.errors import ChannelNotConnected, ProviderError
@@ -173,6 +175,22 @@ async def _send_one(ctx: ExecutionContext, campaign: Campaign, channel: Channel,
         break
     else:
         return False
+    if campaign.validate_numbers and not row["chat_id"]:
+        try:
+            async with connected_provider(channel, ctx.settings, client=ctx.http) as checker:
+                verdict = await check_before_send(ctx, checker, row)
+        except (ChannelNotConnected, InvalidInput) as exc:
+            return await _not_now(ctx, campaign, channel, row, run.id, plan, str(exc))
+        except ProviderError as exc:
+            if session_not_ready(exc):
+                return await _not_now(ctx, campaign, channel, row, run.id, plan, str(exc))
+            await _fail(ctx, campaign, row, run.id, f"number check: {exc}", plan)
+            return True
+        if not verdict.on_whatsapp:
+            await _record(ctx, row["id"], run.id, status=RecipientStatus.SKIPPED, error=SKIP_INVALID, sent_at=None)
+            plan.skipped += 1
+            return True
+        row["chat_id"] = verdict.chat_id
     text = row["sent_text"] or row["text"] or ""
     if campaign.rewrite_function_id and row["sent_text"] is None:
         try:
@@ -197,15 +215,10 @@ async def _send_one(ctx: ExecutionContext, campaign: Campaign, channel: Channel,
         async with provider:
             sent = await provider.send_text(send_number(row["phone"], row["chat_id"]), text)
     except (ChannelNotConnected, InvalidInput) as exc:
-        await _record(ctx, row["id"], run.id, **_release())
-        plan.later(utcnow() + NOT_READY_PAUSE)
-        log.info("campaign %s: channel %s cannot send: %s", campaign.id, channel.id, exc)
-        return False
+        return await _not_now(ctx, campaign, channel, row, run.id, plan, str(exc))
     except ProviderError as exc:
         if session_not_ready(exc):
-            await _record(ctx, row["id"], run.id, **_release())
-            plan.later(utcnow() + NOT_READY_PAUSE)
-            return False
+            return await _not_now(ctx, campaign, channel, row, run.id, plan, str(exc))
         await _fail(ctx, campaign, row, run.id, str(exc), plan)
         return True
     except Exception:
@@ -217,6 +230,15 @@ async def _send_one(ctx: ExecutionContext, campaign: Campaign, channel: Channel,
                   sent_text=text)
     plan.sent += 1
     return True
+
+
+async def _not_now(ctx: ExecutionContext, campaign: Campaign, channel: Channel, row: dict[str, Any], run_id: str,
+                   plan: Plan, reason: str) -> bool:
+    """The channel cannot send now (not the recipient's fault): the row goes back to pending, untouched."""
+    await _record(ctx, row["id"], run_id, **_release())
+    plan.later(utcnow() + NOT_READY_PAUSE)
+    log.info("campaign %s: channel %s cannot send now: %s", campaign.id, channel.id, reason)
+    return False
 
 
 async def _fail(ctx: ExecutionContext, campaign: Campaign, row: dict[str, Any], run_id: str, error: str,

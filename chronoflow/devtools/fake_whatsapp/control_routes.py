@@ -39,7 +39,11 @@ def _deliveries(session: FakeSession, deliveries: list[Any]) -> Response:
 
 @router.route("GET", "/_fake/messages")
 def messages(state: FakeState, request: Request) -> Response:
-    """Texts sent through either provider, oldest first (``?provider=``, ``?session=`` filter)."""
+    """Texts sent through either provider, oldest first (``?provider=``, ``?session=`` filter).
+
+    A WAHA record's ``arrived`` is false when the chat id is one WhatsApp does not know: WAHA
+    answered 201, the person never got it (a legacy Brazilian number addressed with its ninth digit).
+    """
     with state.lock:
         items = [
             m

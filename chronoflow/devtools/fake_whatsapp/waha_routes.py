@@ -155,7 +155,10 @@ def send_text(state: FakeState, request: Request) -> Response:
         )
     local, _, suffix = chat_id.partition("@")
     to = local if "@" + suffix in _PERSON_SUFFIXES else chat_id
-    record = state.record_message(session, to, text, {"chatId": chat_id})
+    # Like WAHA, a send to an id WhatsApp does not know (a legacy number with its ninth digit) is
+    # accepted with 201 and never arrives.
+    arrived = to != local or state.lookup(local) == local
+    record = state.record_message(session, to, text, {"chatId": chat_id, "arrived": arrived})
     serialized = f"true_{chat_id}_{record['id']}"
     return json_response(
         {

@@ -142,28 +142,37 @@ def run(ctx):
 '''
 
 
-def test_a_rewrite_function_shapes_each_text_and_its_failure_fails_only_that_row(cwa: WhatsAppStack) -> None:
+def test_rewrite_function_and_number_checks_before_the_first_send(cwa: WhatsAppStack) -> None:
     """It refuses an unknown rewriteFunctionId, sends what the function returns for each contact (given the
-    rendered text and the contact), and fails only the row whose rewrite raised."""
+    rendered text and the contact), and fails only the row whose rewrite raised; with validateNumbers it
+    checks unchecked numbers first, skips one not on WhatsApp and sends a legacy number to its chat id."""
     channel = cwa.create_channel("WAHA")["id"]
-    import_contacts(cwa, [f"{phone(1)},Ana,a,ouro", f"{phone(2)},Bia,a,prata", f"{phone(3)},Caio,a,ouro"])
+    import_contacts(cwa, [f"{phone(i)},{name},a,ouro" for i, name in enumerate(["Ana", "Bia", "Caio", "Duda", "Edu"])])
+    cwa.fake_control("numbers", number=phone(3), whatsapp="legacy")
+    cwa.fake_control("numbers", number=phone(4), whatsapp="invalid")
+    legacy_chat = phone(3)[:4] + phone(3)[5:]
     refused = cwa.api.post("/campaigns", json={"name": "x", "channelIds": [channel], "messageTemplate": "Olá",
                                                "audience": {"tags": ["a"]}, "rewriteFunctionId": "nope"})
     assert refused.status_code == 422 and refused.json()["field"] == "rewriteFunctionId", refused.text
     function = cwa.api.post("/functions", json={"name": "rewrite", "code": REWRITE})
     assert function.status_code == 201, function.text
-    campaign = create_campaign(cwa, [channel], rewriteFunctionId=function.json()["id"])
-    assert campaign["rewriteFunctionId"] == function.json()["id"]
+    campaign = create_campaign(cwa, [channel], rewriteFunctionId=function.json()["id"], validateNumbers=True)
+    assert campaign["rewriteFunctionId"] == function.json()["id"] and campaign["validateNumbers"] is True
     cid = campaign["id"]
     cwa.api.post(f"/campaigns/{cid}/start")
     cwa.stack.spawn("worker")
     cwa.stack.spawn("scheduler")
     _wait(cwa, cid, lambda c: c["status"] == "completed")
-    assert sorted((m["to"], m["text"]) for m in cwa.fake.messages()) == [(phone(1), "OLÁ ANA / ouro"),
-                                                                        (phone(3), "OLÁ CAIO / ouro")]
+    sent = sorted((m["to"], m["text"], m["arrived"]) for m in cwa.fake.messages())
+    assert sent == sorted([(phone(0), "OLÁ ANA / ouro", True), (phone(2), "OLÁ CAIO / ouro", True),
+                           (legacy_chat, "OLÁ DUDA / ouro", True)])
     by_phone = {r.phone: r for r in rows(cwa, cid)}
-    assert (by_phone[phone(1)].status, by_phone[phone(1)].sent_text) == ("sent", "OLÁ ANA / ouro")
-    failed = by_phone[phone(2)]
+    assert (by_phone[phone(0)].status, by_phone[phone(0)].sent_text) == ("sent", "OLÁ ANA / ouro")
+    failed = by_phone[phone(1)]
     assert failed.status == "failed" and failed.sent_text is None
-    assert failed.error is not None and f"ValueError: no rewrite for {phone(2)}" in failed.error
+    assert failed.error is not None and f"ValueError: no rewrite for {phone(1)}" in failed.error
+    assert (by_phone[phone(4)].status, by_phone[phone(4)].error) == ("skipped", "not on WhatsApp")
+    contacts = {c["phone"]: c for c in cwa.api.get("/contacts", params={"take": 10}).json()["items"]}
+    assert contacts[phone(4)]["whatsapp"] == "invalid" and contacts[phone(0)]["whatsapp"] == "valid"
+    assert contacts[phone(3)]["whatsapp"] == "valid" and by_phone[phone(3)].chat_id == legacy_chat + "@c.us"
     _assert_counters_equal_rows(cwa, cid)
