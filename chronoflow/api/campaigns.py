@@ -271,6 +271,12 @@ class CampaignController(Controller):
         _, count = await _service(db, jobs, settings).retry_failed(campaign_id)
         return RetryOut(retried=count)
 
+    @post("/{campaign_id:str}/retry-uncertain", status_code=HTTP_200_OK, responses=errors(400, 401, 404, 409),
+          summary="Uncertain rows (their text not found in the chat) back to pending: the operator's call")
+    async def retry_uncertain(self, campaign_id: str, db: Database, jobs: JobStore, settings: Settings) -> RetryOut:
+        _, count = await _service(db, jobs, settings).retry_uncertain(campaign_id)
+        return RetryOut(retried=count)
+
     @post("/{campaign_id:str}/test", status_code=HTTP_200_OK, responses=errors(400, 401, 404, 409, 422, 502),
           summary="Send the rendered message to one number now; no row changes")
     async def test(self, campaign_id: str, data: TestIn, db: Database, jobs: JobStore,

@@ -238,6 +238,28 @@ class CampaignService:
                 await self._send_again(session, campaign)
         return campaign, count
 
+    async def retry_uncertain(self, campaign_id: str) -> tuple[Campaign, int]:
+        """The operator's call on ``uncertain`` rows: re-queue them (the contact may get the message twice).
+
+        Rows still waiting for their chat to be read are left alone: the step settles them first.
+        """
+        now = utcnow()
+        async with self.db.session() as session:
+            campaign = await get_or_404(session, Campaign, campaign_id, "campaign")
+            if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.CANCELLED):
+                raise Conflict(f"a {campaign.status} campaign has no rows to retry")
+            result = await session.execute(
+                update(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign.id,
+                                                CampaignRecipient.status == RecipientStatus.UNCERTAIN,
+                                                CampaignRecipient.next_attempt_at.is_(None))
+                .values(status=RecipientStatus.PENDING, attempts=0, error=None, claimed_by=None, sent_at=None,
+                        updated_at=now)
+                .execution_options(synchronize_session=False))
+            count = int(getattr(result, "rowcount", 0) or 0)
+            if count and campaign.status == CampaignStatus.COMPLETED:
+                await self._send_again(session, campaign)
+        return campaign, count
+
     async def resume_waiting(self) -> int:
         """Campaigns paused for want of a WORKING channel send again once one of theirs is WORKING."""
         async with self.db.session() as session:

@@ -10,7 +10,9 @@ Exactly one message per contact (invariant 7):
   before the gateway call; only the claim's holder records the outcome;
 - the step first re-arms its chrono a short lease ahead, so a worker killed mid-step does not
   strand the campaign; the next step finds the dead step's claims (their run no longer
-  ``running``: the reaper failed it) and marks them ``uncertain``, never re-sending them;
+  ``running``: the reaper failed it) and marks them ``uncertain``, never re-sending them, as it
+  does a send whose request went out without an answer; a later step looks for their text in the
+  chat (:mod:`chronoflow.campaigns.settle`);
 - opt-outs are read at send time; the window is checked immediately before the gateway call;
 - a channel's quota is counted inside the claim's UPDATE, from rows stamped in the period.
 """
@@ -28,6 +30,7 @@ from sqlalchemy import Table, and_, func, or_, select, update
 from chronoflow.campaigns.driving import arm, disarm
 from chronoflow.campaigns.numbers import check_before_send
 from chronoflow.campaigns.rewrite import Sandbox, rewrite
+from chronoflow.campaigns.settle import SETTLE_AFTER, settle_uncertain
 from chronoflow.campaigns.snapshot import SKIP_INVALID
 from chronoflow.campaigns.window import SendingWindow, next_period, period_start
 from chronoflow.channels.connected import connected_provider
@@ -219,12 +222,18 @@ async def _send_one(ctx: ExecutionContext, campaign: Campaign, channel: Channel,
     except ProviderError as exc:
         if session_not_ready(exc):
             return await _not_now(ctx, campaign, channel, row, run.id, plan, str(exc))
+        if exc.http_status is None and not exc.retryable:
+            # The request went out and no answer came: it may have been accepted, so never re-sent.
+            await _record(ctx, row["id"], run.id, status=RecipientStatus.UNCERTAIN, error=str(exc),
+                          next_attempt_at=utcnow() + SETTLE_AFTER)
+            return True
         await _fail(ctx, campaign, row, run.id, str(exc), plan)
         return True
     except Exception:
         # The request may have reached the gateway: the outcome is unknown, so never retried.
         log.exception("campaign %s: send to row %s broke", campaign.id, row["id"])
-        await _record(ctx, row["id"], run.id, status=RecipientStatus.UNCERTAIN, error="the send broke; see the log")
+        await _record(ctx, row["id"], run.id, status=RecipientStatus.UNCERTAIN, error="the send broke; see the log",
+                      next_attempt_at=utcnow() + SETTLE_AFTER)
         return True
     await _record(ctx, row["id"], run.id, status=RecipientStatus.SENT, provider_message_id=sent.id, error=None,
                   sent_text=text)
@@ -261,20 +270,24 @@ async def mark_lost_claims(session: AsyncSession, campaign_id: str) -> int:
         update(CampaignRecipient)
         .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.status == RecipientStatus.SENDING,
                or_(CampaignRecipient.claimed_by.is_(None), CampaignRecipient.claimed_by.not_in(running)))
-        .values(status=RecipientStatus.UNCERTAIN, error=LOST_CLAIM, updated_at=utcnow())
+        .values(status=RecipientStatus.UNCERTAIN, error=LOST_CLAIM, updated_at=utcnow(), next_attempt_at=utcnow())
         .execution_options(synchronize_session=False))
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def _remaining(session: AsyncSession, campaign_id: str) -> tuple[int, int, datetime | None]:
-    """Pending rows, rows being sent, and the earliest retry time among the pending."""
+async def _remaining(session: AsyncSession, campaign_id: str
+                     ) -> tuple[int, int, datetime | None, datetime | None]:
+    """Pending rows, rows being sent, the earliest retry among the pending, and the earliest
+    ``uncertain`` row still to be looked for in its chat (see :mod:`chronoflow.campaigns.settle`)."""
     row = (await session.execute(
         select(func.count().filter(CampaignRecipient.status == RecipientStatus.PENDING),
                func.count().filter(CampaignRecipient.status == RecipientStatus.SENDING),
                func.min(CampaignRecipient.next_attempt_at).filter(
-                   CampaignRecipient.status == RecipientStatus.PENDING))
+                   CampaignRecipient.status == RecipientStatus.PENDING),
+               func.min(CampaignRecipient.next_attempt_at).filter(
+                   CampaignRecipient.status == RecipientStatus.UNCERTAIN))
         .where(CampaignRecipient.campaign_id == campaign_id))).one()
-    return int(row[0] or 0), int(row[1] or 0), row[2]
+    return int(row[0] or 0), int(row[1] or 0), row[2], row[3]
 
 
 async def run_step(chrono: Chrono, run: ChronoRun, ctx: ExecutionContext,
@@ -302,6 +315,8 @@ async def run_step(chrono: Chrono, run: ChronoRun, ctx: ExecutionContext,
         await session.flush()  # the status change is written before the row leaves the session
         session.expunge(campaign)
     plan = Plan()
+    settled = await settle_uncertain(ctx, campaign.id, channels)
+    plan.sent += settled.sent
     window = SendingWindow.stored(campaign.window)
     pacing: dict[str, str] = dict(campaign.pacing or {})
     working = [channels[i] for i in campaign.channel_ids if i in channels and channels[i].status == "WORKING"]
@@ -338,13 +353,13 @@ async def _finish(ctx: ExecutionContext, campaign: Campaign, chrono: Chrono, zon
         stored.pacing = pacing
         failures = stored.consecutive_failures + plan.failed if not plan.sent else plan.failed
         stored.consecutive_failures = failures
-        pending, sending, retry_at = await _remaining(session, campaign.id)
+        pending, sending, retry_at, settle_at = await _remaining(session, campaign.id)
         if failures >= stored.max_consecutive_failures:
             plan.pause_reason = f"{failures} sends failed in a row (maxConsecutiveFailures)"
         if plan.pause_reason is not None:
             stored.status, stored.paused_reason = CampaignStatus.PAUSED, plan.pause_reason
             await disarm(session, jobs, chrono.id)
-        elif pending == 0 and sending == 0:
+        elif pending == 0 and sending == 0 and settle_at is None:
             stored.status, stored.finished_at = CampaignStatus.COMPLETED, now
             await disarm(session, jobs, chrono.id)
         else:
@@ -353,6 +368,8 @@ async def _finish(ctx: ExecutionContext, campaign: Campaign, chrono: Chrono, zon
                 wake = max(wake, retry_at)
             if sending and not pending:
                 wake = now + STEP_LEASE  # another step holds the last claims: look again later
+            if settle_at is not None:
+                wake = settle_at if not pending and not sending else min(wake, settle_at)
             await arm(session, jobs, chrono.id, max(wake, now), zone)
     result = {"sent": plan.sent, "failed": plan.failed, "skipped": plan.skipped, "uncertain": uncertain,
               "rewriteFailed": plan.rewrite_failed}

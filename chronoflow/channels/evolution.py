@@ -5,6 +5,7 @@ Routes used (authenticated by the ``apikey`` header)::
     POST   /message/sendText/{instance}         {number, text} → {key: {remoteJid, fromMe, id}, ...}
     GET    /instance/connectionState/{instance} {instance: {instanceName, state}}
     POST   /chat/whatsappNumbers/{instance}     {numbers: [...]} → [{exists, jid, number}]
+    POST   /chat/findMessages/{instance}        {where: {key: {remoteJid}}, limit} → {messages: {records: [...]}}
     GET    /instance/connect/{instance}         QR {pairingCode, code, base64, count}, or the state when open
     POST   /instance/restart/{instance}
     DELETE /instance/logout/{instance}
@@ -26,6 +27,7 @@ from urllib.parse import quote
 
 from chronoflow.channels.base import (
     ChannelStatus,
+    ChatMessage,
     NumberCheck,
     ProviderKind,
     QrCode,
@@ -35,7 +37,7 @@ from chronoflow.channels.base import (
 )
 from chronoflow.channels.errors import ProviderError, UnsupportedCall
 
-__all__ = ["EVOLUTION_WEBHOOK_EVENTS", "EvolutionClient", "evolution_status"]
+__all__ = ["EVOLUTION_WEBHOOK_EVENTS", "EvolutionClient", "evolution_status", "evolution_text"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ PROVIDER = "evolution"
 INTEGRATION = "WHATSAPP-BAILEYS"
 """Evolution integration used for new instances: the QR-paired WhatsApp Web protocol."""
 
-EVOLUTION_WEBHOOK_EVENTS = ("CONNECTION_UPDATE", "MESSAGES_UPSERT", "QRCODE_UPDATED")
+EVOLUTION_WEBHOOK_EVENTS = ("CONNECTION_UPDATE", "MESSAGES_UPSERT", "MESSAGES_UPDATE", "QRCODE_UPDATED")
 """Events ChronoFlow subscribes to when it creates an instance."""
 
 SECRET_HEADER = "X-Webhook-Secret"
@@ -130,6 +132,30 @@ class EvolutionClient(WhatsAppProvider):
             jid = entry.get("jid")
             checks.append(NumberCheck(number, entry.get("exists") is True, jid if isinstance(jid, str) else None))
         return checks
+
+    async def recent_messages(self, number_digits: str, limit: int) -> list[ChatMessage]:
+        """``POST /chat/findMessages/{instance}`` for the person's chat; see :meth:`WhatsAppProvider.recent_messages`.
+
+        v2 answers ``{messages: {total, pages, currentPage, records}}``, v1 a bare list; both are read.
+        """
+        if not number_digits or not (number_digits.isascii() and number_digits.isdigit()):
+            raise ValueError(f"expected a normalized number (digits only), got {number_digits!r}")
+        body = {"where": {"key": {"remoteJid": f"{number_digits}@s.whatsapp.net"}}, "limit": limit}
+        answer = await self._http.request_json("recent_messages", "POST", f"/chat/findMessages/{self._name}",
+                                               json=body)
+        inner = answer.get("messages") if isinstance(answer, dict) else answer
+        records = inner.get("records") if isinstance(inner, dict) else inner
+        if not isinstance(records, list):
+            raise ProviderError(PROVIDER, "recent_messages", f"unexpected answer {str(answer)[:200]!r}")
+        found = []
+        for record in records[:limit]:
+            key = record.get("key") if isinstance(record, dict) else None
+            if not isinstance(key, dict):
+                continue
+            ident = key.get("id")
+            found.append(ChatMessage(str(ident) if ident else None, key.get("fromMe") is True,
+                                     evolution_text(record.get("message"))))
+        return found
 
     async def status(self) -> ChannelStatus:
         """``GET /instance/connectionState/{instance}``."""
@@ -253,6 +279,24 @@ class EvolutionClient(WhatsAppProvider):
         if isinstance(instance, dict) and (instance.get("state") or instance.get("status")):
             return evolution_status(instance.get("state") or instance.get("status"))
         return ChannelStatus.STARTING
+
+
+def evolution_text(message: object) -> str:
+    """The text of a Baileys message: plain, extended (with a link or reply), or a media caption."""
+    if not isinstance(message, dict):
+        return ""
+    if isinstance(message.get("conversation"), str):
+        return str(message["conversation"])
+    for kind, attribute in (
+        ("extendedTextMessage", "text"),
+        ("imageMessage", "caption"),
+        ("videoMessage", "caption"),
+        ("documentMessage", "caption"),
+    ):
+        inner = message.get(kind)
+        if isinstance(inner, dict) and isinstance(inner.get(attribute), str):
+            return str(inner[attribute])
+    return ""
 
 
 def _raise_embedded_error(call: str, answer: Any) -> None:

@@ -2,7 +2,8 @@
 
 An authenticated webhook body is stored (``inbound_events``, credentials blanked), then acted on:
 a status change sets ``Channel.status`` on the channels of that session (a new QR code means
-``SCAN_QR_CODE``; a status this version does not know is stored as ``UNKNOWN``); an inbound text
+``SCAN_QR_CODE``; a status this version does not know is stored as ``UNKNOWN``); a delivery receipt
+moves the campaign row of that message forward (:mod:`chronoflow.campaigns.receipts`); an inbound text
 that is an opt-out keyword marks the sender opted out, and the caller confirms it to the person
 (:func:`confirm_opt_out`) after answering the provider, at most once per number per
 :data:`~chronoflow.channels.optout_store.CONFIRMATION_INTERVAL_MINUTES`. A delivery whose message or event id
@@ -31,6 +32,7 @@ from chronoflow.channels.webhooks import (
     ChannelEvent,
     InboundMessage,
     QrEvent,
+    ReceiptEvent,
     StatusEvent,
     parse_evolution_event,
     parse_waha_event,
@@ -130,6 +132,11 @@ async def apply_event(session: AsyncSession, event: ChannelEvent | None) -> Appl
     if isinstance(event, QrEvent):
         await set_session_status(session, event.provider, event.session, ChannelStatus.SCAN_QR_CODE)
         return Applied("qr")
+    if isinstance(event, ReceiptEvent):
+        from chronoflow.campaigns.receipts import record_receipt  # campaigns build on channels
+
+        moved = await record_receipt(session, event.message_id, event.receipt)
+        return Applied(f"{event.receipt.value} ({moved} campaign row{'' if moved == 1 else 's'})")
     if isinstance(event, InboundMessage) and event.is_opt_out:
         channels = await channels_for_session(session, event.provider, event.session)
         channel = channels[0] if channels else None

@@ -194,3 +194,20 @@ def inbound(state: FakeState, request: Request) -> Response:
             raise BadRequest(str(exc)) from None
         sender = f"{digits}@c.us" if session.provider == "waha" else f"{digits}@s.whatsapp.net"
     return _deliveries(session, state.inbound(session, sender, text))
+
+
+@router.route("POST", "/_fake/ack")
+def ack(state: FakeState, request: Request) -> Response:
+    """``{"messageId": <an id from /_fake/messages>, "status": "delivered" | "read"}``: the person's phone got
+    the text, or they read it; posts WAHA ``message.ack`` / Evolution ``messages.update`` to ChronoFlow."""
+    body = request.json_object()
+    message_id, status = body.get("messageId"), body.get("status")
+    if status not in ("delivered", "read"):
+        raise BadRequest("status must be delivered or read")
+    if not isinstance(message_id, str) or not message_id:
+        raise BadRequest("messageId is required")
+    try:
+        session, deliveries = state.receipt(message_id, status)
+    except LookupError:
+        raise BadRequest(f"no message with id {message_id!r}") from None
+    return _deliveries(session, deliveries)

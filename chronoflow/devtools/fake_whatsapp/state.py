@@ -20,6 +20,7 @@ from typing import Any
 
 from chronoflow.channels.base import ChannelStatus, QrCode
 from chronoflow.devtools.fake_whatsapp.events import (
+    FAKE_ME,
     Delivery,
     WebhookSender,
     evolution_state,
@@ -206,6 +207,13 @@ class FakeState:
             self.messages.append(record)
         return record
 
+    def history(self, session: FakeSession, to_digits: str, limit: int) -> list[dict[str, Any]]:
+        """The texts ``session`` sent to one person, newest first (what a chat's history lists)."""
+        with self.lock:
+            sent = [m for m in self.messages
+                    if m["provider"] == session.provider and m["session"] == session.name and m["to"] == to_digits]
+        return sent[::-1][:limit]
+
     def set_status(
         self, session: FakeSession, status: ChannelStatus, *, wait: bool, provider_status: str | None = None
     ) -> list[Delivery]:
@@ -294,6 +302,34 @@ class FakeState:
             )
         delivery = self._emit(session, body, True)
         return [delivery] if delivery else []
+
+    def receipt(self, message_id: str, status: str) -> tuple[FakeSession, list[Delivery]]:
+        """Post the receipt of a sent text (``delivered`` or ``read``) as its gateway does (synchronously).
+
+        Raises:
+            LookupError: no text was sent with that id.
+        """
+        with self.lock:
+            record = next((m for m in self.messages if m["id"] == message_id), None)
+        if record is None:
+            raise LookupError(message_id)
+        session = self.session(record["provider"], record["session"])
+        assert session is not None
+        read = status == "read"
+        if session.provider == "waha":
+            chat_id = record["chatId"]
+            body = waha_webhook(session.name, "message.ack", {
+                "id": f"true_{chat_id}_{message_id}", "from": FAKE_ME["id"], "to": chat_id, "fromMe": True,
+                "ack": 3 if read else 2, "ackName": "READ" if read else "DEVICE",
+            })
+        else:
+            body = self._evolution_body(session, "messages.update", {
+                "messageId": uuid.uuid4().hex, "keyId": message_id, "remoteJid": f"{record['to']}@s.whatsapp.net",
+                "fromMe": True, "participant": None, "status": "READ" if read else "DELIVERY_ACK",
+                "instanceId": session.instance_id,
+            })
+        delivery = self._emit(session, body, True)
+        return session, [delivery] if delivery else []
 
     def _evolution_body(self, session: FakeSession, event: str, data: dict[str, Any]) -> dict[str, Any]:
         return evolution_webhook(

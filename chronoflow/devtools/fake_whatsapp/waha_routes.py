@@ -1,4 +1,4 @@
-"""The WAHA part of the fake gateway: sessions, QR, sendText.
+"""The WAHA part of the fake gateway: sessions, QR, sendText, check-exists, a chat's messages.
 
 Answers follow WAHA's shapes: a session is ``{name, status, config, me}``, errors are NestJS
 ``{statusCode, message, error}``, a send answers the WEBJS message with its id object.
@@ -32,7 +32,8 @@ def _info(session: FakeSession) -> dict[str, Any]:
     working = session.status is ChannelStatus.WORKING
     config: dict[str, Any] = {"webhooks": []}
     if session.webhook_url:
-        config["webhooks"] = [{"url": session.webhook_url, "events": ["session.status", "message"]}]
+        config["webhooks"] = [{"url": session.webhook_url,
+                               "events": ["session.status", "message", "message.ack"]}]
     return {
         "name": session.name,
         "status": session.word(),
@@ -188,3 +189,22 @@ def check_exists(state: FakeState, request: Request) -> Response:
         return _error(400, "phone must be digits")
     known = state.lookup(phone)
     return json_response({"numberExists": known is not None, "chatId": f"{known}@c.us" if known else None})
+
+
+@router.route("GET", "/api/{name}/chats/{chat_id}/messages")
+def chat_messages(state: FakeState, request: Request, name: str, chat_id: str) -> Response:
+    """The texts sent to one chat, newest first, as WEBJS messages (``?limit=``, default 100)."""
+    session = _session_or_404(state, name)
+    if isinstance(session, Response):
+        return session
+    if session.status is not ChannelStatus.WORKING:
+        return _error(422, f"Session status is not as expected. status: {session.word()}")
+    limit = request.query.get("limit", "100")
+    if not limit.isdigit():
+        return _error(400, "limit must be a number")
+    local = chat_id.partition("@")[0]
+    return json_response([
+        {"id": f"true_{m['chatId']}_{m['id']}", "timestamp": int(m["timestamp"]), "from": FAKE_ME["id"],
+         "fromMe": True, "to": m["chatId"], "body": m["text"], "hasMedia": False, "ack": 1}
+        for m in state.history(session, local, int(limit))
+    ])

@@ -176,3 +176,33 @@ def test_rewrite_function_and_number_checks_before_the_first_send(cwa: WhatsAppS
     assert contacts[phone(4)]["whatsapp"] == "invalid" and contacts[phone(0)]["whatsapp"] == "valid"
     assert contacts[phone(3)]["whatsapp"] == "valid" and by_phone[phone(3)].chat_id == legacy_chat + "@c.us"
     _assert_counters_equal_rows(cwa, cid)
+
+
+def test_an_uncertain_send_is_settled_from_the_chat_or_left_to_the_operator(cwa: WhatsAppStack) -> None:
+    """A send answered too late is never re-sent on its own: found in the chat's messages it is settled
+    sent; not found it stays uncertain (the campaign still completes) until the operator re-queues it."""
+    channel = cwa.create_channel("WAHA")["id"]
+    import_contacts(cwa, [f"{phone(i)},C{i},a,ouro" for i in range(3)])
+    cwa.stack.env["HTTP_REQUEST_TIMEOUT_MS"] = "1000"
+    cwa.fake.fail(None, times=1, path="/api/sendText", delay=1.5)  # accepted, but the answer comes too late
+    cwa.fake.fail(500, times=1, path="/api/sendText", delay=1.5)  # refused, too late to be told
+    cid = create_campaign(cwa, [channel])["id"]
+    cwa.api.post(f"/campaigns/{cid}/start")
+    cwa.stack.spawn("worker")
+    cwa.stack.spawn("scheduler")
+    done = _wait(cwa, cid, lambda c: c["status"] == "completed")
+    assert (done["sent"], done["uncertain"]) == (2, 1)
+    by_phone = {r.phone: r for r in rows(cwa, cid)}
+    (unknown,) = [r for r in by_phone.values() if r.status == "uncertain"]
+    assert "ReadTimeout" in (unknown.error or "") and "not among the chat's last" in (unknown.error or "")
+    read = {r["path"].split("/")[4].split("%40")[0] for r in cwa.fake.requests("/api/default/chats/")}
+    (settled,) = [by_phone[p] for p in read - {unknown.phone}]  # the other late answer, found in its chat
+    sent = {m["to"]: m for m in cwa.fake.messages()}
+    assert sorted(sent) == sorted(p for p in by_phone if p != unknown.phone)
+    assert settled.status == "sent" and settled.error is None
+    assert settled.provider_message_id == f"true_{settled.phone}@c.us_{sent[settled.phone]['id']}"
+
+    assert cwa.api.post(f"/campaigns/{cid}/retry-uncertain").json() == {"retried": 1}
+    _wait(cwa, cid, lambda c: c["status"] == "completed" and c["sent"] == 3)
+    assert sorted(m["to"] for m in cwa.fake.messages()) == [phone(0), phone(1), phone(2)]
+    _assert_counters_equal_rows(cwa, cid)

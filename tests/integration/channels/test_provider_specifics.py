@@ -93,7 +93,7 @@ async def test_waha_create_session_configures_webhooks(
             "webhooks": [
                 {
                     "url": "http://127.0.0.1:9/hook",
-                    "events": ["session.status", "message"],
+                    "events": ["session.status", "message", "message.ack"],
                     "hmac": {"key": "k"},
                 }
             ]
@@ -137,7 +137,7 @@ async def test_evolution_create_instance_configures_webhooks(
     assert body["integration"] == "WHATSAPP-BAILEYS"
     assert body["webhook"]["url"] == "http://127.0.0.1:9/hook"
     assert body["webhook"]["headers"] == {"X-Webhook-Secret": "s"}
-    assert body["webhook"]["events"] == ["CONNECTION_UPDATE", "MESSAGES_UPSERT", "QRCODE_UPDATED"]
+    assert body["webhook"]["events"] == ["CONNECTION_UPDATE", "MESSAGES_UPSERT", "MESSAGES_UPDATE", "QRCODE_UPDATED"]
 
 
 async def test_session_names_are_escaped(fake: FakeWhatsApp, make_client: ClientFactory) -> None:
