@@ -3,7 +3,8 @@
 The gateway's answer is stored on the contact as ``POST /contacts/validate`` stores it: ``valid``
 with the chat id (where the message then goes: for a Brazilian number registered before the ninth
 digit, WAHA accepts a send to the 13-digit id and the message never arrives) or ``invalid`` (the
-row is skipped, not on WhatsApp). A contact checked since the snapshot is not asked about again.
+row is skipped, not on WhatsApp). A contact checked since the snapshot is not asked about again. A send
+refused as "not on WhatsApp" (:func:`mark_invalid`) is stored the same way.
 """
 
 from __future__ import annotations
@@ -53,4 +54,13 @@ async def check_before_send(ctx: ExecutionContext, provider: WhatsAppProvider, r
     return Verdict(check.exists, chat_id)
 
 
-__all__ = ["Verdict", "check_before_send"]
+async def mark_invalid(ctx: ExecutionContext, contact_id: str | None) -> None:
+    """The gateway refused a send because the number has no WhatsApp (Evolution's ``exists: false``): remember it."""
+    if contact_id is None:
+        return
+    async with ctx.db.session() as session:
+        await session.execute(update(Contact).where(Contact.id == contact_id).values(
+            whatsapp=WhatsAppState.INVALID, whatsapp_chat_id=None, whatsapp_checked_at=utcnow()))
+
+
+__all__ = ["Verdict", "check_before_send", "mark_invalid"]

@@ -21,20 +21,20 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, and_, func, or_, select, update
 
 from chronoflow.campaigns.driving import arm, disarm
-from chronoflow.campaigns.numbers import check_before_send
+from chronoflow.campaigns.numbers import check_before_send, mark_invalid
 from chronoflow.campaigns.rewrite import Sandbox, rewrite
 from chronoflow.campaigns.settle import SETTLE_AFTER, settle_uncertain
 from chronoflow.campaigns.snapshot import SKIP_INVALID
 from chronoflow.campaigns.window import SendingWindow, next_period, period_start
 from chronoflow.channels.connected import connected_provider
-from chronoflow.channels.errors import ChannelNotConnected, ProviderError
+from chronoflow.channels.errors import ChannelNotConnected, NotOnWhatsApp, ProviderError
 from chronoflow.channels.optout_store import opted_out_among
 from chronoflow.errors import InvalidInput, Unavailable
 from chronoflow.store.engine import utcnow
@@ -98,6 +98,8 @@ class Plan:
     failed: int = 0
     skipped: int = 0
     rewrite_failed: int = 0
+    rest: dict[str, datetime] = field(default_factory=dict)
+    """Channels that answered "not ready", and until when they stay out of the rotation."""
     wake: datetime | None = None
     pause_reason: str | None = None
 
@@ -219,6 +221,11 @@ async def _send_one(ctx: ExecutionContext, campaign: Campaign, channel: Channel,
             sent = await provider.send_text(send_number(row["phone"], row["chat_id"]), text)
     except (ChannelNotConnected, InvalidInput) as exc:
         return await _not_now(ctx, campaign, channel, row, run.id, plan, str(exc))
+    except NotOnWhatsApp:
+        await mark_invalid(ctx, row["contact_id"])
+        await _record(ctx, row["id"], run.id, status=RecipientStatus.SKIPPED, error=SKIP_INVALID, sent_at=None)
+        plan.skipped += 1
+        return True
     except ProviderError as exc:
         if session_not_ready(exc):
             return await _not_now(ctx, campaign, channel, row, run.id, plan, str(exc))
@@ -243,9 +250,11 @@ async def _send_one(ctx: ExecutionContext, campaign: Campaign, channel: Channel,
 
 async def _not_now(ctx: ExecutionContext, campaign: Campaign, channel: Channel, row: dict[str, Any], run_id: str,
                    plan: Plan, reason: str) -> bool:
-    """The channel cannot send now (not the recipient's fault): the row goes back to pending, untouched."""
+    """The channel cannot send now (not the recipient's fault): the row goes back to pending, untouched,
+    and the channel rests out of the rotation for :data:`NOT_READY_PAUSE`."""
     await _record(ctx, row["id"], run_id, **_release())
-    plan.later(utcnow() + NOT_READY_PAUSE)
+    plan.rest[channel.id] = utcnow() + NOT_READY_PAUSE
+    plan.later(plan.rest[channel.id])
     log.info("campaign %s: channel %s cannot send now: %s", campaign.id, channel.id, reason)
     return False
 
@@ -336,6 +345,8 @@ async def run_step(chrono: Chrono, run: ChronoRun, ctx: ExecutionContext,
                 following = utcnow() + timedelta(seconds=delay)
                 pacing[channel.id] = following.isoformat()
                 plan.later(following)
+            elif channel.id in plan.rest:
+                pacing[channel.id] = plan.rest[channel.id].isoformat()
     return await _finish(ctx, campaign, chrono, zone, pacing, plan, uncertain)
 
 

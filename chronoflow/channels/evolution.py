@@ -35,7 +35,7 @@ from chronoflow.channels.base import (
     SessionInfo,
     WhatsAppProvider,
 )
-from chronoflow.channels.errors import ProviderError, UnsupportedCall
+from chronoflow.channels.errors import NotOnWhatsApp, ProviderError, UnsupportedCall
 
 __all__ = ["EVOLUTION_WEBHOOK_EVENTS", "EvolutionClient", "evolution_status", "evolution_text"]
 
@@ -95,16 +95,25 @@ class EvolutionClient(WhatsAppProvider):
         return quote(self.session, safe="")
 
     async def send_text(self, number_digits: str, text: str) -> SentMessage:
-        """``POST /message/sendText/{instance}``; see :meth:`WhatsAppProvider.send_text`."""
+        """``POST /message/sendText/{instance}``; see :meth:`WhatsAppProvider.send_text`.
+
+        Raises:
+            NotOnWhatsApp: Evolution answered 400 ``{response: {message: [{exists: false, ...}]}}``.
+        """
         if not number_digits or not (number_digits.isascii() and number_digits.isdigit()):
             raise ValueError(f"expected a normalized number (digits only), got {number_digits!r}")
-        answer = await self._http.request_json(
-            "send_text",
-            "POST",
-            f"/message/sendText/{self._name}",
-            json={"number": number_digits, "text": text},
-            idempotent=False,
-        )
+        try:
+            answer = await self._http.request_json(
+                "send_text",
+                "POST",
+                f"/message/sendText/{self._name}",
+                json={"number": number_digits, "text": text},
+                idempotent=False,
+            )
+        except ProviderError as exc:
+            if exc.http_status == 400 and _not_on_whatsapp(exc.answer):
+                raise NotOnWhatsApp(PROVIDER, "send_text", number_digits) from exc
+            raise
         key = answer.get("key") if isinstance(answer, dict) else None
         ident = key.get("id") if isinstance(key, dict) else None
         return SentMessage(id=str(ident) if ident else None, raw=answer)
@@ -240,7 +249,12 @@ class EvolutionClient(WhatsAppProvider):
         """``POST /instance/create`` with a QR code; see :meth:`WhatsAppProvider.create_session`.
 
         With ``webhook_url``, the instance posts :data:`EVOLUTION_WEBHOOK_EVENTS` there, carrying
-        ``webhook_secret`` in the ``X-Webhook-Secret`` header when one is given.
+        ``webhook_secret`` in the ``X-Webhook-Secret`` header when one is given, and ``base64: false``
+        (true would inline every inbound media file into the webhooks).
+
+        Evolution creates slowly: a request that timed out may still have created the instance, so it
+        is not repeated (a timeout is reported). A retry after a 5xx answered "already in use" means
+        the first attempt did create it, and counts as success.
         """
         body: dict[str, Any] = {"instanceName": name, "integration": INTEGRATION, "qrcode": True}
         if webhook_url:
@@ -248,13 +262,19 @@ class EvolutionClient(WhatsAppProvider):
                 "enabled": True,
                 "url": webhook_url,
                 "byEvents": False,
-                "base64": True,
+                "base64": False,
                 "events": list(EVOLUTION_WEBHOOK_EVENTS),
             }
             if webhook_secret:
                 hook["headers"] = {SECRET_HEADER: webhook_secret}
             body["webhook"] = hook
-        answer = await self._http.request_json("create_session", "POST", "/instance/create", json=body)
+        try:
+            answer = await self._http.request_json("create_session", "POST", "/instance/create", json=body,
+                                                   idempotent=False)
+        except ProviderError as exc:
+            if exc.attempts > 1 and exc.http_status in (400, 403, 409) and "already in use" in exc.detail.lower():
+                return SessionInfo(name=name, status=ChannelStatus.STARTING, raw=exc.answer)
+            raise
         if not isinstance(answer, dict) or not isinstance(answer.get("instance"), dict):
             raise ProviderError(PROVIDER, "create_session", f"unexpected answer {str(answer)[:200]!r}")
         qrcode = answer.get("qrcode")
@@ -297,6 +317,13 @@ def evolution_text(message: object) -> str:
         if isinstance(inner, dict) and isinstance(inner.get(attribute), str):
             return str(inner[attribute])
     return ""
+
+
+def _not_on_whatsapp(answer: Any) -> bool:
+    """Whether a 400 answer is Evolution's "this number has no WhatsApp" (``exists: false`` in its message list)."""
+    inner = answer.get("response") if isinstance(answer, dict) else None
+    messages = inner.get("message") if isinstance(inner, dict) else None
+    return isinstance(messages, list) and any(isinstance(m, dict) and m.get("exists") is False for m in messages)
 
 
 def _raise_embedded_error(call: str, answer: Any) -> None:

@@ -100,6 +100,8 @@ class InboundMessage:
     from_digits: str
     text: str
     message_id: str | None = None
+    lid: str | None = None
+    """The sender's ``…@lid`` id when the gateway hid the number (``from_digits`` then empty until resolved)."""
 
     @property
     def is_opt_out(self) -> bool:
@@ -252,10 +254,12 @@ def parse_waha_event(body: Mapping[str, Any]) -> ChannelEvent | None:
             [data_key.get("remoteJidAlt"), data_key.get("senderPn")] if isinstance(data_key, Mapping) else []
         )
         sender = _sender_digits(payload.get("from"), alternates)
-        if sender is None:
+        raw_from = _text(payload.get("from"))
+        if sender is None and not raw_from.endswith("@lid"):
             return None
         return InboundMessage(
-            ProviderKind.WAHA, session, sender, _text(payload.get("body")), _text(payload.get("id")) or None
+            ProviderKind.WAHA, session, sender or "", _text(payload.get("body")), _text(payload.get("id")) or None,
+            lid=raw_from if sender is None else None,
         )
     return None
 

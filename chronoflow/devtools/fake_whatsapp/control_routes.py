@@ -113,7 +113,10 @@ def reset(state: FakeState, request: Request) -> Response:
 
 @router.route("POST", "/_fake/fail")
 def fail(state: FakeState, request: Request) -> Response:
-    """``{"status": 500, "times": 2, "path": "/api/sendText", "delay": 0, "body": {...}}``."""
+    """``{"status": 500, "times": 2, "path": "/api/sendText", "delay": 0, "body": {...}, "processed": false}``.
+
+    ``processed``: the request is carried out, then answered with the failure anyway.
+    """
     body = request.json_object()
     status, times, delay = body.get("status"), body.get("times", 1), body.get("delay", 0)
     if status is not None and (not isinstance(status, int) or not 100 <= status <= 599):
@@ -131,6 +134,7 @@ def fail(state: FakeState, request: Request) -> Response:
         path=path if isinstance(path, str) else None,
         delay_s=float(delay),
         body=body.get("body"),
+        processed=body.get("processed") is True,
     )
     with state.lock:
         state.fail_rules.append(rule)
@@ -179,6 +183,8 @@ def inbound(state: FakeState, request: Request) -> Response:
 
     ``from`` may be any number form (it becomes ``<digits>@c.us`` / ``@s.whatsapp.net``) or an
     exact WhatsApp id containing ``@`` (to simulate groups or numbers without the ninth digit).
+    ``"lid": true`` (WAHA) hides the number behind a ``…@lid`` id, as WEBJS and GOWS report some
+    senders; ``GET /api/{session}/lids/{lid}`` then tells the number.
     """
     body = request.json_object()
     session = _target(state, body)
@@ -193,6 +199,8 @@ def inbound(state: FakeState, request: Request) -> Response:
         except InvalidPhoneNumber as exc:
             raise BadRequest(str(exc)) from None
         sender = f"{digits}@c.us" if session.provider == "waha" else f"{digits}@s.whatsapp.net"
+        if body.get("lid") is True and session.provider == "waha":
+            sender = state.lid_for(digits)
     return _deliveries(session, state.inbound(session, sender, text))
 
 

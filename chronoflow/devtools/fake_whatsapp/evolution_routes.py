@@ -187,6 +187,9 @@ def send_text(state: FakeState, request: Request, name: str) -> Response:
     if session.status is not ChannelStatus.WORKING:
         return _error(400, "Connection Closed")
     digits = number.split("@", 1)[0]
+    if digits.isdigit() and state.lookup(digits) is None:  # as Evolution answers a number without WhatsApp
+        return json_response({"status": 400, "error": "Bad Request", "response": {"message": [
+            {"exists": False, "jid": f"{digits}@s.whatsapp.net", "number": digits}]}}, 400)
     record = state.record_message(session, digits, text, {"number": number})
     return json_response(
         {

@@ -101,6 +101,7 @@ class FailRule:
         path: only requests whose path starts with this; ``None`` for all provider routes.
         delay_s: wait before answering, to provoke client timeouts.
         body: JSON answered with ``status``.
+        processed: the gateway does the work, then answers ``status`` anyway (a slow gateway's 5xx).
     """
 
     status: int | None
@@ -108,6 +109,7 @@ class FailRule:
     path: str | None = None
     delay_s: float = 0.0
     body: Any = None
+    processed: bool = False
 
 
 class FakeState:
@@ -123,6 +125,8 @@ class FakeState:
         self.messages: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
         self.fail_rules: list[FailRule] = []
+        self.lids: dict[str, str] = {}
+        """Hidden ``…@lid`` senders and the numbers behind them (WAHA ``GET /api/{s}/lids/{lid}``)."""
         self.numbers: dict[str, str] = {}
         """How WhatsApp knows a number (normalized digits): ``invalid`` (not on WhatsApp) or
         ``legacy`` (a Brazilian mobile registered before the ninth digit: its chat id lacks it);
@@ -141,6 +145,7 @@ class FakeState:
             self.requests.clear()
             self.fail_rules.clear()
             self.numbers.clear()
+            self.lids.clear()
             self.sender.clear()
 
     def lookup(self, digits: str) -> str | None:
@@ -152,6 +157,13 @@ class FakeState:
         if kind == "legacy" and digits.startswith("55") and len(digits) == 13:
             return digits[:4] + digits[5:]
         return digits
+
+    def lid_for(self, digits: str) -> str:
+        """The ``…@lid`` id WhatsApp shows ``digits`` behind (stable per number), remembered for look-ups."""
+        lid = f"{int(digits) * 7919 % 10**15:015d}@lid"
+        with self.lock:
+            self.lids[lid] = digits
+        return lid
 
     def api_key(self, provider: str) -> str | None:
         """The key a provider route requires, or ``None`` when it is open."""

@@ -191,6 +191,17 @@ def check_exists(state: FakeState, request: Request) -> Response:
     return json_response({"numberExists": known is not None, "chatId": f"{known}@c.us" if known else None})
 
 
+@router.route("GET", "/api/{name}/lids/{lid}")
+def lid(state: FakeState, request: Request, name: str, lid: str) -> Response:
+    """``{lid, pn}``: the number behind a hidden sender; ``pn`` is null for one the phone does not know."""
+    session = _session_or_404(state, name)
+    if isinstance(session, Response):
+        return session
+    with state.lock:
+        digits = state.lids.get(lid)
+    return json_response({"lid": lid, "pn": f"{digits}@c.us" if digits else None})
+
+
 @router.route("GET", "/api/{name}/chats/{chat_id}/messages")
 def chat_messages(state: FakeState, request: Request, name: str, chat_id: str) -> Response:
     """The texts sent to one chat, newest first, as WEBJS messages (``?limit=``, default 100)."""

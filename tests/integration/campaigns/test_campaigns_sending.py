@@ -114,7 +114,9 @@ def test_a_closed_window_sends_nothing_a_quota_stops_the_sends_and_failures_paus
 
 
 def test_a_campaign_pauses_without_a_working_channel_and_resumes_when_it_works(cwa: WhatsAppStack) -> None:
-    """It pauses with the reason when its only channel disconnects, and goes on by itself once it is WORKING."""
+    """It pauses with the reason when its only channel disconnects, and goes on by itself once it is WORKING;
+    a send answered WAHA's 422 "session status is not as expected" puts the row back (no attempt counted)
+    and rests the channel, failing no one."""
     channel = cwa.create_channel("WAHA")["id"]
     import_contacts(cwa, [f"{phone(i)},C{i},a,ouro" for i in range(6)])
     cwa.fake_control("disconnect", provider="waha", session="default")
@@ -127,9 +129,14 @@ def test_a_campaign_pauses_without_a_working_channel_and_resumes_when_it_works(c
     paused = _wait(cwa, cid, lambda c: c["status"] == "paused", timeout=60)
     assert paused["pausedReason"].startswith("no channel is WORKING") and paused["sent"] == 0
     assert cwa.stack.jobs.scheduled_due(paused["chronoId"]) is None
+    not_ready = {"statusCode": 422, "error": "Unprocessable Entity", "message": "Session status is not as expected. "
+                 "Try again later or restart the session. Session: 'default', status: 'STARTING', expected: ['WORKING']"}
+    cwa.fake_control("fail", status=422, times=1, path="/api/sendText", body=not_ready)
     cwa.fake_control("connect", provider="waha", session="default")
     _wait(cwa, cid, lambda c: c["status"] == "completed", timeout=60)
     assert sorted(m["to"] for m in cwa.fake.messages()) == sorted(phone(i) for i in range(6))
+    assert len(cwa.fake.requests("/api/sendText")) == 7
+    assert {(r.status, r.attempts) for r in rows(cwa, cid)} == {("sent", 1)}
     _assert_counters_equal_rows(cwa, cid)
 
 
@@ -145,11 +152,15 @@ def run(ctx):
 def test_rewrite_function_and_number_checks_before_the_first_send(cwa: WhatsAppStack) -> None:
     """It refuses an unknown rewriteFunctionId, sends what the function returns for each contact (given the
     rendered text and the contact), and fails only the row whose rewrite raised; with validateNumbers it
-    checks unchecked numbers first, skips one not on WhatsApp and sends a legacy number to its chat id."""
+    checks unchecked numbers first, skips one not on WhatsApp and sends a legacy number to its chat id;
+    an Evolution send refused with exists: false skips the row and marks the contact invalid."""
     channel = cwa.create_channel("WAHA")["id"]
-    import_contacts(cwa, [f"{phone(i)},{name},a,ouro" for i, name in enumerate(["Ana", "Bia", "Caio", "Duda", "Edu"])])
+    evolution = cwa.create_channel("EVOLUTION")["id"]
+    import_contacts(cwa, [f"{phone(i)},{name},a,ouro" for i, name in enumerate(["Ana", "Bia", "Caio", "Duda", "Edu"])]
+                    + [f"{phone(5)},Fê,e,ouro"])
     cwa.fake_control("numbers", number=phone(3), whatsapp="legacy")
-    cwa.fake_control("numbers", number=phone(4), whatsapp="invalid")
+    for invalid in (phone(4), phone(5)):
+        cwa.fake_control("numbers", number=invalid, whatsapp="invalid")
     legacy_chat = phone(3)[:4] + phone(3)[5:]
     refused = cwa.api.post("/campaigns", json={"name": "x", "channelIds": [channel], "messageTemplate": "Olá",
                                                "audience": {"tags": ["a"]}, "rewriteFunctionId": "nope"})
@@ -159,10 +170,15 @@ def test_rewrite_function_and_number_checks_before_the_first_send(cwa: WhatsAppS
     campaign = create_campaign(cwa, [channel], rewriteFunctionId=function.json()["id"], validateNumbers=True)
     assert campaign["rewriteFunctionId"] == function.json()["id"] and campaign["validateNumbers"] is True
     cid = campaign["id"]
+    refused_id = create_campaign(cwa, [evolution], audience={"tags": ["e"]})["id"]
     cwa.api.post(f"/campaigns/{cid}/start")
+    cwa.api.post(f"/campaigns/{refused_id}/start")
     cwa.stack.spawn("worker")
     cwa.stack.spawn("scheduler")
     _wait(cwa, cid, lambda c: c["status"] == "completed")
+    refused = _wait(cwa, refused_id, lambda c: c["status"] == "completed")
+    assert (refused["skipped"], refused["failed"]) == (1, 0)
+    assert [r.error for r in rows(cwa, refused_id)] == ["not on WhatsApp"]
     sent = sorted((m["to"], m["text"], m["arrived"]) for m in cwa.fake.messages())
     assert sent == sorted([(phone(0), "OLÁ ANA / ouro", True), (phone(2), "OLÁ CAIO / ouro", True),
                            (legacy_chat, "OLÁ DUDA / ouro", True)])
@@ -174,6 +190,7 @@ def test_rewrite_function_and_number_checks_before_the_first_send(cwa: WhatsAppS
     assert (by_phone[phone(4)].status, by_phone[phone(4)].error) == ("skipped", "not on WhatsApp")
     contacts = {c["phone"]: c for c in cwa.api.get("/contacts", params={"take": 10}).json()["items"]}
     assert contacts[phone(4)]["whatsapp"] == "invalid" and contacts[phone(0)]["whatsapp"] == "valid"
+    assert contacts[phone(5)]["whatsapp"] == "invalid"
     assert contacts[phone(3)]["whatsapp"] == "valid" and by_phone[phone(3)].chat_id == legacy_chat + "@c.us"
     _assert_counters_equal_rows(cwa, cid)
 

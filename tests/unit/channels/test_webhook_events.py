@@ -168,7 +168,7 @@ WAHA_CASES = [
     (
         "lid without number",
         waha("message", {"id": "m", "from": "123456789012345@lid", "fromMe": False, "body": "x"}),
-        None,
+        InboundMessage(ProviderKind.WAHA, "default", "", "x", "m", lid="123456789012345@lid"),
     ),
     ("read ack", waha("message.ack", {"id": "m", "ack": 3}),
      ReceiptEvent(ProviderKind.WAHA, "default", "m", Receipt.READ)),
