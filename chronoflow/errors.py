@@ -25,7 +25,8 @@ brackets) but still descend from this root::
     │                            turns it into InvalidCode naming the field
     └── ChannelError             [channels.errors] the WhatsApp layer
         ├── ProviderError        a WAHA or Evolution API call failed        404, 409 or 502
-        │   └── UnsupportedCall  the provider has no such operation                      409
+        │   ├── UnsupportedCall  the provider has no such operation                      409
+        │   └── NotOnWhatsApp    a send refused: the number has no WhatsApp (Evolution)  as ProviderError
         ├── ChannelNotConnected  a send needs a WORKING channel; fails the run, not a request
         ├── InvalidPhoneNumber   not one individual phone number (ValueError)             422
         ├── TemplateError        an unusable message template (ValueError)                422

@@ -55,6 +55,10 @@ class CampaignCreate(Body):
     max_consecutive_failures: int | UnsetType = UNSET
     start_at: Annotated[str, checked(description="any schedule a chrono accepts", examples=["amanhã às 9h"])
                         ] | None | UnsetType = UNSET
+    rewrite_function_id: Annotated[str, checked(description="a function that returns the text to send")
+                                   ] | None | UnsetType = UNSET
+    validate_numbers: Annotated[bool, checked(description="check an unchecked number before its first send")
+                                ] | UnsetType = UNSET
 
 
 class CampaignUpdate(Body):
@@ -71,6 +75,8 @@ class CampaignUpdate(Body):
     max_attempts: int | UnsetType = UNSET
     max_consecutive_failures: int | UnsetType = UNSET
     start_at: str | None | UnsetType = UNSET
+    rewrite_function_id: str | None | UnsetType = UNSET
+    validate_numbers: bool | UnsetType = UNSET
 
 
 class CampaignOut(Struct, rename="camel"):
@@ -88,6 +94,8 @@ class CampaignOut(Struct, rename="camel"):
     max_attempts: int
     max_consecutive_failures: int
     start_at: str | None
+    rewrite_function_id: str | None
+    validate_numbers: bool
     status: Annotated[str, checked(enum=[s.value for s in CampaignStatus])]
     paused_reason: str | None
     chrono_id: str | None
@@ -114,7 +122,8 @@ class CampaignOut(Struct, rename="camel"):
             variants=c.variants, audience=c.audience, delay_min_seconds=c.delay_min_seconds,
             delay_max_seconds=c.delay_max_seconds, window=c.window, daily_quota_per_channel=c.daily_quota_per_channel,
             hourly_quota_per_channel=c.hourly_quota_per_channel, max_attempts=c.max_attempts,
-            max_consecutive_failures=c.max_consecutive_failures, start_at=c.start_at, status=c.status,
+            max_consecutive_failures=c.max_consecutive_failures, start_at=c.start_at,
+            rewrite_function_id=c.rewrite_function_id, validate_numbers=c.validate_numbers, status=c.status,
             paused_reason=c.paused_reason, chrono_id=c.chrono_id, total=counts.total,
             **{s.value: counts[s] for s in RecipientStatus},
             rate_per_minute=rate_per_minute(c), estimated_finish_at=estimated_finish(c, counts),
@@ -127,6 +136,7 @@ class RecipientOut(Struct, rename="camel"):
     phone: str
     channel_id: str | None
     text: str | None
+    sent_text: Annotated[str | None, checked(description="the text handed to the gateway (after the rewrite)")]
     variant: int
     status: Annotated[str, checked(enum=[s.value for s in RecipientStatus])]
     attempts: int
@@ -140,7 +150,8 @@ class RecipientOut(Struct, rename="camel"):
     @classmethod
     def of(cls, r: CampaignRecipient) -> RecipientOut:
         return cls(id=r.id, contact_id=r.contact_id, phone=r.phone, channel_id=r.channel_id, text=r.text,
-                   variant=r.variant, status=r.status, attempts=r.attempts, provider_message_id=r.provider_message_id,
+                   sent_text=r.sent_text, variant=r.variant, status=r.status, attempts=r.attempts,
+                   provider_message_id=r.provider_message_id,
                    error=r.error, next_attempt_at=r.next_attempt_at, sent_at=r.sent_at, created_at=r.created_at,
                    updated_at=r.updated_at)
 
@@ -258,6 +269,12 @@ class CampaignController(Controller):
           summary="Failed rows back to pending (uncertain rows are left for the operator)")
     async def retry_failed(self, campaign_id: str, db: Database, jobs: JobStore, settings: Settings) -> RetryOut:
         _, count = await _service(db, jobs, settings).retry_failed(campaign_id)
+        return RetryOut(retried=count)
+
+    @post("/{campaign_id:str}/retry-uncertain", status_code=HTTP_200_OK, responses=errors(400, 401, 404, 409),
+          summary="Uncertain rows (their text not found in the chat) back to pending: the operator's call")
+    async def retry_uncertain(self, campaign_id: str, db: Database, jobs: JobStore, settings: Settings) -> RetryOut:
+        _, count = await _service(db, jobs, settings).retry_uncertain(campaign_id)
         return RetryOut(retried=count)
 
     @post("/{campaign_id:str}/test", status_code=HTTP_200_OK, responses=errors(400, 401, 404, 409, 422, 502),

@@ -71,7 +71,7 @@ async def _receive(
     raw = await request.body()
     if not verified(raw):
         raise Unauthorized(f"{provider.value} webhook not authenticated")
-    receipt = await receive(db, provider, json_object(raw))
+    receipt = await receive(db, provider, json_object(raw), settings)
     if receipt.applied.action == f"status {ChannelStatus.WORKING.value}":
         await CampaignService(db, jobs, settings).resume_waiting()  # campaigns waiting for a channel
     answer = {"received": True, "duplicate": receipt.duplicate, "eventId": receipt.event_id,

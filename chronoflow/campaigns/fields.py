@@ -18,6 +18,7 @@ from chronoflow.channels.service import existing_channel_id
 from chronoflow.checks import checked_name
 from chronoflow.errors import InvalidInput
 from chronoflow.scheduling.reading import read_schedule
+from chronoflow.store.models import Function
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,9 +39,10 @@ CONTACT_FIELDS = frozenset({"name", "phone"})
 
 EDITABLE_AFTER_START = frozenset({
     "name", "delayMinSeconds", "delayMaxSeconds", "window", "dailyQuotaPerChannel", "hourlyQuotaPerChannel",
-    "maxAttempts", "maxConsecutiveFailures", "channelIds",
+    "maxAttempts", "maxConsecutiveFailures", "channelIds", "rewriteFunctionId", "validateNumbers",
 })
-"""What may change once rows exist: pacing and limits, never the text or the audience of rows."""
+"""What may change once rows exist: pacing, limits and what happens at send time (the rewrite, the number
+check), never the rendered text or the audience of rows."""
 
 
 def _text(value: object, field: str, limit: int) -> str:
@@ -67,6 +69,25 @@ def _count(value: object, field: str, low: int, high: int, default: int | None) 
     if type(value) is not int or not low <= value <= high:
         raise InvalidInput(field, f"must be an integer from {low} to {high}")
     return value
+
+
+def _flag(value: object, field: str) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidInput(field, "must be true or false")
+    return value
+
+
+async def _rewrite_function(value: object, session: AsyncSession) -> str | None:
+    """The id of an existing function, or None; the function runs at each send, so it must exist now."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput("rewriteFunctionId", "must be the id of a function (or null)")
+    if await session.get(Function, value.strip()) is None:
+        raise InvalidInput("rewriteFunctionId", f"no function with id {value.strip()!r}")
+    return value.strip()
 
 
 def template_placeholders(template: str, variants: list[str]) -> set[str]:
@@ -133,6 +154,8 @@ async def checked_campaign(fields: dict[str, Any], session: AsyncSession, defaul
         "max_consecutive_failures": _count(fields.get("maxConsecutiveFailures"), "maxConsecutiveFailures", 1,
                                            MAX_CONSECUTIVE_FAILURES, DEFAULT_MAX_CONSECUTIVE_FAILURES),
         "start_at": start_at.strip() if isinstance(start_at, str) else None,
+        "rewrite_function_id": await _rewrite_function(fields.get("rewriteFunctionId"), session),
+        "validate_numbers": _flag(fields.get("validateNumbers"), "validateNumbers"),
     }
 
 

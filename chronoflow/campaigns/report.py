@@ -12,8 +12,8 @@ from sqlalchemy import select
 from chronoflow.store.engine import Database
 from chronoflow.store.models import CampaignRecipient, Contact
 
-COLUMNS = ["phone", "name", "status", "channelId", "variant", "text", "attempts", "providerMessageId", "error",
-           "sentAt", "updatedAt"]
+COLUMNS = ["phone", "name", "status", "channelId", "variant", "text", "sentText", "attempts", "providerMessageId",
+           "error", "sentAt", "updatedAt"]
 PAGE = 2000
 """Rows read per query while streaming."""
 
@@ -38,7 +38,7 @@ async def report_csv(db: Database, campaign_id: str) -> AsyncIterator[str]:
         if not rows:
             return
         for row, name in rows:
-            yield _line([row.phone, name, row.status, row.channel_id, row.variant, row.text, row.attempts,
+            yield _line([row.phone, name, row.status, row.channel_id, row.variant, row.text, row.sent_text, row.attempts,
                          row.provider_message_id, row.error, row.sent_at.isoformat() if row.sent_at else "",
                          row.updated_at.isoformat()])
         after = rows[-1][0].id

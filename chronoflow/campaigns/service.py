@@ -65,7 +65,7 @@ def _stored_fields(c: Campaign) -> dict[str, Any]:
             "delayMaxSeconds": c.delay_max_seconds, "window": c.window,
             "dailyQuotaPerChannel": c.daily_quota_per_channel, "hourlyQuotaPerChannel": c.hourly_quota_per_channel,
             "maxAttempts": c.max_attempts, "maxConsecutiveFailures": c.max_consecutive_failures,
-            "startAt": c.start_at}
+            "startAt": c.start_at, "rewriteFunctionId": c.rewrite_function_id, "validateNumbers": c.validate_numbers}
 
 
 class CampaignService:
@@ -232,6 +232,28 @@ class CampaignService:
                                                 CampaignRecipient.status == RecipientStatus.FAILED)
                 .values(status=RecipientStatus.PENDING, attempts=0, error=None, next_attempt_at=None,
                         claimed_by=None, sent_at=None, updated_at=now)
+                .execution_options(synchronize_session=False))
+            count = int(getattr(result, "rowcount", 0) or 0)
+            if count and campaign.status == CampaignStatus.COMPLETED:
+                await self._send_again(session, campaign)
+        return campaign, count
+
+    async def retry_uncertain(self, campaign_id: str) -> tuple[Campaign, int]:
+        """The operator's call on ``uncertain`` rows: re-queue them (the contact may get the message twice).
+
+        Rows still waiting for their chat to be read are left alone: the step settles them first.
+        """
+        now = utcnow()
+        async with self.db.session() as session:
+            campaign = await get_or_404(session, Campaign, campaign_id, "campaign")
+            if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.CANCELLED):
+                raise Conflict(f"a {campaign.status} campaign has no rows to retry")
+            result = await session.execute(
+                update(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign.id,
+                                                CampaignRecipient.status == RecipientStatus.UNCERTAIN,
+                                                CampaignRecipient.next_attempt_at.is_(None))
+                .values(status=RecipientStatus.PENDING, attempts=0, error=None, claimed_by=None, sent_at=None,
+                        updated_at=now)
                 .execution_options(synchronize_session=False))
             count = int(getattr(result, "rowcount", 0) or 0)
             if count and campaign.status == CampaignStatus.COMPLETED:

@@ -10,7 +10,9 @@ Exactly one message per contact (invariant 7):
   before the gateway call; only the claim's holder records the outcome;
 - the step first re-arms its chrono a short lease ahead, so a worker killed mid-step does not
   strand the campaign; the next step finds the dead step's claims (their run no longer
-  ``running``: the reaper failed it) and marks them ``uncertain``, never re-sending them;
+  ``running``: the reaper failed it) and marks them ``uncertain``, never re-sending them, as it
+  does a send whose request went out without an answer; a later step looks for their text in the
+  chat (:mod:`chronoflow.campaigns.settle`);
 - opt-outs are read at send time; the window is checked immediately before the gateway call;
 - a channel's quota is counted inside the claim's UPDATE, from rows stamped in the period.
 """
@@ -19,18 +21,22 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, and_, func, or_, select, update
 
 from chronoflow.campaigns.driving import arm, disarm
+from chronoflow.campaigns.numbers import check_before_send, mark_invalid
+from chronoflow.campaigns.rewrite import Sandbox, rewrite
+from chronoflow.campaigns.settle import SETTLE_AFTER, settle_uncertain
+from chronoflow.campaigns.snapshot import SKIP_INVALID
 from chronoflow.campaigns.window import SendingWindow, next_period, period_start
 from chronoflow.channels.connected import connected_provider
-from chronoflow.channels.errors import ChannelNotConnected, ProviderError
+from chronoflow.channels.errors import ChannelNotConnected, NotOnWhatsApp, ProviderError
 from chronoflow.channels.optout_store import opted_out_among
-from chronoflow.errors import InvalidInput
+from chronoflow.errors import InvalidInput, Unavailable
 from chronoflow.store.engine import utcnow
 from chronoflow.store.models import (
     Campaign,
@@ -91,6 +97,9 @@ class Plan:
     sent: int = 0
     failed: int = 0
     skipped: int = 0
+    rewrite_failed: int = 0
+    rest: dict[str, datetime] = field(default_factory=dict)
+    """Channels that answered "not ready", and until when they stay out of the rotation."""
     wake: datetime | None = None
     pause_reason: str | None = None
 
@@ -155,7 +164,7 @@ def _release() -> dict[str, Any]:
 
 
 async def _send_one(ctx: ExecutionContext, campaign: Campaign, channel: Channel, window: SendingWindow | None,
-                    run: ChronoRun, plan: Plan) -> bool:
+                    run: ChronoRun, plan: Plan, sandbox: Sandbox | None) -> bool:
     """Send at most one message through ``channel``; False when the channel has nothing to do now."""
     for _ in range(MAX_SKIPS):
         now = utcnow()
@@ -171,6 +180,37 @@ async def _send_one(ctx: ExecutionContext, campaign: Campaign, channel: Channel,
         break
     else:
         return False
+    if campaign.validate_numbers and not row["chat_id"]:
+        try:
+            async with connected_provider(channel, ctx.settings, client=ctx.http) as checker:
+                verdict = await check_before_send(ctx, checker, row)
+        except (ChannelNotConnected, InvalidInput) as exc:
+            return await _not_now(ctx, campaign, channel, row, run.id, plan, str(exc))
+        except ProviderError as exc:
+            if session_not_ready(exc):
+                return await _not_now(ctx, campaign, channel, row, run.id, plan, str(exc))
+            await _fail(ctx, campaign, row, run.id, f"number check: {exc}", plan)
+            return True
+        if not verdict.on_whatsapp:
+            await _record(ctx, row["id"], run.id, status=RecipientStatus.SKIPPED, error=SKIP_INVALID, sent_at=None)
+            plan.skipped += 1
+            return True
+        row["chat_id"] = verdict.chat_id
+    text = row["sent_text"] or row["text"] or ""
+    if campaign.rewrite_function_id and row["sent_text"] is None:
+        try:
+            rewritten = await rewrite(ctx, campaign.id, campaign.rewrite_function_id, row, sandbox)
+        except Unavailable as exc:  # this worker has no sandbox: not the contact's fault
+            log.warning("campaign %s: rewrite function cannot run here: %s", campaign.id, exc)
+            await _record(ctx, row["id"], run.id, **_release())
+            plan.later(utcnow() + NOT_READY_PAUSE)
+            return False
+        if rewritten.text is None:
+            await _record(ctx, row["id"], run.id, status=RecipientStatus.FAILED, error=rewritten.error, sent_at=None)
+            plan.rewrite_failed += 1
+            return True
+        text = rewritten.text
+        await _record(ctx, row["id"], run.id, sent_text=text)
     if window is not None and not window.is_open(utcnow()):  # measured at the gateway call
         await _record(ctx, row["id"], run.id, **_release())
         plan.later(window.next_opening(utcnow()))
@@ -178,27 +218,45 @@ async def _send_one(ctx: ExecutionContext, campaign: Campaign, channel: Channel,
     try:
         provider = connected_provider(channel, ctx.settings, client=ctx.http)
         async with provider:
-            sent = await provider.send_text(send_number(row["phone"], row["chat_id"]), row["text"] or "")
+            sent = await provider.send_text(send_number(row["phone"], row["chat_id"]), text)
     except (ChannelNotConnected, InvalidInput) as exc:
-        await _record(ctx, row["id"], run.id, **_release())
-        plan.later(utcnow() + NOT_READY_PAUSE)
-        log.info("campaign %s: channel %s cannot send: %s", campaign.id, channel.id, exc)
-        return False
+        return await _not_now(ctx, campaign, channel, row, run.id, plan, str(exc))
+    except NotOnWhatsApp:
+        await mark_invalid(ctx, row["contact_id"])
+        await _record(ctx, row["id"], run.id, status=RecipientStatus.SKIPPED, error=SKIP_INVALID, sent_at=None)
+        plan.skipped += 1
+        return True
     except ProviderError as exc:
         if session_not_ready(exc):
-            await _record(ctx, row["id"], run.id, **_release())
-            plan.later(utcnow() + NOT_READY_PAUSE)
-            return False
+            return await _not_now(ctx, campaign, channel, row, run.id, plan, str(exc))
+        if exc.http_status is None and not exc.retryable:
+            # The request went out and no answer came: it may have been accepted, so never re-sent.
+            await _record(ctx, row["id"], run.id, status=RecipientStatus.UNCERTAIN, error=str(exc),
+                          next_attempt_at=utcnow() + SETTLE_AFTER)
+            return True
         await _fail(ctx, campaign, row, run.id, str(exc), plan)
         return True
     except Exception:
         # The request may have reached the gateway: the outcome is unknown, so never retried.
         log.exception("campaign %s: send to row %s broke", campaign.id, row["id"])
-        await _record(ctx, row["id"], run.id, status=RecipientStatus.UNCERTAIN, error="the send broke; see the log")
+        await _record(ctx, row["id"], run.id, status=RecipientStatus.UNCERTAIN, error="the send broke; see the log",
+                      next_attempt_at=utcnow() + SETTLE_AFTER)
         return True
-    await _record(ctx, row["id"], run.id, status=RecipientStatus.SENT, provider_message_id=sent.id, error=None)
+    await _record(ctx, row["id"], run.id, status=RecipientStatus.SENT, provider_message_id=sent.id, error=None,
+                  sent_text=text)
     plan.sent += 1
     return True
+
+
+async def _not_now(ctx: ExecutionContext, campaign: Campaign, channel: Channel, row: dict[str, Any], run_id: str,
+                   plan: Plan, reason: str) -> bool:
+    """The channel cannot send now (not the recipient's fault): the row goes back to pending, untouched,
+    and the channel rests out of the rotation for :data:`NOT_READY_PAUSE`."""
+    await _record(ctx, row["id"], run_id, **_release())
+    plan.rest[channel.id] = utcnow() + NOT_READY_PAUSE
+    plan.later(plan.rest[channel.id])
+    log.info("campaign %s: channel %s cannot send now: %s", campaign.id, channel.id, reason)
+    return False
 
 
 async def _fail(ctx: ExecutionContext, campaign: Campaign, row: dict[str, Any], run_id: str, error: str,
@@ -221,24 +279,32 @@ async def mark_lost_claims(session: AsyncSession, campaign_id: str) -> int:
         update(CampaignRecipient)
         .where(CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.status == RecipientStatus.SENDING,
                or_(CampaignRecipient.claimed_by.is_(None), CampaignRecipient.claimed_by.not_in(running)))
-        .values(status=RecipientStatus.UNCERTAIN, error=LOST_CLAIM, updated_at=utcnow())
+        .values(status=RecipientStatus.UNCERTAIN, error=LOST_CLAIM, updated_at=utcnow(), next_attempt_at=utcnow())
         .execution_options(synchronize_session=False))
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def _remaining(session: AsyncSession, campaign_id: str) -> tuple[int, int, datetime | None]:
-    """Pending rows, rows being sent, and the earliest retry time among the pending."""
+async def _remaining(session: AsyncSession, campaign_id: str
+                     ) -> tuple[int, int, datetime | None, datetime | None]:
+    """Pending rows, rows being sent, the earliest retry among the pending, and the earliest
+    ``uncertain`` row still to be looked for in its chat (see :mod:`chronoflow.campaigns.settle`)."""
     row = (await session.execute(
         select(func.count().filter(CampaignRecipient.status == RecipientStatus.PENDING),
                func.count().filter(CampaignRecipient.status == RecipientStatus.SENDING),
                func.min(CampaignRecipient.next_attempt_at).filter(
-                   CampaignRecipient.status == RecipientStatus.PENDING))
+                   CampaignRecipient.status == RecipientStatus.PENDING),
+               func.min(CampaignRecipient.next_attempt_at).filter(
+                   CampaignRecipient.status == RecipientStatus.UNCERTAIN))
         .where(CampaignRecipient.campaign_id == campaign_id))).one()
-    return int(row[0] or 0), int(row[1] or 0), row[2]
+    return int(row[0] or 0), int(row[1] or 0), row[2], row[3]
 
 
-async def run_step(chrono: Chrono, run: ChronoRun, ctx: ExecutionContext) -> TargetResult:
-    """One step of the campaign owning ``chrono``; the run's result counts what it did."""
+async def run_step(chrono: Chrono, run: ChronoRun, ctx: ExecutionContext,
+                   sandbox: Sandbox | None = None) -> TargetResult:
+    """One step of the campaign owning ``chrono``; the run's result counts what it did.
+
+    ``sandbox`` gives the worker's sandbox runner for the campaign's rewrite function.
+    """
     jobs = ctx.jobs
     if jobs is None:
         raise RuntimeError("a campaign step needs the worker's job store")
@@ -258,6 +324,8 @@ async def run_step(chrono: Chrono, run: ChronoRun, ctx: ExecutionContext) -> Tar
         await session.flush()  # the status change is written before the row leaves the session
         session.expunge(campaign)
     plan = Plan()
+    settled = await settle_uncertain(ctx, campaign.id, channels)
+    plan.sent += settled.sent
     window = SendingWindow.stored(campaign.window)
     pacing: dict[str, str] = dict(campaign.pacing or {})
     working = [channels[i] for i in campaign.channel_ids if i in channels and channels[i].status == "WORKING"]
@@ -272,11 +340,13 @@ async def run_step(chrono: Chrono, run: ChronoRun, ctx: ExecutionContext) -> Tar
             if due > now:
                 plan.later(due)
                 continue
-            if await _send_one(ctx, campaign, channel, window, run, plan):
+            if await _send_one(ctx, campaign, channel, window, run, plan, sandbox):
                 delay = random.uniform(campaign.delay_min_seconds, campaign.delay_max_seconds)
                 following = utcnow() + timedelta(seconds=delay)
                 pacing[channel.id] = following.isoformat()
                 plan.later(following)
+            elif channel.id in plan.rest:
+                pacing[channel.id] = plan.rest[channel.id].isoformat()
     return await _finish(ctx, campaign, chrono, zone, pacing, plan, uncertain)
 
 
@@ -294,13 +364,13 @@ async def _finish(ctx: ExecutionContext, campaign: Campaign, chrono: Chrono, zon
         stored.pacing = pacing
         failures = stored.consecutive_failures + plan.failed if not plan.sent else plan.failed
         stored.consecutive_failures = failures
-        pending, sending, retry_at = await _remaining(session, campaign.id)
+        pending, sending, retry_at, settle_at = await _remaining(session, campaign.id)
         if failures >= stored.max_consecutive_failures:
             plan.pause_reason = f"{failures} sends failed in a row (maxConsecutiveFailures)"
         if plan.pause_reason is not None:
             stored.status, stored.paused_reason = CampaignStatus.PAUSED, plan.pause_reason
             await disarm(session, jobs, chrono.id)
-        elif pending == 0 and sending == 0:
+        elif pending == 0 and sending == 0 and settle_at is None:
             stored.status, stored.finished_at = CampaignStatus.COMPLETED, now
             await disarm(session, jobs, chrono.id)
         else:
@@ -309,8 +379,11 @@ async def _finish(ctx: ExecutionContext, campaign: Campaign, chrono: Chrono, zon
                 wake = max(wake, retry_at)
             if sending and not pending:
                 wake = now + STEP_LEASE  # another step holds the last claims: look again later
+            if settle_at is not None:
+                wake = settle_at if not pending and not sending else min(wake, settle_at)
             await arm(session, jobs, chrono.id, max(wake, now), zone)
-    result = {"sent": plan.sent, "failed": plan.failed, "skipped": plan.skipped, "uncertain": uncertain}
+    result = {"sent": plan.sent, "failed": plan.failed, "skipped": plan.skipped, "uncertain": uncertain,
+              "rewriteFailed": plan.rewrite_failed}
     return TargetResult(RunStatus.SUCCESS, result=result, response_snippet=f"sent {plan.sent}")
 
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SESSION_KEYS",
     "ChannelStatus",
+    "ChatMessage",
     "ProviderError",
     "NumberCheck",
     "ProviderKind",
@@ -93,6 +94,21 @@ class SentMessage:
 
     id: str | None
     raw: Any = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One message of a chat's recent history, as much as a campaign needs to settle an unknown send.
+
+    Attributes:
+        id: the provider's message id (the one a send answer and a delivery receipt carry).
+        from_me: sent by our session, not by the person.
+        text: the text, or a media caption; empty for other messages.
+    """
+
+    id: str | None
+    from_me: bool
+    text: str
 
 
 @dataclass(frozen=True)
@@ -247,6 +263,15 @@ class WhatsAppProvider(ABC):
 
         Returns:
             One check per number, in the same order.
+        """
+
+    @abstractmethod
+    async def recent_messages(self, number_digits: str, limit: int) -> list[ChatMessage]:
+        """The last ``limit`` messages of the chat with one person, newest first.
+
+        Args:
+            number_digits: the person as :meth:`send_text` takes them (their chat id's digits).
+            limit: how many messages to read at most.
         """
 
     @abstractmethod

@@ -6,7 +6,8 @@ translate them once. Errors about user input are also ``ValueError`` (bad data),
 
     ChannelError
     ├── ProviderError          a call to WAHA or Evolution API failed (provider, call, http_status, retryable)
-    │   └── UnsupportedCall    the provider has no such operation (Evolution API cannot "stop")
+    │   ├── UnsupportedCall    the provider has no such operation (Evolution API cannot "stop")
+    │   └── NotOnWhatsApp      a send refused because the number is not on WhatsApp (Evolution's ``exists: false``)
     ├── ChannelNotConnected    a send needs a WORKING channel and this one is not
     ├── InvalidPhoneNumber     a recipient is not one individual phone number        (ValueError)
     ├── TemplateError          a message template is unusable                        (ValueError)
@@ -16,6 +17,8 @@ translate them once. Errors about user input are also ``ValueError`` (bad data),
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from chronoflow.errors import ChronoflowError
 
@@ -38,6 +41,7 @@ class ProviderError(ChannelError):
             A 4xx is final: the request itself is wrong and a retry would fail the same way.
         attempts: how many HTTP attempts were made before giving up.
         detail: the provider's error text, or the transport error.
+        answer: the provider's decoded error body, when it answered JSON (for callers that read it).
     """
 
     def __init__(
@@ -49,8 +53,10 @@ class ProviderError(ChannelError):
         http_status: int | None = None,
         retryable: bool = False,
         attempts: int = 1,
+        answer: Any = None,
     ) -> None:
         self.provider = provider
+        self.answer = answer
         self.call = call
         self.detail = detail
         self.http_status = http_status
@@ -66,6 +72,14 @@ class UnsupportedCall(ProviderError):
 
     def __init__(self, provider: str, call: str, detail: str) -> None:
         super().__init__(provider, call, detail, retryable=False, attempts=0)
+
+
+class NotOnWhatsApp(ProviderError):
+    """The gateway refused a send because the recipient has no WhatsApp: a fact about the number, not a failure."""
+
+    def __init__(self, provider: str, call: str, number: str) -> None:
+        super().__init__(provider, call, f"{number} is not on WhatsApp", http_status=400, retryable=False)
+        self.number = number
 
 
 class ChannelNotConnected(ChannelError):

@@ -5,6 +5,7 @@ Routes used (authenticated by the ``apikey`` header)::
     POST   /message/sendText/{instance}         {number, text} → {key: {remoteJid, fromMe, id}, ...}
     GET    /instance/connectionState/{instance} {instance: {instanceName, state}}
     POST   /chat/whatsappNumbers/{instance}     {numbers: [...]} → [{exists, jid, number}]
+    POST   /chat/findMessages/{instance}        {where: {key: {remoteJid}}, limit} → {messages: {records: [...]}}
     GET    /instance/connect/{instance}         QR {pairingCode, code, base64, count}, or the state when open
     POST   /instance/restart/{instance}
     DELETE /instance/logout/{instance}
@@ -26,6 +27,7 @@ from urllib.parse import quote
 
 from chronoflow.channels.base import (
     ChannelStatus,
+    ChatMessage,
     NumberCheck,
     ProviderKind,
     QrCode,
@@ -33,9 +35,9 @@ from chronoflow.channels.base import (
     SessionInfo,
     WhatsAppProvider,
 )
-from chronoflow.channels.errors import ProviderError, UnsupportedCall
+from chronoflow.channels.errors import NotOnWhatsApp, ProviderError, UnsupportedCall
 
-__all__ = ["EVOLUTION_WEBHOOK_EVENTS", "EvolutionClient", "evolution_status"]
+__all__ = ["EVOLUTION_WEBHOOK_EVENTS", "EvolutionClient", "evolution_status", "evolution_text"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ PROVIDER = "evolution"
 INTEGRATION = "WHATSAPP-BAILEYS"
 """Evolution integration used for new instances: the QR-paired WhatsApp Web protocol."""
 
-EVOLUTION_WEBHOOK_EVENTS = ("CONNECTION_UPDATE", "MESSAGES_UPSERT", "QRCODE_UPDATED")
+EVOLUTION_WEBHOOK_EVENTS = ("CONNECTION_UPDATE", "MESSAGES_UPSERT", "MESSAGES_UPDATE", "QRCODE_UPDATED")
 """Events ChronoFlow subscribes to when it creates an instance."""
 
 SECRET_HEADER = "X-Webhook-Secret"
@@ -93,16 +95,25 @@ class EvolutionClient(WhatsAppProvider):
         return quote(self.session, safe="")
 
     async def send_text(self, number_digits: str, text: str) -> SentMessage:
-        """``POST /message/sendText/{instance}``; see :meth:`WhatsAppProvider.send_text`."""
+        """``POST /message/sendText/{instance}``; see :meth:`WhatsAppProvider.send_text`.
+
+        Raises:
+            NotOnWhatsApp: Evolution answered 400 ``{response: {message: [{exists: false, ...}]}}``.
+        """
         if not number_digits or not (number_digits.isascii() and number_digits.isdigit()):
             raise ValueError(f"expected a normalized number (digits only), got {number_digits!r}")
-        answer = await self._http.request_json(
-            "send_text",
-            "POST",
-            f"/message/sendText/{self._name}",
-            json={"number": number_digits, "text": text},
-            idempotent=False,
-        )
+        try:
+            answer = await self._http.request_json(
+                "send_text",
+                "POST",
+                f"/message/sendText/{self._name}",
+                json={"number": number_digits, "text": text},
+                idempotent=False,
+            )
+        except ProviderError as exc:
+            if exc.http_status == 400 and _not_on_whatsapp(exc.answer):
+                raise NotOnWhatsApp(PROVIDER, "send_text", number_digits) from exc
+            raise
         key = answer.get("key") if isinstance(answer, dict) else None
         ident = key.get("id") if isinstance(key, dict) else None
         return SentMessage(id=str(ident) if ident else None, raw=answer)
@@ -130,6 +141,30 @@ class EvolutionClient(WhatsAppProvider):
             jid = entry.get("jid")
             checks.append(NumberCheck(number, entry.get("exists") is True, jid if isinstance(jid, str) else None))
         return checks
+
+    async def recent_messages(self, number_digits: str, limit: int) -> list[ChatMessage]:
+        """``POST /chat/findMessages/{instance}`` for the person's chat; see :meth:`WhatsAppProvider.recent_messages`.
+
+        v2 answers ``{messages: {total, pages, currentPage, records}}``, v1 a bare list; both are read.
+        """
+        if not number_digits or not (number_digits.isascii() and number_digits.isdigit()):
+            raise ValueError(f"expected a normalized number (digits only), got {number_digits!r}")
+        body = {"where": {"key": {"remoteJid": f"{number_digits}@s.whatsapp.net"}}, "limit": limit}
+        answer = await self._http.request_json("recent_messages", "POST", f"/chat/findMessages/{self._name}",
+                                               json=body)
+        inner = answer.get("messages") if isinstance(answer, dict) else answer
+        records = inner.get("records") if isinstance(inner, dict) else inner
+        if not isinstance(records, list):
+            raise ProviderError(PROVIDER, "recent_messages", f"unexpected answer {str(answer)[:200]!r}")
+        found = []
+        for record in records[:limit]:
+            key = record.get("key") if isinstance(record, dict) else None
+            if not isinstance(key, dict):
+                continue
+            ident = key.get("id")
+            found.append(ChatMessage(str(ident) if ident else None, key.get("fromMe") is True,
+                                     evolution_text(record.get("message"))))
+        return found
 
     async def status(self) -> ChannelStatus:
         """``GET /instance/connectionState/{instance}``."""
@@ -214,7 +249,12 @@ class EvolutionClient(WhatsAppProvider):
         """``POST /instance/create`` with a QR code; see :meth:`WhatsAppProvider.create_session`.
 
         With ``webhook_url``, the instance posts :data:`EVOLUTION_WEBHOOK_EVENTS` there, carrying
-        ``webhook_secret`` in the ``X-Webhook-Secret`` header when one is given.
+        ``webhook_secret`` in the ``X-Webhook-Secret`` header when one is given, and ``base64: false``
+        (true would inline every inbound media file into the webhooks).
+
+        Evolution creates slowly: a request that timed out may still have created the instance, so it
+        is not repeated (a timeout is reported). A retry after a 5xx answered "already in use" means
+        the first attempt did create it, and counts as success.
         """
         body: dict[str, Any] = {"instanceName": name, "integration": INTEGRATION, "qrcode": True}
         if webhook_url:
@@ -222,13 +262,19 @@ class EvolutionClient(WhatsAppProvider):
                 "enabled": True,
                 "url": webhook_url,
                 "byEvents": False,
-                "base64": True,
+                "base64": False,
                 "events": list(EVOLUTION_WEBHOOK_EVENTS),
             }
             if webhook_secret:
                 hook["headers"] = {SECRET_HEADER: webhook_secret}
             body["webhook"] = hook
-        answer = await self._http.request_json("create_session", "POST", "/instance/create", json=body)
+        try:
+            answer = await self._http.request_json("create_session", "POST", "/instance/create", json=body,
+                                                   idempotent=False)
+        except ProviderError as exc:
+            if exc.attempts > 1 and exc.http_status in (400, 403, 409) and "already in use" in exc.detail.lower():
+                return SessionInfo(name=name, status=ChannelStatus.STARTING, raw=exc.answer)
+            raise
         if not isinstance(answer, dict) or not isinstance(answer.get("instance"), dict):
             raise ProviderError(PROVIDER, "create_session", f"unexpected answer {str(answer)[:200]!r}")
         qrcode = answer.get("qrcode")
@@ -253,6 +299,31 @@ class EvolutionClient(WhatsAppProvider):
         if isinstance(instance, dict) and (instance.get("state") or instance.get("status")):
             return evolution_status(instance.get("state") or instance.get("status"))
         return ChannelStatus.STARTING
+
+
+def evolution_text(message: object) -> str:
+    """The text of a Baileys message: plain, extended (with a link or reply), or a media caption."""
+    if not isinstance(message, dict):
+        return ""
+    if isinstance(message.get("conversation"), str):
+        return str(message["conversation"])
+    for kind, attribute in (
+        ("extendedTextMessage", "text"),
+        ("imageMessage", "caption"),
+        ("videoMessage", "caption"),
+        ("documentMessage", "caption"),
+    ):
+        inner = message.get(kind)
+        if isinstance(inner, dict) and isinstance(inner.get(attribute), str):
+            return str(inner[attribute])
+    return ""
+
+
+def _not_on_whatsapp(answer: Any) -> bool:
+    """Whether a 400 answer is Evolution's "this number has no WhatsApp" (``exists: false`` in its message list)."""
+    inner = answer.get("response") if isinstance(answer, dict) else None
+    messages = inner.get("message") if isinstance(inner, dict) else None
+    return isinstance(messages, list) and any(isinstance(m, dict) and m.get("exists") is False for m in messages)
 
 
 def _raise_embedded_error(call: str, answer: Any) -> None:

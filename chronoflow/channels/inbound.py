@@ -2,8 +2,10 @@
 
 An authenticated webhook body is stored (``inbound_events``, credentials blanked), then acted on:
 a status change sets ``Channel.status`` on the channels of that session (a new QR code means
-``SCAN_QR_CODE``; a status this version does not know is stored as ``UNKNOWN``); an inbound text
-that is an opt-out keyword marks the sender opted out, and the caller confirms it to the person
+``SCAN_QR_CODE``; a status this version does not know is stored as ``UNKNOWN``); a delivery receipt
+moves the campaign row of that message forward (:mod:`chronoflow.campaigns.receipts`); an inbound text
+that is an opt-out keyword marks the sender opted out (a WAHA ``@lid`` sender once its number is
+resolved, :func:`resolve_lid`), and the caller confirms it to the person
 (:func:`confirm_opt_out`) after answering the provider, at most once per number per
 :data:`~chronoflow.channels.optout_store.CONFIRMATION_INTERVAL_MINUTES`. A delivery whose message or event id
 was stored before is reported as a duplicate and not applied again.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import func, select
@@ -25,12 +27,15 @@ from chronoflow.channels.base import SESSION_KEYS, ChannelStatus, ProviderKind
 from chronoflow.channels.errors import ProviderError, WebhookPayloadError
 from chronoflow.channels.optout_keywords import opt_out_confirmation
 from chronoflow.channels.optout_store import claim_confirmation, record_opt_out, store_event
+from chronoflow.channels.phone import normalize_number
 from chronoflow.channels.records import evolution_event_key, redact_secrets, waha_event_key
 from chronoflow.channels.service import channels_for_session, client_for, session_client, set_session_status
+from chronoflow.channels.waha import WahaClient
 from chronoflow.channels.webhooks import (
     ChannelEvent,
     InboundMessage,
     QrEvent,
+    ReceiptEvent,
     StatusEvent,
     parse_evolution_event,
     parse_waha_event,
@@ -104,12 +109,36 @@ class Receipt:
     problem: str | None = None
 
 
-async def receive(db: Database, provider: ProviderKind, body: Mapping[str, Any]) -> Receipt:
-    """Store an authenticated webhook body once and act on it."""
+async def resolve_lid(db: Database, settings: Settings, event: InboundMessage) -> InboundMessage:
+    """``event`` with the number behind its ``@lid`` sender, asked of WAHA; unchanged when it cannot say."""
+    assert event.lid is not None
+    try:
+        async with db.session() as session:
+            channels = await channels_for_session(session, event.provider, event.session)
+        client = client_for(channels[0], settings) if channels else session_client(event.provider, event.session,
+                                                                                   settings)
+        async with client:
+            digits = await client.resolve_lid(event.lid) if isinstance(client, WahaClient) else None
+        number = normalize_number(digits) if digits else None
+    except (ProviderError, ValueError) as exc:
+        log.warning("could not resolve %s: %s", event.lid, exc)
+        return event
+    return replace(event, from_digits=number) if number else event
+
+
+async def receive(db: Database, provider: ProviderKind, body: Mapping[str, Any],
+                  settings: Settings | None = None) -> Receipt:
+    """Store an authenticated webhook body once and act on it.
+
+    With ``settings``, an opt-out from a WAHA ``@lid`` sender is first resolved to its number (before
+    the transaction: it is a call to the gateway); the raw event is stored either way.
+    """
     try:
         event, problem = PARSERS[provider](body), None
     except WebhookPayloadError as exc:
         event, problem = None, str(exc)
+    if settings is not None and isinstance(event, InboundMessage) and event.lid and event.is_opt_out:
+        event = await resolve_lid(db, settings, event)
     raw_session, raw_event = body.get(SESSION_KEYS[provider]), body.get("event")
     session_name = raw_session if isinstance(raw_session, str) else None
     name = raw_event if isinstance(raw_event, str) else ""
@@ -130,6 +159,13 @@ async def apply_event(session: AsyncSession, event: ChannelEvent | None) -> Appl
     if isinstance(event, QrEvent):
         await set_session_status(session, event.provider, event.session, ChannelStatus.SCAN_QR_CODE)
         return Applied("qr")
+    if isinstance(event, ReceiptEvent):
+        from chronoflow.campaigns.receipts import record_receipt  # campaigns build on channels
+
+        moved = await record_receipt(session, event.message_id, event.receipt)
+        return Applied(f"{event.receipt.value} ({moved} campaign row{'' if moved == 1 else 's'})")
+    if isinstance(event, InboundMessage) and event.is_opt_out and not event.from_digits:
+        return Applied(f"opt-out from {event.lid}, whose number is unknown: stored only")
     if isinstance(event, InboundMessage) and event.is_opt_out:
         channels = await channels_for_session(session, event.provider, event.session)
         channel = channels[0] if channels else None

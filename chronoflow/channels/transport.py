@@ -190,6 +190,7 @@ class ProviderTransport:
                     http_status=response.status_code,
                     retryable=False,
                     attempts=attempt,
+                    answer=_json_or_none(response),
                 )
             return response
 
@@ -224,6 +225,13 @@ class ProviderTransport:
             delay,
         )
         await self._sleep(delay)
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _error_detail(response: httpx.Response) -> str:

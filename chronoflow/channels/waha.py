@@ -3,6 +3,8 @@
 Routes used (all under ``/api``, authenticated by the ``X-Api-Key`` header)::
 
     POST /api/sendText                      {session, chatId: "<digits>@c.us", text}
+    GET  /api/{s}/chats/{chatId}/messages   ?limit=&downloadMedia=false → [{id, fromMe, body}], newest first
+    GET  /api/{s}/lids/{lid}                {lid, pn}: the phone number behind a hidden ``@lid`` sender
     GET  /api/contacts/check-exists         ?phone=<digits>&session= → {numberExists, chatId}
     GET  /api/sessions?all=true             list
     POST /api/sessions                      {name, start, config}
@@ -24,6 +26,7 @@ from urllib.parse import quote
 
 from chronoflow.channels.base import (
     ChannelStatus,
+    ChatMessage,
     NumberCheck,
     ProviderKind,
     QrCode,
@@ -40,8 +43,8 @@ logger = logging.getLogger(__name__)
 PROVIDER = "waha"
 """Provider name in errors and logs."""
 
-WAHA_WEBHOOK_EVENTS = ("session.status", "message")
-"""Events ChronoFlow subscribes to when it creates a session: status changes and inbound texts."""
+WAHA_WEBHOOK_EVENTS = ("session.status", "message", "message.ack")
+"""Events ChronoFlow subscribes to when it creates a session: status changes, inbound texts, receipts."""
 
 
 def waha_status(value: object) -> ChannelStatus:
@@ -108,6 +111,36 @@ class WahaClient(WhatsAppProvider):
             chat_id = answer.get("chatId")
             checks.append(NumberCheck(number, answer["numberExists"], chat_id if isinstance(chat_id, str) else None))
         return checks
+
+    async def recent_messages(self, number_digits: str, limit: int) -> list[ChatMessage]:
+        """``GET /api/{session}/chats/{chatId}/messages``; see :meth:`WhatsAppProvider.recent_messages`."""
+        path = f"/api/{quote(self.session, safe='')}/chats/{quote(waha_chat_id(number_digits), safe='')}/messages"
+        answer = await self._http.request_json("recent_messages", "GET", path,
+                                               params={"limit": str(limit), "downloadMedia": "false"})
+        if not isinstance(answer, list):
+            raise ProviderError(PROVIDER, "recent_messages", f"expected a list, got {str(answer)[:200]!r}")
+        return [ChatMessage(_message_id(item), item.get("fromMe") is True,
+                            str(item["body"]) if isinstance(item.get("body"), str) else "")
+                for item in answer if isinstance(item, dict)]
+
+    async def resolve_lid(self, lid: str) -> str | None:
+        """The number behind a ``…@lid`` sender (``GET /api/{session}/lids/{lid}``), or None when WAHA knows none.
+
+        WEBJS and GOWS report some senders by a linked id that hides their number; an opt-out from one
+        must still reach the number it belongs to.
+        """
+        path = f"/api/{quote(self.session, safe='')}/lids/{quote(lid, safe='')}"
+        try:
+            answer = await self._http.request_json("resolve_lid", "GET", path)
+        except ProviderError as exc:
+            if exc.http_status == 404:
+                return None
+            raise
+        pn = answer.get("pn") if isinstance(answer, dict) else None
+        if not isinstance(pn, str) or not pn:
+            return None
+        digits = pn.split("@", 1)[0]
+        return digits if digits.isascii() and digits.isdigit() else None
 
     async def status(self) -> ChannelStatus:
         """``GET /api/sessions/{session}``'s status."""

@@ -10,14 +10,16 @@ The parsers read only what ChronoFlow acts on and return:
 - :class:`StatusEvent` — the session changed state (→ ``Channel.status``);
 - :class:`InboundMessage` — a person wrote to us (→ opt-out check);
 - :class:`QrEvent` — a new pairing QR code (Evolution API pushes them; WAHA must be asked);
-- ``None`` — an event we do not act on (acks, our own messages, groups, presence…), which the
+- :class:`ReceiptEvent` — one of our messages was delivered or read (→ the campaign row);
+- ``None`` — an event we do not act on (server acks, our own messages, groups, presence…), which the
   route may still store as received.
 
 Payload shapes: WAHA ``{id, event, session, payload}`` (``session.status`` payload ``{name, status}``,
 ``message`` payload ``{id, from, fromMe, body}``); Evolution ``{event, instance, data, apikey}``
 (``connection.update`` data ``{instance, state}``, ``messages.upsert`` data
 ``{key: {remoteJid, fromMe, id}, message: {conversation}}``, ``qrcode.updated`` data
-``{qrcode: {base64, code}}``).
+``{qrcode: {base64, code}}``, ``messages.update`` data ``{keyId, remoteJid, fromMe, status}``); WAHA
+``message.ack`` payload ``{id, fromMe, ack, ackName}``.
 
 How a received event is recorded (its identity against replays, its secrets blanked) is in
 :mod:`chronoflow.channels.records`.
@@ -30,11 +32,12 @@ import hmac
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from chronoflow.channels.base import ChannelStatus, ProviderKind, QrCode
 from chronoflow.channels.errors import InvalidPhoneNumber, WebhookPayloadError
-from chronoflow.channels.evolution import SECRET_HEADER, evolution_status
+from chronoflow.channels.evolution import SECRET_HEADER, evolution_status, evolution_text
 from chronoflow.channels.optout_keywords import is_opt_out
 from chronoflow.channels.phone import normalize_number
 from chronoflow.channels.waha import waha_status
@@ -46,6 +49,7 @@ __all__ = [
     "ChannelEvent",
     "InboundMessage",
     "QrEvent",
+    "ReceiptEvent",
     "StatusEvent",
     "parse_evolution_event",
     "parse_waha_event",
@@ -96,6 +100,8 @@ class InboundMessage:
     from_digits: str
     text: str
     message_id: str | None = None
+    lid: str | None = None
+    """The sender's ``…@lid`` id when the gateway hid the number (``from_digits`` then empty until resolved)."""
 
     @property
     def is_opt_out(self) -> bool:
@@ -118,7 +124,38 @@ class QrEvent:
     code: str | None = None
 
 
-ChannelEvent = StatusEvent | InboundMessage | QrEvent
+class Receipt(StrEnum):
+    """How far one of our messages got, in the order it gets there."""
+
+    DELIVERED = "delivered"
+    READ = "read"
+
+
+@dataclass(frozen=True)
+class ReceiptEvent:
+    """One of our messages reached the person's phone, or was read (played, for audio).
+
+    Attributes:
+        message_id: the provider's id of the message, as its send answered it.
+        receipt: how far it got.
+    """
+
+    provider: ProviderKind
+    session: str
+    message_id: str
+    receipt: Receipt
+
+
+WAHA_ACKS = {2: Receipt.DELIVERED, 3: Receipt.READ, 4: Receipt.READ}
+"""WAHA ``ack`` values that move a message on: 2 DEVICE (delivered), 3 READ, 4 PLAYED; -1 ERROR,
+0 PENDING and 1 SERVER say nothing about the person."""
+
+EVOLUTION_ACKS = {"DELIVERY_ACK": Receipt.DELIVERED, "READ": Receipt.READ, "PLAYED": Receipt.READ,
+                  3: Receipt.DELIVERED, 4: Receipt.READ, 5: Receipt.READ}
+"""Evolution ``messages.update`` statuses (Baileys' names, or their numbers) that move a message on."""
+
+
+ChannelEvent = StatusEvent | InboundMessage | QrEvent | ReceiptEvent
 """What a parser returns for an event ChronoFlow acts on."""
 
 
@@ -192,6 +229,17 @@ def parse_waha_event(body: Mapping[str, Any]) -> ChannelEvent | None:
         if not isinstance(raw_status, str) or not raw_status:
             raise WebhookPayloadError("WAHA session.status without a status")
         return StatusEvent(ProviderKind.WAHA, session, waha_status(raw_status), raw_status[:64])
+    if event == "message.ack":
+        if not isinstance(payload, Mapping):
+            raise WebhookPayloadError("WAHA message.ack without a payload")
+        session, ident = _text(body.get("session")), _text(payload.get("id"))
+        if not session or not ident:
+            raise WebhookPayloadError("WAHA message.ack without a session name or a message id")
+        ack = payload.get("ack")
+        receipt = WAHA_ACKS.get(ack) if isinstance(ack, int) and not isinstance(ack, bool) else None
+        if receipt is None or payload.get("fromMe") is False:
+            return None
+        return ReceiptEvent(ProviderKind.WAHA, session, ident, receipt)
     if event in ("message", "message.any"):
         if not isinstance(payload, Mapping):
             raise WebhookPayloadError(f"WAHA {event} without a payload")
@@ -206,10 +254,12 @@ def parse_waha_event(body: Mapping[str, Any]) -> ChannelEvent | None:
             [data_key.get("remoteJidAlt"), data_key.get("senderPn")] if isinstance(data_key, Mapping) else []
         )
         sender = _sender_digits(payload.get("from"), alternates)
-        if sender is None:
+        raw_from = _text(payload.get("from"))
+        if sender is None and not raw_from.endswith("@lid"):
             return None
         return InboundMessage(
-            ProviderKind.WAHA, session, sender, _text(payload.get("body")), _text(payload.get("id")) or None
+            ProviderKind.WAHA, session, sender or "", _text(payload.get("body")), _text(payload.get("id")) or None,
+            lid=raw_from if sender is None else None,
         )
     return None
 
@@ -229,7 +279,7 @@ def parse_evolution_event(body: Mapping[str, Any]) -> ChannelEvent | None:
     """
     event = _text(body.get("event")).lower().replace("_", ".")
     data = body.get("data")
-    if event not in ("connection.update", "messages.upsert", "qrcode.updated"):
+    if event not in ("connection.update", "messages.upsert", "qrcode.updated", "messages.update"):
         return None
     if not isinstance(data, Mapping):
         raise WebhookPayloadError(f"Evolution {event} without data")
@@ -242,6 +292,9 @@ def parse_evolution_event(body: Mapping[str, Any]) -> ChannelEvent | None:
         if not isinstance(state, str) or not state:
             raise WebhookPayloadError("Evolution connection.update without a state")
         return StatusEvent(ProviderKind.EVOLUTION, session, evolution_status(state), state[:64])
+
+    if event == "messages.update":
+        return _evolution_receipt(session, data)
 
     if event == "qrcode.updated":
         qrcode = data.get("qrcode")
@@ -269,9 +322,26 @@ def parse_evolution_event(body: Mapping[str, Any]) -> ChannelEvent | None:
         ProviderKind.EVOLUTION,
         session,
         sender,
-        _evolution_text(message.get("message")),
+        evolution_text(message.get("message")),
         _text(key.get("id")) or None,
     )
+
+
+def _evolution_receipt(session: str, data: Mapping[str, Any]) -> ReceiptEvent | None:
+    """A delivery receipt from ``messages.update`` data: v2 ``{keyId, status}``, v1 ``{key: {id}, status}``.
+
+    v2's ``messageId`` is Evolution's own database id, not WhatsApp's, so it is not used.
+    """
+    key = data.get("key")
+    ident = _text(data.get("keyId")) or (_text(key.get("id")) if isinstance(key, Mapping) else "")
+    if not ident:
+        raise WebhookPayloadError("Evolution messages.update without a message id (keyId)")
+    from_me = data.get("fromMe", key.get("fromMe") if isinstance(key, Mapping) else None)
+    status = data.get("status")
+    receipt = EVOLUTION_ACKS.get(status) if isinstance(status, str | int) and not isinstance(status, bool) else None
+    if receipt is None or from_me is False:
+        return None
+    return ReceiptEvent(ProviderKind.EVOLUTION, session, ident, receipt)
 
 
 def _text(value: object) -> str:
@@ -295,21 +365,3 @@ def _sender_digits(jid: object, alternates: list[object]) -> str | None:
             continue
     logger.info("webhook message from %r has no phone number; ignored", jid)
     return None
-
-
-def _evolution_text(message: object) -> str:
-    """The text of a Baileys message: plain, extended (with a link or reply), or a media caption."""
-    if not isinstance(message, Mapping):
-        return ""
-    if isinstance(message.get("conversation"), str):
-        return str(message["conversation"])
-    for kind, attribute in (
-        ("extendedTextMessage", "text"),
-        ("imageMessage", "caption"),
-        ("videoMessage", "caption"),
-        ("documentMessage", "caption"),
-    ):
-        inner = message.get(kind)
-        if isinstance(inner, Mapping) and isinstance(inner.get(attribute), str):
-            return str(inner[attribute])
-    return ""

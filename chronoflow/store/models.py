@@ -322,6 +322,10 @@ class Campaign(Timestamped, Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     start_at: Mapped[str | None] = mapped_column(String(500), default=None)
     """The schedule string the first step waits for (as a chrono accepts it); None: at once."""
+    rewrite_function_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    """A user function that turns each rendered text into the text sent; None: sent as rendered."""
+    validate_numbers: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Check a contact's number through the channel before its first send when it was never checked."""
     status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.DRAFT)
     paused_reason: Mapped[str | None] = mapped_column(Text, default=None)
     pacing: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -344,6 +348,8 @@ class CampaignRecipient(Base):
     """The gateway's chat id of a validated contact, copied at snapshot: the send goes there."""
     channel_id: Mapped[str | None] = mapped_column(String(36), default=None)
     text: Mapped[str | None] = mapped_column(Text, default=None)
+    sent_text: Mapped[str | None] = mapped_column(Text, default=None)
+    """The text handed to the gateway (after the rewrite function, if any); kept so a retry is not rewritten again."""
     variant: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default=RecipientStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -360,4 +366,5 @@ class CampaignRecipient(Base):
         UniqueConstraint("campaign_id", "contact_id", name="uq_campaign_recipients_contact"),
         Index("ix_campaign_recipients_next", "campaign_id", "status", "next_attempt_at"),
         Index("ix_campaign_recipients_quota", "campaign_id", "channel_id", "sent_at"),
+        Index("ix_campaign_recipients_message", "provider_message_id"),
     )

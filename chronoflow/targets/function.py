@@ -113,8 +113,8 @@ class FunctionTarget(Target):
         if runner is not None:
             runner.close()
 
-    async def _ready_runner(self) -> SandboxRunner:
-        """The worker's runner, its fork server started before the run needs it."""
+    async def ready_runner(self) -> SandboxRunner:
+        """The worker's runner, its fork server started before the run needs it (campaign rewrites share it)."""
         if self.runner is None:
             raise RuntimeError("the FUNCTION target was not started")
         if not self.runner.ready:
@@ -148,7 +148,7 @@ class FunctionTarget(Target):
         if snapshot is None:
             return TargetResult(RunStatus.FAILED, error_message="function not found: it was deleted")
         try:
-            runner = await self._ready_runner()
+            runner = await self.ready_runner()
             outcome = await run_function(snapshot, extras=chrono.extras, runner=runner, db=context.db,
                                          settings=context.settings, channel_id=chrono.channel_id, http=context.http)
         except SandboxLayersMissing as exc:

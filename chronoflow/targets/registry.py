@@ -12,11 +12,13 @@ from chronoflow.targets.function import FunctionTarget
 from chronoflow.targets.http import HttpTarget
 from chronoflow.targets.message import MessageTarget
 
+_FUNCTIONS = FunctionTarget()
+
 _TARGETS: dict[str, Target] = {
     TargetType.HTTP: HttpTarget(),
     TargetType.MESSAGE: MessageTarget(),
-    TargetType.FUNCTION: FunctionTarget(),
-    TargetType.CAMPAIGN: CampaignTarget(),
+    TargetType.FUNCTION: _FUNCTIONS,
+    TargetType.CAMPAIGN: CampaignTarget(_FUNCTIONS.ready_runner),
 }
 """Validation uses them in every process; a worker also starts and closes them (:func:`all_targets`)."""
 

@@ -39,7 +39,11 @@ def _deliveries(session: FakeSession, deliveries: list[Any]) -> Response:
 
 @router.route("GET", "/_fake/messages")
 def messages(state: FakeState, request: Request) -> Response:
-    """Texts sent through either provider, oldest first (``?provider=``, ``?session=`` filter)."""
+    """Texts sent through either provider, oldest first (``?provider=``, ``?session=`` filter).
+
+    A WAHA record's ``arrived`` is false when the chat id is one WhatsApp does not know: WAHA
+    answered 201, the person never got it (a legacy Brazilian number addressed with its ninth digit).
+    """
     with state.lock:
         items = [
             m
@@ -109,7 +113,10 @@ def reset(state: FakeState, request: Request) -> Response:
 
 @router.route("POST", "/_fake/fail")
 def fail(state: FakeState, request: Request) -> Response:
-    """``{"status": 500, "times": 2, "path": "/api/sendText", "delay": 0, "body": {...}}``."""
+    """``{"status": 500, "times": 2, "path": "/api/sendText", "delay": 0, "body": {...}, "processed": false}``.
+
+    ``processed``: the request is carried out, then answered with the failure anyway.
+    """
     body = request.json_object()
     status, times, delay = body.get("status"), body.get("times", 1), body.get("delay", 0)
     if status is not None and (not isinstance(status, int) or not 100 <= status <= 599):
@@ -127,6 +134,7 @@ def fail(state: FakeState, request: Request) -> Response:
         path=path if isinstance(path, str) else None,
         delay_s=float(delay),
         body=body.get("body"),
+        processed=body.get("processed") is True,
     )
     with state.lock:
         state.fail_rules.append(rule)
@@ -175,6 +183,8 @@ def inbound(state: FakeState, request: Request) -> Response:
 
     ``from`` may be any number form (it becomes ``<digits>@c.us`` / ``@s.whatsapp.net``) or an
     exact WhatsApp id containing ``@`` (to simulate groups or numbers without the ninth digit).
+    ``"lid": true`` (WAHA) hides the number behind a ``…@lid`` id, as WEBJS and GOWS report some
+    senders; ``GET /api/{session}/lids/{lid}`` then tells the number.
     """
     body = request.json_object()
     session = _target(state, body)
@@ -189,4 +199,23 @@ def inbound(state: FakeState, request: Request) -> Response:
         except InvalidPhoneNumber as exc:
             raise BadRequest(str(exc)) from None
         sender = f"{digits}@c.us" if session.provider == "waha" else f"{digits}@s.whatsapp.net"
+        if body.get("lid") is True and session.provider == "waha":
+            sender = state.lid_for(digits)
     return _deliveries(session, state.inbound(session, sender, text))
+
+
+@router.route("POST", "/_fake/ack")
+def ack(state: FakeState, request: Request) -> Response:
+    """``{"messageId": <an id from /_fake/messages>, "status": "delivered" | "read"}``: the person's phone got
+    the text, or they read it; posts WAHA ``message.ack`` / Evolution ``messages.update`` to ChronoFlow."""
+    body = request.json_object()
+    message_id, status = body.get("messageId"), body.get("status")
+    if status not in ("delivered", "read"):
+        raise BadRequest("status must be delivered or read")
+    if not isinstance(message_id, str) or not message_id:
+        raise BadRequest("messageId is required")
+    try:
+        session, deliveries = state.receipt(message_id, status)
+    except LookupError:
+        raise BadRequest(f"no message with id {message_id!r}") from None
+    return _deliveries(session, deliveries)

@@ -1,4 +1,4 @@
-"""The Evolution API part of the fake gateway: instances, connect/QR, sendText.
+"""The Evolution API part of the fake gateway: instances, connect/QR, sendText, number checks, chat messages.
 
 Answers follow Evolution API v2: errors ``{status, error, response: {message: [...]}}``, a send
 answers the Baileys message ``{key: {remoteJid, fromMe, id}, ...}`` with 201, ``connect`` answers
@@ -187,6 +187,9 @@ def send_text(state: FakeState, request: Request, name: str) -> Response:
     if session.status is not ChannelStatus.WORKING:
         return _error(400, "Connection Closed")
     digits = number.split("@", 1)[0]
+    if digits.isdigit() and state.lookup(digits) is None:  # as Evolution answers a number without WhatsApp
+        return json_response({"status": 400, "error": "Bad Request", "response": {"message": [
+            {"exists": False, "jid": f"{digits}@s.whatsapp.net", "number": digits}]}}, 400)
     record = state.record_message(session, digits, text, {"number": number})
     return json_response(
         {
@@ -218,3 +221,26 @@ def whatsapp_numbers(state: FakeState, request: Request, name: str) -> Response:
         answer.append({"exists": known is not None, "jid": f"{known}@s.whatsapp.net" if known else None,
                        "number": number})
     return json_response(answer)
+
+
+@router.route("POST", "/chat/findMessages/{name}")
+def find_messages(state: FakeState, request: Request, name: str) -> Response:
+    """``{where: {key: {remoteJid}}, limit}`` → v2's ``{messages: {total, pages, currentPage, records}}``."""
+    session = _instance_or_404(state, name)
+    if isinstance(session, Response):
+        return session
+    body = request.json_object()
+    key = ((body.get("where") or {}).get("key") or {}) if isinstance(body.get("where"), dict) else {}
+    remote = key.get("remoteJid") if isinstance(key, dict) else None
+    if not isinstance(remote, str) or not remote:
+        return _error(400, "where.key.remoteJid is required")
+    limit = body.get("limit", 50)
+    if not isinstance(limit, int) or limit < 1:
+        return _error(400, "limit must be a positive integer")
+    records = [
+        {"id": m["id"], "key": {"id": m["id"], "fromMe": True, "remoteJid": remote},
+         "pushName": "", "messageType": "conversation", "message": {"conversation": m["text"]},
+         "messageTimestamp": int(m["timestamp"]), "instanceId": session.instance_id}
+        for m in state.history(session, remote.split("@", 1)[0], limit)
+    ]
+    return json_response({"messages": {"total": len(records), "pages": 1, "currentPage": 1, "records": records}})

@@ -140,11 +140,13 @@ class FakeWhatsApp:
             return [r for r in self.state.requests if r["path"].startswith(path_prefix)]
 
     def fail(
-        self, status: int | None = 500, *, times: int = 1, path: str | None = None, delay: float = 0.0
+        self, status: int | None = 500, *, times: int = 1, path: str | None = None, delay: float = 0.0,
+        processed: bool = False,
     ) -> None:
         """Make the next ``times`` provider requests under ``path`` answer ``status`` (as ``/_fake/fail``)."""
         with self.state.lock:
-            self.state.fail_rules.append(FailRule(status=status, times=times, path=path, delay_s=delay))
+            self.state.fail_rules.append(FailRule(status=status, times=times, path=path, delay_s=delay,
+                                                  processed=processed))
 
     def respond(self, request: Request) -> Response:
         """Answer one request (the HTTP handler calls this; tests normally go through HTTP)."""
@@ -180,14 +182,15 @@ class FakeWhatsApp:
             "timestamp": time.time(),
         }
         self.state.record_request(entry)
-        response = self._injected_failure(request)
-        if response is None:
-            response = self._check_key(provider, request) or _route(_ROUTERS[provider], self.state, request)
+        rule = self.state.take_failure(request.path)
+        response = self._injected_failure(rule)
+        if response is None or (rule is not None and rule.processed):
+            done = self._check_key(provider, request) or _route(_ROUTERS[provider], self.state, request)
+            response = response or done
         entry["status"] = response.status
         return response
 
-    def _injected_failure(self, request: Request) -> Response | None:
-        rule = self.state.take_failure(request.path)
+    def _injected_failure(self, rule: FailRule | None) -> Response | None:
         if rule is None:
             return None
         if rule.delay_s:

@@ -20,6 +20,7 @@ from typing import Any
 
 from chronoflow.channels.base import ChannelStatus, QrCode
 from chronoflow.devtools.fake_whatsapp.events import (
+    FAKE_ME,
     Delivery,
     WebhookSender,
     evolution_state,
@@ -100,6 +101,7 @@ class FailRule:
         path: only requests whose path starts with this; ``None`` for all provider routes.
         delay_s: wait before answering, to provoke client timeouts.
         body: JSON answered with ``status``.
+        processed: the gateway does the work, then answers ``status`` anyway (a slow gateway's 5xx).
     """
 
     status: int | None
@@ -107,6 +109,7 @@ class FailRule:
     path: str | None = None
     delay_s: float = 0.0
     body: Any = None
+    processed: bool = False
 
 
 class FakeState:
@@ -122,6 +125,8 @@ class FakeState:
         self.messages: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
         self.fail_rules: list[FailRule] = []
+        self.lids: dict[str, str] = {}
+        """Hidden ``…@lid`` senders and the numbers behind them (WAHA ``GET /api/{s}/lids/{lid}``)."""
         self.numbers: dict[str, str] = {}
         """How WhatsApp knows a number (normalized digits): ``invalid`` (not on WhatsApp) or
         ``legacy`` (a Brazilian mobile registered before the ninth digit: its chat id lacks it);
@@ -140,6 +145,7 @@ class FakeState:
             self.requests.clear()
             self.fail_rules.clear()
             self.numbers.clear()
+            self.lids.clear()
             self.sender.clear()
 
     def lookup(self, digits: str) -> str | None:
@@ -151,6 +157,13 @@ class FakeState:
         if kind == "legacy" and digits.startswith("55") and len(digits) == 13:
             return digits[:4] + digits[5:]
         return digits
+
+    def lid_for(self, digits: str) -> str:
+        """The ``…@lid`` id WhatsApp shows ``digits`` behind (stable per number), remembered for look-ups."""
+        lid = f"{int(digits) * 7919 % 10**15:015d}@lid"
+        with self.lock:
+            self.lids[lid] = digits
+        return lid
 
     def api_key(self, provider: str) -> str | None:
         """The key a provider route requires, or ``None`` when it is open."""
@@ -205,6 +218,13 @@ class FakeState:
         with self.lock:
             self.messages.append(record)
         return record
+
+    def history(self, session: FakeSession, to_digits: str, limit: int) -> list[dict[str, Any]]:
+        """The texts ``session`` sent to one person, newest first (what a chat's history lists)."""
+        with self.lock:
+            sent = [m for m in self.messages
+                    if m["provider"] == session.provider and m["session"] == session.name and m["to"] == to_digits]
+        return sent[::-1][:limit]
 
     def set_status(
         self, session: FakeSession, status: ChannelStatus, *, wait: bool, provider_status: str | None = None
@@ -294,6 +314,34 @@ class FakeState:
             )
         delivery = self._emit(session, body, True)
         return [delivery] if delivery else []
+
+    def receipt(self, message_id: str, status: str) -> tuple[FakeSession, list[Delivery]]:
+        """Post the receipt of a sent text (``delivered`` or ``read``) as its gateway does (synchronously).
+
+        Raises:
+            LookupError: no text was sent with that id.
+        """
+        with self.lock:
+            record = next((m for m in self.messages if m["id"] == message_id), None)
+        if record is None:
+            raise LookupError(message_id)
+        session = self.session(record["provider"], record["session"])
+        assert session is not None
+        read = status == "read"
+        if session.provider == "waha":
+            chat_id = record["chatId"]
+            body = waha_webhook(session.name, "message.ack", {
+                "id": f"true_{chat_id}_{message_id}", "from": FAKE_ME["id"], "to": chat_id, "fromMe": True,
+                "ack": 3 if read else 2, "ackName": "READ" if read else "DEVICE",
+            })
+        else:
+            body = self._evolution_body(session, "messages.update", {
+                "messageId": uuid.uuid4().hex, "keyId": message_id, "remoteJid": f"{record['to']}@s.whatsapp.net",
+                "fromMe": True, "participant": None, "status": "READ" if read else "DELIVERY_ACK",
+                "instanceId": session.instance_id,
+            })
+        delivery = self._emit(session, body, True)
+        return session, [delivery] if delivery else []
 
     def _evolution_body(self, session: FakeSession, event: str, data: dict[str, Any]) -> dict[str, Any]:
         return evolution_webhook(

@@ -1,4 +1,4 @@
-"""The WAHA part of the fake gateway: sessions, QR, sendText.
+"""The WAHA part of the fake gateway: sessions, QR, sendText, check-exists, a chat's messages.
 
 Answers follow WAHA's shapes: a session is ``{name, status, config, me}``, errors are NestJS
 ``{statusCode, message, error}``, a send answers the WEBJS message with its id object.
@@ -32,7 +32,8 @@ def _info(session: FakeSession) -> dict[str, Any]:
     working = session.status is ChannelStatus.WORKING
     config: dict[str, Any] = {"webhooks": []}
     if session.webhook_url:
-        config["webhooks"] = [{"url": session.webhook_url, "events": ["session.status", "message"]}]
+        config["webhooks"] = [{"url": session.webhook_url,
+                               "events": ["session.status", "message", "message.ack"]}]
     return {
         "name": session.name,
         "status": session.word(),
@@ -155,7 +156,10 @@ def send_text(state: FakeState, request: Request) -> Response:
         )
     local, _, suffix = chat_id.partition("@")
     to = local if "@" + suffix in _PERSON_SUFFIXES else chat_id
-    record = state.record_message(session, to, text, {"chatId": chat_id})
+    # Like WAHA, a send to an id WhatsApp does not know (a legacy number with its ninth digit) is
+    # accepted with 201 and never arrives.
+    arrived = to != local or state.lookup(local) == local
+    record = state.record_message(session, to, text, {"chatId": chat_id, "arrived": arrived})
     serialized = f"true_{chat_id}_{record['id']}"
     return json_response(
         {
@@ -185,3 +189,33 @@ def check_exists(state: FakeState, request: Request) -> Response:
         return _error(400, "phone must be digits")
     known = state.lookup(phone)
     return json_response({"numberExists": known is not None, "chatId": f"{known}@c.us" if known else None})
+
+
+@router.route("GET", "/api/{name}/lids/{lid}")
+def lid(state: FakeState, request: Request, name: str, lid: str) -> Response:
+    """``{lid, pn}``: the number behind a hidden sender; ``pn`` is null for one the phone does not know."""
+    session = _session_or_404(state, name)
+    if isinstance(session, Response):
+        return session
+    with state.lock:
+        digits = state.lids.get(lid)
+    return json_response({"lid": lid, "pn": f"{digits}@c.us" if digits else None})
+
+
+@router.route("GET", "/api/{name}/chats/{chat_id}/messages")
+def chat_messages(state: FakeState, request: Request, name: str, chat_id: str) -> Response:
+    """The texts sent to one chat, newest first, as WEBJS messages (``?limit=``, default 100)."""
+    session = _session_or_404(state, name)
+    if isinstance(session, Response):
+        return session
+    if session.status is not ChannelStatus.WORKING:
+        return _error(422, f"Session status is not as expected. status: {session.word()}")
+    limit = request.query.get("limit", "100")
+    if not limit.isdigit():
+        return _error(400, "limit must be a number")
+    local = chat_id.partition("@")[0]
+    return json_response([
+        {"id": f"true_{m['chatId']}_{m['id']}", "timestamp": int(m["timestamp"]), "from": FAKE_ME["id"],
+         "fromMe": True, "to": m["chatId"], "body": m["text"], "hasMedia": False, "ack": 1}
+        for m in state.history(session, local, int(limit))
+    ])

@@ -135,7 +135,7 @@ def test_a_test_send_reaches_one_number_and_changes_no_row(cwa: WhatsAppStack, a
 
 def test_one_send_step_sends_one_message_per_channel(cwa: WhatsAppStack, audience: dict[str, str]) -> None:
     """It waits for startAt, sends one message per WORKING channel in a step run by a worker, then
-    completes with no job left."""
+    completes with no job left; delivery receipts then move its rows to delivered and read."""
     campaign = create_campaign(cwa, [audience["waha"], audience["evolution"]],
                                messageTemplate="Olá {{name}}", audience={"tags": ["b"]}, startAt="in 1 hour")
     started = cwa.api.post(f"/campaigns/{campaign['id']}/start").json()
@@ -154,3 +154,13 @@ def test_one_send_step_sends_one_message_per_channel(cwa: WhatsAppStack, audienc
     assert cwa.stack.jobs.scheduled_due(chrono_id) is None
     (run,) = cwa.stack.runs(chrono_id)
     assert run.status == "success" and run.result["sent"] == 2
+
+    # Receipts (WAHA message.ack, Evolution messages.update) move rows forward, never back.
+    ids = {m["provider"]: m["id"] for m in cwa.fake.messages()}
+    for provider, status in (("waha", "delivered"), ("evolution", "read"), ("evolution", "delivered")):
+        (hook,) = cwa.fake_control("ack", messageId=ids[provider], status=status)["webhooks"]
+        assert hook["status"] == 200, hook
+    counters = cwa.api.get(f"/campaigns/{campaign['id']}").json()
+    assert (counters["sent"], counters["delivered"], counters["read"]) == (0, 1, 1)
+    by_channel = {r.channel_id: r.status for r in rows(cwa, campaign["id"])}
+    assert by_channel == {audience["waha"]: "delivered", audience["evolution"]: "read"}

@@ -38,7 +38,7 @@ def test_migration_0007_upgrades_and_downgrades(database_url: str) -> None:
     upgrade(url)
     tables, indexes = _schema(url)
     assert CAMPAIGN_TABLES <= tables
-    assert {"ix_campaign_recipients_next", "ix_campaign_recipients_quota"} <= indexes
+    assert {"ix_campaign_recipients_next", "ix_campaign_recipients_quota", "ix_campaign_recipients_message"} <= indexes
     command.downgrade(alembic_config(url), "0006")
     tables, _ = _schema(url)
     assert not CAMPAIGN_TABLES & tables and "contacts" in tables

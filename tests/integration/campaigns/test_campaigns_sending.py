@@ -114,7 +114,9 @@ def test_a_closed_window_sends_nothing_a_quota_stops_the_sends_and_failures_paus
 
 
 def test_a_campaign_pauses_without_a_working_channel_and_resumes_when_it_works(cwa: WhatsAppStack) -> None:
-    """It pauses with the reason when its only channel disconnects, and goes on by itself once it is WORKING."""
+    """It pauses with the reason when its only channel disconnects, and goes on by itself once it is WORKING;
+    a send answered WAHA's 422 "session status is not as expected" puts the row back (no attempt counted)
+    and rests the channel, failing no one."""
     channel = cwa.create_channel("WAHA")["id"]
     import_contacts(cwa, [f"{phone(i)},C{i},a,ouro" for i in range(6)])
     cwa.fake_control("disconnect", provider="waha", session="default")
@@ -127,7 +129,97 @@ def test_a_campaign_pauses_without_a_working_channel_and_resumes_when_it_works(c
     paused = _wait(cwa, cid, lambda c: c["status"] == "paused", timeout=60)
     assert paused["pausedReason"].startswith("no channel is WORKING") and paused["sent"] == 0
     assert cwa.stack.jobs.scheduled_due(paused["chronoId"]) is None
+    not_ready = {"statusCode": 422, "error": "Unprocessable Entity", "message": "Session status is not as expected. "
+                 "Try again later or restart the session. Session: 'default', status: 'STARTING', expected: ['WORKING']"}
+    cwa.fake_control("fail", status=422, times=1, path="/api/sendText", body=not_ready)
     cwa.fake_control("connect", provider="waha", session="default")
     _wait(cwa, cid, lambda c: c["status"] == "completed", timeout=60)
     assert sorted(m["to"] for m in cwa.fake.messages()) == sorted(phone(i) for i in range(6))
+    assert len(cwa.fake.requests("/api/sendText")) == 7
+    assert {(r.status, r.attempts) for r in rows(cwa, cid)} == {("sent", 1)}
+    _assert_counters_equal_rows(cwa, cid)
+
+
+REWRITE = '''
+def run(ctx):
+    contact = ctx.extras["contact"]
+    if contact["name"] == "Bia":
+        raise ValueError("no rewrite for " + contact["phone"])
+    return ctx.extras["text"].upper() + " / " + contact["attributes"]["plano"]
+'''
+
+
+def test_rewrite_function_and_number_checks_before_the_first_send(cwa: WhatsAppStack) -> None:
+    """It refuses an unknown rewriteFunctionId, sends what the function returns for each contact (given the
+    rendered text and the contact), and fails only the row whose rewrite raised; with validateNumbers it
+    checks unchecked numbers first, skips one not on WhatsApp and sends a legacy number to its chat id;
+    an Evolution send refused with exists: false skips the row and marks the contact invalid."""
+    channel = cwa.create_channel("WAHA")["id"]
+    evolution = cwa.create_channel("EVOLUTION")["id"]
+    import_contacts(cwa, [f"{phone(i)},{name},a,ouro" for i, name in enumerate(["Ana", "Bia", "Caio", "Duda", "Edu"])]
+                    + [f"{phone(5)},Fê,e,ouro"])
+    cwa.fake_control("numbers", number=phone(3), whatsapp="legacy")
+    for invalid in (phone(4), phone(5)):
+        cwa.fake_control("numbers", number=invalid, whatsapp="invalid")
+    legacy_chat = phone(3)[:4] + phone(3)[5:]
+    refused = cwa.api.post("/campaigns", json={"name": "x", "channelIds": [channel], "messageTemplate": "Olá",
+                                               "audience": {"tags": ["a"]}, "rewriteFunctionId": "nope"})
+    assert refused.status_code == 422 and refused.json()["field"] == "rewriteFunctionId", refused.text
+    function = cwa.api.post("/functions", json={"name": "rewrite", "code": REWRITE})
+    assert function.status_code == 201, function.text
+    campaign = create_campaign(cwa, [channel], rewriteFunctionId=function.json()["id"], validateNumbers=True)
+    assert campaign["rewriteFunctionId"] == function.json()["id"] and campaign["validateNumbers"] is True
+    cid = campaign["id"]
+    refused_id = create_campaign(cwa, [evolution], audience={"tags": ["e"]})["id"]
+    cwa.api.post(f"/campaigns/{cid}/start")
+    cwa.api.post(f"/campaigns/{refused_id}/start")
+    cwa.stack.spawn("worker")
+    cwa.stack.spawn("scheduler")
+    _wait(cwa, cid, lambda c: c["status"] == "completed")
+    refused = _wait(cwa, refused_id, lambda c: c["status"] == "completed")
+    assert (refused["skipped"], refused["failed"]) == (1, 0)
+    assert [r.error for r in rows(cwa, refused_id)] == ["not on WhatsApp"]
+    sent = sorted((m["to"], m["text"], m["arrived"]) for m in cwa.fake.messages())
+    assert sent == sorted([(phone(0), "OLÁ ANA / ouro", True), (phone(2), "OLÁ CAIO / ouro", True),
+                           (legacy_chat, "OLÁ DUDA / ouro", True)])
+    by_phone = {r.phone: r for r in rows(cwa, cid)}
+    assert (by_phone[phone(0)].status, by_phone[phone(0)].sent_text) == ("sent", "OLÁ ANA / ouro")
+    failed = by_phone[phone(1)]
+    assert failed.status == "failed" and failed.sent_text is None
+    assert failed.error is not None and f"ValueError: no rewrite for {phone(1)}" in failed.error
+    assert (by_phone[phone(4)].status, by_phone[phone(4)].error) == ("skipped", "not on WhatsApp")
+    contacts = {c["phone"]: c for c in cwa.api.get("/contacts", params={"take": 10}).json()["items"]}
+    assert contacts[phone(4)]["whatsapp"] == "invalid" and contacts[phone(0)]["whatsapp"] == "valid"
+    assert contacts[phone(5)]["whatsapp"] == "invalid"
+    assert contacts[phone(3)]["whatsapp"] == "valid" and by_phone[phone(3)].chat_id == legacy_chat + "@c.us"
+    _assert_counters_equal_rows(cwa, cid)
+
+
+def test_an_uncertain_send_is_settled_from_the_chat_or_left_to_the_operator(cwa: WhatsAppStack) -> None:
+    """A send answered too late is never re-sent on its own: found in the chat's messages it is settled
+    sent; not found it stays uncertain (the campaign still completes) until the operator re-queues it."""
+    channel = cwa.create_channel("WAHA")["id"]
+    import_contacts(cwa, [f"{phone(i)},C{i},a,ouro" for i in range(3)])
+    cwa.stack.env["HTTP_REQUEST_TIMEOUT_MS"] = "1000"
+    cwa.fake.fail(None, times=1, path="/api/sendText", delay=1.5)  # accepted, but the answer comes too late
+    cwa.fake.fail(500, times=1, path="/api/sendText", delay=1.5)  # refused, too late to be told
+    cid = create_campaign(cwa, [channel])["id"]
+    cwa.api.post(f"/campaigns/{cid}/start")
+    cwa.stack.spawn("worker")
+    cwa.stack.spawn("scheduler")
+    done = _wait(cwa, cid, lambda c: c["status"] == "completed")
+    assert (done["sent"], done["uncertain"]) == (2, 1)
+    by_phone = {r.phone: r for r in rows(cwa, cid)}
+    (unknown,) = [r for r in by_phone.values() if r.status == "uncertain"]
+    assert "ReadTimeout" in (unknown.error or "") and "not among the chat's last" in (unknown.error or "")
+    read = {r["path"].split("/")[4].split("%40")[0] for r in cwa.fake.requests("/api/default/chats/")}
+    (settled,) = [by_phone[p] for p in read - {unknown.phone}]  # the other late answer, found in its chat
+    sent = {m["to"]: m for m in cwa.fake.messages()}
+    assert sorted(sent) == sorted(p for p in by_phone if p != unknown.phone)
+    assert settled.status == "sent" and settled.error is None
+    assert settled.provider_message_id == f"true_{settled.phone}@c.us_{sent[settled.phone]['id']}"
+
+    assert cwa.api.post(f"/campaigns/{cid}/retry-uncertain").json() == {"retried": 1}
+    _wait(cwa, cid, lambda c: c["status"] == "completed" and c["sent"] == 3)
+    assert sorted(m["to"] for m in cwa.fake.messages()) == [phone(0), phone(1), phone(2)]
     _assert_counters_equal_rows(cwa, cid)

@@ -36,6 +36,19 @@ async def test_send_arrives(fake: FakeWhatsApp, make_client: ClientFactory, prov
         assert sent.raw["key"]["remoteJid"] == f"{NUMBER}@s.whatsapp.net"
 
 
+async def test_a_chat_lists_what_was_sent_newest_first(fake: FakeWhatsApp, make_client: ClientFactory,
+                                                       provider: str) -> None:
+    """It reads a person's chat (WAHA chats/{chatId}/messages, Evolution findMessages) with the ids the sends
+    answered, newest first, up to the limit, and nothing of another person's chat."""
+    client = make_client(provider, fake.url)
+    first = await client.send_text(NUMBER, "um")
+    second = await client.send_text(NUMBER, "dois")
+    await client.send_text("5521998765432", "outro")
+    history = await client.recent_messages(NUMBER, 5)
+    assert [(m.id, m.from_me, m.text) for m in history] == [(second.id, True, "dois"), (first.id, True, "um")]
+    assert [m.text for m in await client.recent_messages(NUMBER, 1)] == ["dois"]
+
+
 async def test_send_refuses_unnormalized_numbers(
     fake: FakeWhatsApp, make_client: ClientFactory, provider: str
 ) -> None:

@@ -14,6 +14,7 @@ from chronoflow.channels import (
     ChannelStatus,
     EvolutionClient,
     ProviderError,
+    RetryPolicy,
     UnsupportedCall,
     WahaClient,
     WhatsAppProvider,
@@ -93,7 +94,7 @@ async def test_waha_create_session_configures_webhooks(
             "webhooks": [
                 {
                     "url": "http://127.0.0.1:9/hook",
-                    "events": ["session.status", "message"],
+                    "events": ["session.status", "message", "message.ack"],
                     "hmac": {"key": "k"},
                 }
             ]
@@ -137,7 +138,24 @@ async def test_evolution_create_instance_configures_webhooks(
     assert body["integration"] == "WHATSAPP-BAILEYS"
     assert body["webhook"]["url"] == "http://127.0.0.1:9/hook"
     assert body["webhook"]["headers"] == {"X-Webhook-Secret": "s"}
-    assert body["webhook"]["events"] == ["CONNECTION_UPDATE", "MESSAGES_UPSERT", "QRCODE_UPDATED"]
+    assert body["webhook"]["events"] == ["CONNECTION_UPDATE", "MESSAGES_UPSERT", "MESSAGES_UPDATE", "QRCODE_UPDATED"]
+    assert body["webhook"]["base64"] is False
+
+
+async def test_evolution_create_is_never_repeated_blindly(fake: FakeWhatsApp, make_client: ClientFactory) -> None:
+    """A create that failed after Evolution made the instance, retried and told "already in use", is a success;
+    a create that timed out is reported, not repeated."""
+    fake.fail(500, times=1, path="/instance/create", processed=True)
+    created = await make_client("evolution", fake.url).create_session("lenta")
+    assert created.name == "lenta" and len(fake.requests("/instance/create")) == 2
+    assert fake.state.session("evolution", "lenta") is not None
+    fake.fail(None, times=1, path="/instance/create", delay=0.5)
+    slow = RetryPolicy(max_retries=2, backoff_s=0, timeout_s=0.2)
+    with pytest.raises(ProviderError, match="not repeated"):
+        await make_client("evolution", fake.url, policy=slow).create_session("lenta2")
+    assert len(fake.requests("/instance/create")) == 3
+    with pytest.raises(ProviderError, match="already in use"):
+        await make_client("evolution", fake.url).create_session("lenta")  # a real name clash is still refused
 
 
 async def test_session_names_are_escaped(fake: FakeWhatsApp, make_client: ClientFactory) -> None:

@@ -109,12 +109,21 @@ def test_an_opt_out_stops_later_sends_and_is_confirmed_once(wa: WhatsAppStack, p
 
 
 def test_stop_in_english_gets_the_english_confirmation(wa: WhatsAppStack) -> None:
-    """It answers STOP in English."""
+    """It answers STOP in English; an opt-out from a WAHA @lid sender reaches the number WAHA resolves it
+    to, and one WAHA cannot resolve is stored without opting anyone out."""
     assert "stop" in OPT_OUT_KEYWORDS
     wa.create_channel("WAHA")
     wa.inbound("WAHA", ANA, "STOP")
     wa.stack.wait_until(lambda: wa.fake.messages(), timeout=10)
     assert wa.fake.messages()[0]["text"] == opt_out_confirmation("en")
+    (hidden,) = wa.fake_control("inbound", provider="waha", session="default", text="PARE", lid=True,
+                                **{"from": BRUNO})["webhooks"]
+    assert json.loads(hidden["body"])["payload"]["from"].endswith("@lid")
+    (unknown,) = wa.fake_control("inbound", provider="waha", session="default", text="PARE",
+                                 **{"from": "998877665544332@lid"})["webhooks"]
+    assert unknown["status"] == 200
+    assert sorted(o.number for o in wa.opt_outs()) == sorted([ANA_DIGITS, BRUNO_DIGITS])
+    assert [e.event for e in wa.events()].count("message") == 3
 
 
 def test_stored_events_can_be_listed_and_replayed(wa: WhatsAppStack) -> None:

@@ -14,6 +14,8 @@ from chronoflow.channels import (
     InboundMessage,
     ProviderKind,
     QrEvent,
+    Receipt,
+    ReceiptEvent,
     StatusEvent,
     WebhookPayloadError,
     parse_evolution_event,
@@ -166,9 +168,16 @@ WAHA_CASES = [
     (
         "lid without number",
         waha("message", {"id": "m", "from": "123456789012345@lid", "fromMe": False, "body": "x"}),
-        None,
+        InboundMessage(ProviderKind.WAHA, "default", "", "x", "m", lid="123456789012345@lid"),
     ),
-    ("ack", waha("message.ack", {"id": "m", "ack": 3}), None),
+    ("read ack", waha("message.ack", {"id": "m", "ack": 3}),
+     ReceiptEvent(ProviderKind.WAHA, "default", "m", Receipt.READ)),
+    ("device ack", waha("message.ack", {"id": "m", "fromMe": True, "ack": 2, "ackName": "DEVICE"}),
+     ReceiptEvent(ProviderKind.WAHA, "default", "m", Receipt.DELIVERED)),
+    ("played ack", waha("message.ack", {"id": "m", "ack": 4}),
+     ReceiptEvent(ProviderKind.WAHA, "default", "m", Receipt.READ)),
+    ("server ack", waha("message.ack", {"id": "m", "ack": 1}), None),
+    ("ack of their message", waha("message.ack", {"id": "m", "fromMe": False, "ack": 3}), None),
     ("unknown event", {"event": "presence.update"}, None),
 ]
 
@@ -297,6 +306,18 @@ EVOLUTION_CASES = [
         None,
     ),
     ("other event", evo("presence.update", {"id": "x"}), None),
+    (
+        "delivery ack (v2)",
+        evo("messages.update", {"messageId": "db1", "keyId": "3EB0AA", "remoteJid": "5511987654321@s.whatsapp.net",
+                                "fromMe": True, "status": "DELIVERY_ACK"}),
+        ReceiptEvent(ProviderKind.EVOLUTION, "vendas", "3EB0AA", Receipt.DELIVERED),
+    ),
+    (
+        "read (v1 key, numeric status)",
+        evo("messages.update", {"key": {"id": "3EB0AA", "fromMe": True}, "status": 4}),
+        ReceiptEvent(ProviderKind.EVOLUTION, "vendas", "3EB0AA", Receipt.READ),
+    ),
+    ("server ack", evo("messages.update", {"keyId": "3EB0AA", "fromMe": True, "status": "SERVER_ACK"}), None),
 ]
 
 
