@@ -38,6 +38,7 @@ from chronoflow.api.runs import read_run
 from chronoflow.api.schedules import parse_schedule
 from chronoflow.api.tags import TagController
 from chronoflow.api.webhooks import evolution_webhook, list_inbound_events, replay_inbound_event, waha_webhook
+from chronoflow.campaigns.service import CampaignService
 from chronoflow.channels.service import ChannelService
 from chronoflow.chronos.service import ChronoService
 from chronoflow.config import Settings
@@ -74,6 +75,7 @@ def create_app(settings: Settings, redis_url: str, database_url: str | None = No
     sandbox = shared_runner(settings)  # the sandbox policy, built once from the checked settings
     functions = FunctionService(db, settings, sandbox)
     channels = ChannelService(db, settings)
+    campaigns = CampaignService(db, jobs, settings)
     health_checks = HealthChecks(db, redis, settings)
 
     @asynccontextmanager
@@ -93,6 +95,7 @@ def create_app(settings: Settings, redis_url: str, database_url: str | None = No
         "chronos": Provide(lambda: chronos, sync_to_thread=False),
         "functions": Provide(lambda: functions, sync_to_thread=False),
         "channels": Provide(lambda: channels, sync_to_thread=False),
+        "campaigns": Provide(lambda: campaigns, sync_to_thread=False),
         "health_checks": Provide(lambda: health_checks, sync_to_thread=False),
     }
     return Litestar(

@@ -22,9 +22,7 @@ from chronoflow.api.openapi import checked, errors
 from chronoflow.api.paging import Skip, Take
 from chronoflow.api.schemas import Body, Page
 from chronoflow.campaigns import CampaignService, Progress, estimated_finish, rate_per_minute, report_csv
-from chronoflow.config import Settings
 from chronoflow.errors import NotFound
-from chronoflow.scheduling.jobs import JobStore
 from chronoflow.store.engine import Database
 from chronoflow.store.models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
 
@@ -171,10 +169,6 @@ class TestOut(Struct, rename="camel"):
     provider_message_id: str | None
 
 
-def _service(db: Database, jobs: JobStore, settings: Settings) -> CampaignService:
-    return CampaignService(db, jobs, settings)
-
-
 async def _view(service: CampaignService, campaign_id: str) -> CampaignOut:
     return CampaignOut.of(*await service.with_progress(campaign_id))
 
@@ -205,107 +199,97 @@ class CampaignController(Controller):
 
     @post("/", status_code=HTTP_201_CREATED, summary="Create a campaign (draft)",
           responses=errors(400, 401, 413, 422))
-    async def create(self, data: CampaignCreate, db: Database, jobs: JobStore, settings: Settings) -> CampaignOut:
-        service = _service(db, jobs, settings)
-        campaign = await service.create(data.fields())
-        return await _view(service, campaign.id)
+    async def create(self, data: CampaignCreate, campaigns: CampaignService) -> CampaignOut:
+        campaign = await campaigns.create(data.fields())
+        return await _view(campaigns, campaign.id)
 
     @get("/", summary="List campaigns, newest first", responses=errors(400, 401))
     async def list_campaigns(
-        self, db: Database, jobs: JobStore, settings: Settings, skip: Skip = 0, take: Take = 50,
+        self, campaigns: CampaignService, skip: Skip = 0, take: Take = 50,
         status: Annotated[CampaignStatus | None, Parameter(description="only campaigns in this status")] = None,
     ) -> Page[CampaignOut]:
-        service = _service(db, jobs, settings)
-        rows, total = await service.list(skip, take, status)
-        items = [await _view(service, c.id) for c in rows]
+        rows, total = await campaigns.list(skip, take, status)
+        items = [await _view(campaigns, c.id) for c in rows]
         return Page(items=items, total=total, skip=skip, take=take)
 
     @get("/{campaign_id:str}", summary="Read a campaign with its counters", responses=errors(400, 401, 404))
-    async def read(self, campaign_id: str, db: Database, jobs: JobStore, settings: Settings) -> CampaignOut:
-        return await _view(_service(db, jobs, settings), campaign_id)
+    async def read(self, campaign_id: str, campaigns: CampaignService) -> CampaignOut:
+        return await _view(campaigns, campaign_id)
 
     @patch("/{campaign_id:str}", summary="Change a campaign (pacing and limits only once started)",
            responses=errors(400, 401, 404, 409, 413, 422))
-    async def update(self, campaign_id: str, data: CampaignUpdate, db: Database, jobs: JobStore,
-                     settings: Settings) -> CampaignOut:
-        service = _service(db, jobs, settings)
-        await service.update(campaign_id, data.fields())
-        return await _view(service, campaign_id)
+    async def update(self, campaign_id: str, data: CampaignUpdate, campaigns: CampaignService) -> CampaignOut:
+        await campaigns.update(campaign_id, data.fields())
+        return await _view(campaigns, campaign_id)
 
     @delete("/{campaign_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Delete a campaign that is not sending",
             responses=errors(400, 401, 404, 409))
-    async def remove(self, campaign_id: str, db: Database, jobs: JobStore, settings: Settings) -> None:
-        await _service(db, jobs, settings).delete(campaign_id)
+    async def remove(self, campaign_id: str, campaigns: CampaignService) -> None:
+        await campaigns.delete(campaign_id)
 
     @post("/{campaign_id:str}/start", status_code=HTTP_200_OK, responses=errors(400, 401, 404, 409, 422),
           summary="Snapshot the audience into recipient rows and start sending (or wait for startAt)")
-    async def start(self, campaign_id: str, db: Database, jobs: JobStore, settings: Settings) -> CampaignOut:
-        service = _service(db, jobs, settings)
-        await service.start(campaign_id)
-        return await _view(service, campaign_id)
+    async def start(self, campaign_id: str, campaigns: CampaignService) -> CampaignOut:
+        await campaigns.start(campaign_id)
+        return await _view(campaigns, campaign_id)
 
     @post("/{campaign_id:str}/pause", status_code=HTTP_200_OK, summary="Pause sending (no job while paused)",
           responses=errors(400, 401, 404, 409))
-    async def pause(self, campaign_id: str, db: Database, jobs: JobStore, settings: Settings) -> CampaignOut:
-        service = _service(db, jobs, settings)
-        await service.pause(campaign_id)
-        return await _view(service, campaign_id)
+    async def pause(self, campaign_id: str, campaigns: CampaignService) -> CampaignOut:
+        await campaigns.pause(campaign_id)
+        return await _view(campaigns, campaign_id)
 
     @post("/{campaign_id:str}/resume", status_code=HTTP_200_OK, summary="Resume a paused campaign",
           responses=errors(400, 401, 404, 409))
-    async def resume(self, campaign_id: str, db: Database, jobs: JobStore, settings: Settings) -> CampaignOut:
-        service = _service(db, jobs, settings)
-        await service.resume(campaign_id)
-        return await _view(service, campaign_id)
+    async def resume(self, campaign_id: str, campaigns: CampaignService) -> CampaignOut:
+        await campaigns.resume(campaign_id)
+        return await _view(campaigns, campaign_id)
 
     @post("/{campaign_id:str}/cancel", status_code=HTTP_200_OK, summary="Cancel: pending rows become skipped",
           responses=errors(400, 401, 404, 409))
-    async def cancel(self, campaign_id: str, db: Database, jobs: JobStore, settings: Settings) -> CampaignOut:
-        service = _service(db, jobs, settings)
-        await service.cancel(campaign_id)
-        return await _view(service, campaign_id)
+    async def cancel(self, campaign_id: str, campaigns: CampaignService) -> CampaignOut:
+        await campaigns.cancel(campaign_id)
+        return await _view(campaigns, campaign_id)
 
     @post("/{campaign_id:str}/retry-failed", status_code=HTTP_200_OK, responses=errors(400, 401, 404, 409),
           summary="Failed rows back to pending (uncertain rows are left for the operator)")
-    async def retry_failed(self, campaign_id: str, db: Database, jobs: JobStore, settings: Settings) -> RetryOut:
-        _, count = await _service(db, jobs, settings).retry_failed(campaign_id)
+    async def retry_failed(self, campaign_id: str, campaigns: CampaignService) -> RetryOut:
+        _, count = await campaigns.retry_failed(campaign_id)
         return RetryOut(retried=count)
 
     @post("/{campaign_id:str}/retry-uncertain", status_code=HTTP_200_OK, responses=errors(400, 401, 404, 409),
           summary="Uncertain rows (their text not found in the chat) back to pending: the operator's call")
-    async def retry_uncertain(self, campaign_id: str, db: Database, jobs: JobStore, settings: Settings) -> RetryOut:
-        _, count = await _service(db, jobs, settings).retry_uncertain(campaign_id)
+    async def retry_uncertain(self, campaign_id: str, campaigns: CampaignService) -> RetryOut:
+        _, count = await campaigns.retry_uncertain(campaign_id)
         return RetryOut(retried=count)
 
     @post("/{campaign_id:str}/test", status_code=HTTP_200_OK, responses=errors(400, 401, 404, 409, 422, 502),
           summary="Send the rendered message to one number now; no row changes")
-    async def test(self, campaign_id: str, data: TestIn, db: Database, jobs: JobStore,
-                   settings: Settings) -> TestOut:
-        sent = await _service(db, jobs, settings).send_test(campaign_id, data.phone)
+    async def test(self, campaign_id: str, data: TestIn, campaigns: CampaignService) -> TestOut:
+        sent = await campaigns.send_test(campaign_id, data.phone)
         return TestOut(channel_id=sent.channel_id, phone=sent.phone, text=sent.text,
                        provider_message_id=sent.provider_message_id)
 
     @get("/{campaign_id:str}/recipients", summary="Page the recipient rows", responses=errors(400, 401, 404))
     async def recipients(
-        self, campaign_id: str, db: Database, jobs: JobStore, settings: Settings, skip: Skip = 0, take: Take = 50,
+        self, campaign_id: str, campaigns: CampaignService, skip: Skip = 0, take: Take = 50,
         status: Annotated[RecipientStatus | None, Parameter(description="only rows in this status")] = None,
     ) -> Page[RecipientOut]:
-        rows, total = await _service(db, jobs, settings).recipients(campaign_id, status, skip, take)
+        rows, total = await campaigns.recipients(campaign_id, status, skip, take)
         return Page(items=[RecipientOut.of(r) for r in rows], total=total, skip=skip, take=take)
 
     @get("/{campaign_id:str}/report.csv", summary="Every recipient row as CSV", media_type="text/csv",
          responses=errors(400, 401, 404))
-    async def report(self, campaign_id: str, db: Database, jobs: JobStore, settings: Settings) -> Stream:
-        await _service(db, jobs, settings).get(campaign_id)
+    async def report(self, campaign_id: str, campaigns: CampaignService, db: Database) -> Stream:
+        await campaigns.get(campaign_id)
         return Stream(report_csv(db, campaign_id), media_type="text/csv; charset=utf-8",
                       headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.csv"'})
 
     @get("/{campaign_id:str}/events", summary="Live progress as server-sent events (counters, status changes)",
          responses=errors(400, 401, 404))
-    async def events(self, campaign_id: str, db: Database, jobs: JobStore, settings: Settings) -> ServerSentEvent:
-        service = _service(db, jobs, settings)
-        await service.get(campaign_id)
-        return ServerSentEvent(progress_events(service, campaign_id))
+    async def events(self, campaign_id: str, campaigns: CampaignService) -> ServerSentEvent:
+        await campaigns.get(campaign_id)
+        return ServerSentEvent(progress_events(campaigns, campaign_id))
 
 
 __all__ = ["CampaignController", "CampaignCreate", "RecipientOut", "progress_events"]
