@@ -22,6 +22,15 @@ if TYPE_CHECKING:
     from chronoflow.targets.base import ExecutionContext
 
 
+def send_number(phone: str, chat_id: str | None) -> str:
+    """Where the message goes: the gateway's chat id of a validated contact (its digits), else the phone."""
+    if chat_id:
+        user = chat_id.split("@", 1)[0]
+        if user.isascii() and user.isdigit():
+            return user
+    return phone
+
+
 @dataclass(frozen=True)
 class Verdict:
     """Where the message goes (``chat_id``), or that the number is not on WhatsApp (``on_whatsapp`` False)."""

@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronoflow.campaigns.driving import arm, campaign_chrono, disarm
 from chronoflow.campaigns.fields import EDITABLE_AFTER_START, checked_campaign
+from chronoflow.campaigns.numbers import send_number
 from chronoflow.campaigns.progress import Progress, progress
 from chronoflow.campaigns.snapshot import Snapshot, take_snapshot
-from chronoflow.campaigns.step import WAITING_FOR_CHANNEL, send_number
+from chronoflow.campaigns.step import WAITING_FOR_CHANNEL
 from chronoflow.channels import MissingVariable, render
 from chronoflow.channels.connected import connected_provider
 from chronoflow.config import Settings

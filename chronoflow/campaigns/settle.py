@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
+from chronoflow.campaigns.numbers import send_number
 from chronoflow.channels.connected import connected_provider
 from chronoflow.channels.errors import ChannelNotConnected, ProviderError
 from chronoflow.errors import InvalidInput
@@ -74,8 +75,6 @@ async def _settle(ctx: ExecutionContext, row_id: str, **values: Any) -> None:
 
 async def settle_uncertain(ctx: ExecutionContext, campaign_id: str, channels: dict[str, Channel]) -> Settled:
     """Look for the text of each due ``uncertain`` row in its chat; settle it ``sent`` when found."""
-    from chronoflow.campaigns.step import send_number  # the step calls this module
-
     settled = Settled()
     for row in await _due(ctx, campaign_id):
         channel = channels.get(row.channel_id or "")

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Table, and_, func, or_, select, update
 
 from chronoflow.campaigns.driving import arm, disarm
-from chronoflow.campaigns.numbers import check_before_send, mark_invalid
+from chronoflow.campaigns.numbers import check_before_send, mark_invalid, send_number
 from chronoflow.campaigns.rewrite import Sandbox, rewrite
 from chronoflow.campaigns.settle import SETTLE_AFTER, settle_uncertain
 from chronoflow.campaigns.snapshot import SKIP_INVALID
@@ -79,15 +79,6 @@ NOT_READY_MARKS = ("status is not as expected", "not connected", "connection clo
 def session_not_ready(exc: ProviderError) -> bool:
     """Whether a refused send means the channel, not the recipient, is the problem."""
     return exc.http_status in (400, 409, 422) and any(m in exc.detail.lower() for m in NOT_READY_MARKS)
-
-
-def send_number(phone: str, chat_id: str | None) -> str:
-    """Where the message goes: the gateway's chat id of a validated contact (its digits), else the phone."""
-    if chat_id:
-        user = chat_id.split("@", 1)[0]
-        if user.isascii() and user.isdigit():
-            return user
-    return phone
 
 
 @dataclass

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chronoflow.campaigns.step import send_number
+from chronoflow.campaigns.numbers import send_number
 from chronoflow.campaigns.window import SendingWindow, next_period, period_start
 from chronoflow.errors import InvalidInput
 
