@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
 from chronoflow.config import async_database_url
@@ -116,6 +116,24 @@ class Database:
             return
         async with self.sessionmaker() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncConnection]:
+        """A Core transaction whose reads see every writer that started before it.
+
+        A writer may publish something before it commits (a chrono's schedule job is written
+        inside the transaction that activates the chrono), so a reader acting on that can arrive
+        before the commit. On SQLite this transaction takes the write lock at ``BEGIN IMMEDIATE``
+        and so waits for that writer to commit; on PostgreSQL the caller locks the rows it reads
+        (``FOR UPDATE``), which waits for the writer of those rows.
+        """
+        if self._one_writer:
+            async with self._writer_lock(), self.engine.begin() as conn:
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                yield conn
+            return
+        async with self.engine.begin() as conn:
+            yield conn
 
     def _writer_lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()  # an asyncio.Lock serves one event loop

@@ -29,7 +29,9 @@ RUNS = ChronoRun.__table__
 
 # The statements of the per-run hot path, built once: building and cache-keying a statement
 # per call costs more than running it against SQLite.
-_SELECT_CHRONO = select(CHRONOS).where(CHRONOS.c.id == bindparam("chrono_id"))
+# The chrono is read under lock (see :meth:`Database.writing`): a transaction that activated it and
+# wrote its job may not have committed yet when the job arrives.
+_SELECT_CHRONO = select(CHRONOS).where(CHRONOS.c.id == bindparam("chrono_id")).with_for_update()
 _INSERT_RUN = insert(RUNS)
 _UPDATE_RUN = update(RUNS).where(RUNS.c.id == bindparam("run_id"))
 
@@ -93,10 +95,10 @@ async def claim_occurrence(
     deactivates a one-shot chrono, in the same transaction. Written with SQL expressions rather
     than the ORM unit of work: this runs once per occurrence and its cost is the worker's overhead.
     """
-    now = utcnow()
     try:
-        async with db.engine.begin() as conn:
+        async with db.writing() as conn:
             row = (await conn.execute(_SELECT_CHRONO, {"chrono_id": chrono_id})).mappings().first()
+            now = utcnow()  # after the lock, which may have waited for a writer
             if row is None:
                 return None
             chrono = Chrono(**row)

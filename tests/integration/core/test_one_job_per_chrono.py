@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import update
+
+from chronoflow.chronos.service import schedule_spec
+from chronoflow.store.models import Chrono
 from tests.integration.conftest import Stack
 
 
@@ -92,3 +97,31 @@ def test_reconcile_adds_missing_and_removes_orphan_jobs(stack: Stack) -> None:
     assert stack.jobs.scheduled_due(kept["id"]) == due_before
     assert stack.jobs.count_schedule_jobs(paused["id"]) == 0
     assert stack.db_run(reconcile(stack.db, stack.jobs)).added == []
+
+
+def test_a_job_that_reaches_a_worker_before_its_transaction_commits_still_runs(stack: Stack, http_receiver) -> None:
+    """It runs an occurrence whose job was written inside a transaction that had not committed yet, as
+    activating a chrono or arming a campaign's next step does: the worker's claim waits for the commit
+    instead of reading the chrono as inactive and dropping the occurrence."""
+    later = datetime.now(UTC) + timedelta(days=1)
+    cid = stack.create_http_chrono(http_receiver.url + "/late-commit", cron=later.isoformat(), isActive=False)["id"]
+    chrono = stack.chrono(cid)
+    assert chrono is not None and stack.jobs.count_schedule_jobs(cid) == 0
+    due = datetime.now(UTC)
+    chrono.is_active, chrono.run_at = True, due
+    transaction = stack.db.session(write=True)
+    session = stack.db_run(transaction.__aenter__())
+    stack.db_run(session.execute(update(Chrono).where(Chrono.id == cid).values(is_active=True, run_at=due,
+                                                                              next_run_at=due)))
+    stack.jobs.put_schedule(schedule_spec(chrono, due))  # the job now, the commit below
+    assert stack.hand_over(due.timestamp()) == 1
+    worker = stack.spawn("worker", "--burst")
+    stack.wait_until(lambda: not stack.queued())  # the worker has taken the job...
+    time.sleep(1)  # ...and reaches its claim while the transaction is still open
+    stack.db_run(transaction.__aexit__(None, None, None))
+    out, _ = worker.communicate(timeout=60)
+    assert worker.returncode == 0, out.decode()
+    (run,) = stack.runs(cid)
+    assert run.status == "success", run.error_message
+    assert len(http_receiver.wait_for(1)) == 1
+    assert stack.chrono(cid).is_active is False  # a one-shot, taken
