@@ -31,6 +31,9 @@ SANDBOX_LAYERS = ("rlimits", "netns", "landlock", "setuid", "no-new-privs", "sec
 SAFE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 """HTTP methods an operator may allow for HTTP chronos; TRACE and CONNECT are never useful to a chrono."""
 
+EMBEDDED_DATABASE_FILE = "chronoflow.db"
+"""The SQLite file under ``CHRONOFLOW_HOME`` used when ``DATABASE_URL`` is unset."""
+
 ROLES_NEEDING_REDIS = frozenset({"api", "scheduler", "worker", "reconcile"})
 
 
@@ -146,7 +149,18 @@ class Settings:
     @property
     def effective_database_url(self) -> str:
         """The async SQLAlchemy URL: the configured one, or the embedded SQLite file."""
-        return async_database_url(self.database_url or f"sqlite:///{(self.home / 'chronoflow.store.engine').resolve()}")
+        return async_database_url(self.database_url or f"sqlite:///{self.embedded_database_path}")
+
+    @property
+    def embedded_database_path(self) -> Path:
+        """The embedded SQLite file: ``chronoflow.db`` under the home directory.
+
+        Earlier versions named it ``chronoflow.store.engine``; a home that has only that file keeps
+        using it, so an upgrade never starts on an empty database.
+        """
+        home = self.home.resolve()
+        current, earlier = home / EMBEDDED_DATABASE_FILE, home / "chronoflow.store.engine"
+        return earlier if earlier.exists() and not current.exists() else current
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, role: str | None = None) -> Settings:

@@ -96,7 +96,7 @@ def postgres_server() -> Iterator[PostgresServer]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """URL of a SQLite file of the test's own (created on first connect)."""
-    return f"sqlite+aiosqlite:///{tmp_path / 'chronoflow.store.engine'}"
+    return f"sqlite+aiosqlite:///{tmp_path / 'chronoflow.db'}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],

@@ -149,5 +149,20 @@ def test_api_without_tokens_refuses_to_start_and_prints_no_token(tmp_path: Path)
 def test_migrate_creates_the_sqlite_file_readable_by_its_owner_only(tmp_path: Path) -> None:
     done = _chronoflow(["migrate"], {"CHRONOFLOW_HOME": str(tmp_path / "home")}, tmp_path)
     assert done.returncode == 0, done.stderr
-    database = tmp_path / "home" / "chronoflow.store.engine"
+    database = tmp_path / "home" / "chronoflow.db"
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    assert sorted(p.name for p in (tmp_path / "home").iterdir() if not p.name.startswith("chronoflow.db-")) == [
+        "chronoflow.db"]
+
+
+def test_a_home_from_an_earlier_version_keeps_its_database_file(tmp_path: Path) -> None:
+    """It keeps using the file earlier versions created (``chronoflow.store.engine``) when that is the
+    only one, so an upgrade does not start on an empty database; a new home gets ``chronoflow.db``."""
+    home = tmp_path / "home"
+    home.mkdir()
+    settings = Settings(home=home)
+    assert settings.effective_database_url == f"sqlite+aiosqlite:///{home.resolve() / 'chronoflow.db'}"
+    (home / "chronoflow.store.engine").write_bytes(b"")
+    assert settings.effective_database_url.endswith("/home/chronoflow.store.engine")
+    (home / "chronoflow.db").write_bytes(b"")
+    assert settings.effective_database_url.endswith("/home/chronoflow.db")
