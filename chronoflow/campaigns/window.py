@@ -99,6 +99,11 @@ class SendingWindow:
                 return opening.astimezone(UTC)
         raise AssertionError("a window with at least one day opens within a week")
 
+    def closing(self, at: datetime) -> datetime:
+        """When the window open at ``at`` closes (UTC): ``end`` on ``at``'s local day."""
+        local = at.astimezone(self.zone)
+        return datetime.combine(local.date(), self.end, self.zone).astimezone(UTC)
+
 
 def period_start(at: datetime, zone: str, hours: int) -> datetime:
     """Start (UTC) of the quota period holding ``at``: its local day (``hours=24``) or its hour (1)."""
