@@ -83,7 +83,7 @@ def test_sqlite_url_file_created(sqlite_url: str, tmp_path: Path) -> None:
         await engine.dispose()
 
     asyncio.run(touch())
-    assert (tmp_path / "chronoflow.store.engine").is_file()
+    assert (tmp_path / "chronoflow.db").is_file()
 
 
 def test_database_url_is_empty_on_every_backend(database_url: str) -> None:

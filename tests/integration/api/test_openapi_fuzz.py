@@ -185,7 +185,7 @@ def test_schemathesis_finds_nothing(live_api: LiveServer, tmp_path: Path, authen
 @pytest.fixture(scope="module")
 def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The document as the app builds it (no request is served: the database and Redis stay unused)."""
-    database = tmp_path_factory.mktemp("document") / "chronoflow.store.engine"
+    database = tmp_path_factory.mktemp("document") / "chronoflow.db"
     app = create_app(Settings(api_tokens=(TOKEN,), database_url=f"sqlite+aiosqlite:///{database}"),
                      "redis://127.0.0.1:1/0")
     schema: dict[str, Any] = app.openapi_schema.to_schema()

@@ -80,7 +80,7 @@ def test_dev_serves_on_the_printed_url_and_stops_its_children_on_ctrl_c(tmp_path
             "name": "dev", "cron": "in 10 min", "targetType": "HTTP", "url": "http://127.0.0.1:9/x"})
         assert created.status_code == 201, created.text
         assert httpx.get(f"{url}/chronos", timeout=5).status_code == 401
-        assert (tmp_path / "home" / "chronoflow.store.engine").exists()
+        assert (tmp_path / "home" / "chronoflow.db").exists()
         children = running.children()
         assert len(children) == 4, children  # redis-server, api, scheduler, worker
     assert running.process.returncode == 0

@@ -44,7 +44,7 @@ def test_health_names_the_dependency_that_is_down_without_its_error(
     database: str, refused_port: int, tmp_path, caplog: pytest.LogCaptureFixture,
 ) -> None:
     """It denies the public body the cause (URLs, passwords, paths): "unreachable", traceback in the log."""
-    sqlite_file = tmp_path / f"dir-{SECRET}" / "chronoflow.store.engine"
+    sqlite_file = tmp_path / f"dir-{SECRET}" / "chronoflow.db"
     database_url = (f"postgresql+asyncpg://chronoflow:{SECRET}@127.0.0.1:{refused_port}/chronoflow"
                     if database == "postgresql" else f"sqlite+aiosqlite:///{sqlite_file}")
     redis_url = f"redis://:{SECRET}@127.0.0.1:{refused_port}/0"
@@ -62,7 +62,7 @@ def test_health_names_the_dependency_that_is_down_without_its_error(
     assert body["redis"] == {"ok": False, "error": "unreachable"}
     assert body["scheduler"]["ok"] is False and body["workers"]["ok"] is False
     assert body["sandbox"]["ok"] is True  # the one dependency that is up says so
-    for leak in (SECRET, "127.0.0.1", str(refused_port), "chronoflow.store.engine", "Error"):
+    for leak in (SECRET, "127.0.0.1", str(refused_port), "chronoflow.db", "Error"):
         assert leak not in response.text, leak
     logged = {record.getMessage(): record for record in caplog.records}
     assert logged["health: the database is unreachable"].exc_info is not None
