@@ -212,6 +212,7 @@ class CampaignService:
             if campaign.status in (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED):
                 raise Conflict(f"the campaign is already {campaign.status}")
             campaign.status, campaign.finished_at, campaign.updated_at = CampaignStatus.CANCELLED, now, now
+            campaign.paused_reason = None  # a cancelled campaign is not waiting for anything
             await session.execute(
                 update(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign.id,
                                                 CampaignRecipient.status == RecipientStatus.PENDING)

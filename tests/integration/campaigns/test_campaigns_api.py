@@ -164,3 +164,16 @@ def test_one_send_step_sends_one_message_per_channel(cwa: WhatsAppStack, audienc
     assert (counters["sent"], counters["delivered"], counters["read"]) == (0, 1, 1)
     by_channel = {r.channel_id: r.status for r in rows(cwa, campaign["id"])}
     assert by_channel == {audience["waha"]: "delivered", audience["evolution"]: "read"}
+
+
+def test_cancelling_a_paused_campaign_clears_its_paused_reason(cwa: WhatsAppStack, audience: dict[str, str]) -> None:
+    """It forgets why a campaign was paused once it is cancelled: nothing is waiting to resume any more."""
+    campaign = create_campaign(cwa, [audience["waha"]], startAt="in 1 hour")
+    cid = campaign["id"]
+    assert cwa.api.post(f"/campaigns/{cid}/start").json()["status"] == "scheduled"
+    paused = cwa.api.post(f"/campaigns/{cid}/pause").json()
+    assert (paused["status"], paused["pausedReason"]) == ("paused", "paused by the operator")
+    cancelled = cwa.api.post(f"/campaigns/{cid}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert (cancelled.json()["status"], cancelled.json()["pausedReason"]) == ("cancelled", None)
+    assert cwa.api.get(f"/campaigns/{cid}").json()["pausedReason"] is None
