@@ -13,6 +13,13 @@ the 9. The canonical Brazilian mobile is therefore always **55 + DDD (2 digits) 
 9 inserted. Landlines (subscriber starting with 2–5) keep their 8 digits (12 in all). A 9-digit
 Brazilian subscriber number must start with 9.
 
+A number written without ``+``/``00`` and without a default country code is taken as
+international, except a bare Brazilian national number, which gets ``55``: 11 digits whose
+two-digit area code (DDD) has no ``0`` and whose third digit is ``9`` (a mobile), or 10 digits
+with an existing DDD and a third digit 2–8 (a landline, or a mobile in the old 8-digit plan).
+Spreadsheets and forms in Brazil hold numbers that way, and sending to them as if ``11`` were a
+country code reaches nobody. Anything else is left as written.
+
 Accepted decorations: spaces, ``-``, ``.``, ``(``, ``)``, ``/``, one leading ``+`` or ``00``, and an
 individual WhatsApp id suffix (``@c.us``, ``@s.whatsapp.net``). Everything else is refused with
 :class:`InvalidPhoneNumber`, in particular group ids (``@g.us``), several numbers in one value,
@@ -45,6 +52,13 @@ _LIST_MARKERS = frozenset(",;|\n\r")
 
 _ASCII_DIGITS = frozenset("0123456789")
 
+BRAZILIAN_DDDS = frozenset(
+    "11 12 13 14 15 16 17 18 19 21 22 24 27 28 31 32 33 34 35 37 38 41 42 43 44 45 46 47 48 49 "
+    "51 53 54 55 61 62 63 64 65 66 67 68 69 71 73 74 75 77 79 81 82 83 84 85 86 87 88 89 "
+    "91 92 93 94 95 96 97 98 99".split()
+)
+"""The area codes (DDD) Anatel assigns: a bare 10-digit number is Brazilian only with one of them."""
+
 
 def normalize_number(raw: str, *, default_country_code: str | None = None) -> str:
     """Turn a phone number as people write it into the canonical digits-only form.
@@ -55,7 +69,7 @@ def normalize_number(raw: str, *, default_country_code: str | None = None) -> st
         default_country_code: prefixed to a number written without ``+``/``00`` that has 10 or
             11 digits after its trunk ``0`` (e.g. ``"55"`` lets ``(11) 98765-4321`` and
             ``011 98765-4321`` through). ``None`` (default) takes every number as international,
-            so nothing is guessed.
+            except a bare Brazilian national number, which gets ``55`` (see the module docstring).
 
     Returns:
         Country code and number, ASCII digits only.
@@ -69,7 +83,8 @@ def normalize_number(raw: str, *, default_country_code: str | None = None) -> st
     text = raw.strip()
     if not text:
         raise InvalidPhoneNumber(raw, "empty")
-    if "@" in text:
+    whatsapp_id = "@" in text  # an id always carries its country code: nothing is guessed
+    if whatsapp_id:
         text = _strip_individual_suffix(raw, text)
     if any(char in _LIST_MARKERS for char in text):
         raise InvalidPhoneNumber(raw, "several numbers in one value; give one number per recipient")
@@ -103,6 +118,8 @@ def normalize_number(raw: str, *, default_country_code: str | None = None) -> st
             default_country_code == BRAZIL or not national.startswith(default_country_code)
         ):
             number = default_country_code + national
+    elif not international and not whatsapp_id and _bare_brazilian(number):
+        number = BRAZIL + number
 
     if number.startswith("0"):
         raise InvalidPhoneNumber(
@@ -117,6 +134,16 @@ def normalize_number(raw: str, *, default_country_code: str | None = None) -> st
     if number.startswith(BRAZIL):
         number = _canonical_brazilian(raw, number)
     return number
+
+
+def _bare_brazilian(number: str) -> bool:
+    """Whether ``number`` is a Brazilian national number written without the country code."""
+    ddd = number[:2]
+    if len(number) == 11:
+        return "0" not in ddd and number[2] == "9"
+    if len(number) == 10:
+        return ddd in BRAZILIAN_DDDS and number[2] in "2345678"
+    return False
 
 
 def _strip_individual_suffix(raw: str, text: str) -> str:

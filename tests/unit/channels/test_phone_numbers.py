@@ -34,6 +34,46 @@ def test_it_normalizes(raw: str, country: str | None, expected: str) -> None:
     assert normalize_number(raw, default_country_code=country) == expected
 
 
+BARE_BRAZILIAN = [
+    ("11987654321", "5511987654321", "mobile-sp"),
+    ("(21) 99876-5432", "5521998765432", "mobile-rio-written"),
+    ("99912345678", "5599912345678", "mobile-ddd-99"),
+    ("1133334444", "551133334444", "landline-sp"),
+    ("(31) 2345-6789", "553123456789", "landline-bh-written"),
+    ("4187654321", "5541987654321", "old-mobile-gains-nine"),
+    ("6188887777", "5561988887777", "old-mobile-third-digit-8"),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [case[:2] for case in BARE_BRAZILIAN],
+                         ids=[case[2] for case in BARE_BRAZILIAN])
+def test_a_bare_brazilian_number_gets_the_country_code(raw: str, expected: str) -> None:
+    """It prefixes 55 to a national Brazilian number written without it, as forms and spreadsheets hold them."""
+    assert normalize_number(raw) == expected
+
+
+LEFT_AS_WRITTEN = [
+    ("10987654321", "10987654321", "eleven-digits-ddd-with-zero"),
+    ("11887654321", "11887654321", "eleven-digits-third-digit-not-9"),
+    ("2387654321", "2387654321", "ten-digits-unassigned-ddd-23"),
+    ("1193456789", "1193456789", "ten-digits-third-digit-9"),
+    ("1113456789", "1113456789", "ten-digits-third-digit-1"),
+    ("119876543210", "119876543210", "twelve-digits"),
+    ("119876543", "119876543", "nine-digits"),
+    ("+1 198 765 4321", "11987654321", "plus-is-international"),
+    ("0011987654321", "11987654321", "double-zero-is-international"),
+    ("11987654321@c.us", "11987654321", "whatsapp-id-is-international"),
+    ("79912345678@c.us", "79912345678", "whatsapp-id-russian-mobile"),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [case[:2] for case in LEFT_AS_WRITTEN],
+                         ids=[case[2] for case in LEFT_AS_WRITTEN])
+def test_anything_else_keeps_its_digits(raw: str, expected: str) -> None:
+    """It guesses no country code for numbers outside the Brazilian national shapes, or written internationally."""
+    assert normalize_number(raw) == expected
+
+
 def test_both_brazilian_forms_are_the_same_number() -> None:
     """It gives a typed number and a webhook sender id without the 9 the same form (opt-outs match)."""
     assert normalize_number("+55 (31) 98765-4321") == normalize_number("553187654321@c.us")
