@@ -220,8 +220,9 @@ async def _send_one(ctx: ExecutionContext, campaign: Campaign, channel: Channel,
     except ProviderError as exc:
         if session_not_ready(exc):
             return await _not_now(ctx, campaign, channel, row, run.id, plan, str(exc))
-        if exc.http_status is None and not exc.retryable:
-            # The request went out and no answer came: it may have been accepted, so never re-sent.
+        if exc.maybe_delivered:
+            # The request went out and no clear answer came (no answer, or a 5xx): it may have been
+            # accepted, so it is never re-sent.
             await _record(ctx, row["id"], run.id, status=RecipientStatus.UNCERTAIN, error=str(exc),
                           next_attempt_at=utcnow() + SETTLE_AFTER)
             return True

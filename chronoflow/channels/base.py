@@ -241,9 +241,11 @@ class WhatsAppProvider(ABC):
     async def send_text(self, number_digits: str, text: str) -> SentMessage:
         """Send one text message to one person.
 
-        Sending is not idempotent: the client retries only when the gateway surely did not
-        accept the message (connection refused, an HTTP 5xx answer); a timeout after the request
-        went out is reported, not retried, so a recipient never gets the same text twice.
+        Sending is not idempotent: the client retries only when the request surely never reached
+        the gateway (connection refused, DNS, connect timeout). Once it went out, a read timeout, a
+        connection broken mid-answer or an HTTP 5xx is reported at once as a
+        :class:`ProviderError` with ``maybe_delivered=True``, never retried, so a recipient never
+        gets the same text twice.
 
         Args:
             number_digits: the recipient as :func:`chronoflow.channels.phone.normalize_number`

@@ -8,9 +8,13 @@ The rules that keep people from being spammed live here, in one place:
 - every recipient is normalized, and a number appearing twice gets one message;
 - opted-out numbers and numbers ``already_sent`` are skipped, with the reason;
 - a recipient whose message cannot be rendered (missing variable) fails alone;
-- when the gateway is unreachable or keeps failing (a retryable :class:`ProviderError`), the
-  remaining recipients are not attempted: the run fails as retryable, and its retry passes the
-  numbers that did get the message as ``already_sent``.
+- when the gateway is unreachable (a retryable :class:`ProviderError`: the request never left),
+  the remaining recipients are not attempted: the run fails as retryable, and its retry passes
+  the numbers that did get the message as ``already_sent``;
+- when a send reached the gateway without a clear answer (``maybe_delivered``: a read timeout, a
+  connection broken mid-answer, a 5xx), the message may have gone out: that recipient fails with
+  ``maybeDelivered``, the remaining ones are not attempted (a gateway in that state should not get
+  more), and nothing is retryable, so no retry sends anyone a second message.
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ from chronoflow.channels.errors import InvalidPhoneNumber, MissingVariable, Prov
 from chronoflow.channels.phone import normalize_number
 from chronoflow.channels.templates import render, template_variables
 
-__all__ = ["DeliveryReport", "Outcome", "RecipientResult", "deliver"]
+__all__ = ["DeliveryReport", "Outcome", "RecipientResult", "STOPPED_AFTER_MAYBE_DELIVERED", "deliver"]
+
+STOPPED_AFTER_MAYBE_DELIVERED = "not attempted: the previous send may have been delivered without a clear answer"
+"""Reason of the recipients after one whose send may have been delivered: the batch stops there."""
 
 PHONE_KEYS = ("phone", "number", "to")
 """Keys a recipient object may name its number with; the other keys are template values."""
@@ -53,6 +60,8 @@ class RecipientResult:
         message_id: the provider's id when sent.
         reason: why it was skipped, failed or not attempted.
         retryable: whether a later attempt may succeed (only for FAILED/NOT_ATTEMPTED).
+        maybe_delivered: FAILED after the request reached the gateway without a clear answer: the
+            message may have arrived, so it is never sent again automatically.
     """
 
     recipient: str
@@ -61,6 +70,7 @@ class RecipientResult:
     message_id: str | None = None
     reason: str | None = None
     retryable: bool = False
+    maybe_delivered: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form, camelCase like the REST API."""
@@ -71,6 +81,7 @@ class RecipientResult:
             "messageId": self.message_id,
             "reason": self.reason,
             "retryable": self.retryable,
+            "maybeDelivered": self.maybe_delivered,
         }
 
 
@@ -96,7 +107,12 @@ class DeliveryReport:
 
     @property
     def retryable(self) -> bool:
-        """Whether retrying the run could serve someone who was not served."""
+        """Whether retrying the run could serve someone who was not served, and may do so safely.
+
+        Never after a send that may have been delivered: the batch stopped there on purpose.
+        """
+        if any(r.maybe_delivered for r in self.results):
+            return False
         return any(r.retryable for r in self.results if r.outcome in (Outcome.FAILED, Outcome.NOT_ATTEMPTED))
 
     def summary(self) -> str:
@@ -151,13 +167,14 @@ async def deliver(
     seen: set[str] = set()
     results: list[RecipientResult] = []
     stop_reason: str | None = None
+    stop_retryable = True
 
     for recipient in recipients:
         given, own_values = _split(recipient)
         raw = given if isinstance(given, str) else repr(given)
         if stop_reason is not None:
             results.append(
-                RecipientResult(raw, None, Outcome.NOT_ATTEMPTED, reason=stop_reason, retryable=True)
+                RecipientResult(raw, None, Outcome.NOT_ATTEMPTED, reason=stop_reason, retryable=stop_retryable)
             )
             continue
         try:
@@ -183,14 +200,22 @@ async def deliver(
         try:
             sent = await provider.send_text(number, text)
         except ProviderError as exc:
-            results.append(
-                RecipientResult(raw, number, Outcome.FAILED, reason=str(exc), retryable=exc.retryable)
-            )
-            if exc.retryable:
+            results.append(_failed_send(raw, number, exc))
+            if exc.maybe_delivered:
+                stop_reason, stop_retryable = STOPPED_AFTER_MAYBE_DELIVERED, False
+            elif exc.retryable:
                 stop_reason = f"not attempted: {exc.provider} was failing ({exc})"
             continue
         results.append(RecipientResult(raw, number, Outcome.SENT, message_id=sent.id))
     return DeliveryReport(tuple(results))
+
+
+def _failed_send(raw: str, number: str, exc: ProviderError) -> RecipientResult:
+    """The result of a send the gateway refused, could not be reached for, or left unanswered."""
+    if exc.maybe_delivered:
+        return RecipientResult(raw, number, Outcome.FAILED, reason=f"may have been delivered: {exc}",
+                               maybe_delivered=True)
+    return RecipientResult(raw, number, Outcome.FAILED, reason=str(exc), retryable=exc.retryable)
 
 
 def _split(recipient: object) -> tuple[object, dict[str, Any]]:

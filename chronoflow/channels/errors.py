@@ -5,7 +5,8 @@ translate them once. Errors about user input are also ``ValueError`` (bad data),
 :class:`MissingVariable` is also a ``LookupError`` (a name that is not there)::
 
     ChannelError
-    ├── ProviderError          a call to WAHA or Evolution API failed (provider, call, http_status, retryable)
+    ├── ProviderError          a call to WAHA or Evolution API failed (provider, call, http_status, retryable,
+    │                          maybe_delivered)
     │   ├── UnsupportedCall    the provider has no such operation (Evolution API cannot "stop")
     │   └── NotOnWhatsApp      a send refused because the number is not on WhatsApp (Evolution's ``exists: false``)
     ├── ChannelNotConnected    a send needs a WORKING channel and this one is not
@@ -42,6 +43,9 @@ class ProviderError(ChannelError):
         attempts: how many HTTP attempts were made before giving up.
         detail: the provider's error text, or the transport error.
         answer: the provider's decoded error body, when it answered JSON (for callers that read it).
+        maybe_delivered: a send whose request reached the gateway without a clear answer (a read
+            timeout, a connection broken mid-answer, a 5xx): the message may have gone out, so it
+            is never sent again on its own. Always ``False`` for calls that send nothing.
     """
 
     def __init__(
@@ -54,8 +58,10 @@ class ProviderError(ChannelError):
         retryable: bool = False,
         attempts: int = 1,
         answer: Any = None,
+        maybe_delivered: bool = False,
     ) -> None:
         self.provider = provider
+        self.maybe_delivered = maybe_delivered
         self.answer = answer
         self.call = call
         self.detail = detail

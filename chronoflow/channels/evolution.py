@@ -108,7 +108,7 @@ class EvolutionClient(WhatsAppProvider):
                 "POST",
                 f"/message/sendText/{self._name}",
                 json={"number": number_digits, "text": text},
-                idempotent=False,
+                sends_message=True,
             )
         except ProviderError as exc:
             if exc.http_status == 400 and _not_on_whatsapp(exc.answer):

@@ -5,11 +5,14 @@ exist once:
 
 - a connection that could not be opened (refused, DNS, connect timeout) is retried: the provider
   never saw the request;
-- an HTTP 5xx answer is retried: the provider says it failed;
 - an HTTP 4xx answer is final: the request is wrong and would fail the same way again;
+- an HTTP 5xx answer is retried, except for a message send;
 - a timeout or broken connection *after* the request went out is retried only for idempotent
-  calls. A send may already have been delivered, and a campaign must never send a text twice, so
-  for sends the error is reported with ``retryable=False`` and the run records it instead.
+  calls;
+- a message send (``sends_message=True``) is retried only when the request never left. Once it
+  went out, a read timeout, a broken connection or a 5xx may hide a message WhatsApp already took,
+  and nobody may get a text twice: the error is reported at once with ``retryable=False`` and
+  ``maybe_delivered=True``, and the caller records it instead of sending again.
 
 Delays double from ``backoff_s`` on each retry, capped at ``max_backoff_s``.
 """
@@ -125,6 +128,7 @@ class ProviderTransport:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool = True,
+        sends_message: bool = False,
     ) -> httpx.Response:
         """Send one logical request, retrying what deserves it.
 
@@ -135,7 +139,10 @@ class ProviderTransport:
             json: JSON body, if any.
             params: query string parameters.
             headers: extra headers for this request.
-            idempotent: ``False`` for sends: then a request that may have arrived is not retried.
+            idempotent: ``False`` for calls that create something: a request that may have
+                arrived without an answer is not retried.
+            sends_message: a message send: not idempotent, and a 5xx is not retried either; an
+                error after the request went out says ``maybe_delivered``.
 
         Returns:
             The first 2xx/3xx response.
@@ -145,6 +152,7 @@ class ProviderTransport:
                 non-idempotent call.
         """
         url = self.base_url + path
+        idempotent = idempotent and not sends_message
         merged = {**self._headers, **(headers or {})}
         attempt = 0
         while True:
@@ -163,6 +171,7 @@ class ProviderTransport:
                         detail + "; the request may have been processed, so it is not repeated",
                         retryable=False,
                         attempts=attempt,
+                        maybe_delivered=sends_message,
                     ) from exc
                 if attempt <= self.policy.max_retries:
                     await self._wait(call, attempt, detail)
@@ -171,6 +180,17 @@ class ProviderTransport:
 
             if response.status_code >= 500:
                 detail = _error_detail(response)
+                if sends_message:
+                    raise ProviderError(
+                        self.provider,
+                        call,
+                        detail + "; the request may have been processed, so it is not repeated",
+                        http_status=response.status_code,
+                        retryable=False,
+                        attempts=attempt,
+                        answer=_json_or_none(response),
+                        maybe_delivered=True,
+                    )
                 if attempt <= self.policy.max_retries:
                     await self._wait(call, attempt, f"HTTP {response.status_code}: {detail}")
                     continue

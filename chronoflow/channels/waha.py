@@ -94,7 +94,7 @@ class WahaClient(WhatsAppProvider):
         """Send a text through ``POST /api/sendText``; see :meth:`WhatsAppProvider.send_text`."""
         body = {"session": self.session, "chatId": waha_chat_id(number_digits), "text": text}
         answer = await self._http.request_json(
-            "send_text", "POST", "/api/sendText", json=body, idempotent=False
+            "send_text", "POST", "/api/sendText", json=body, sends_message=True
         )
         return SentMessage(id=_message_id(answer), raw=answer)
 

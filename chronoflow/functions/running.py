@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from chronoflow.channels import InvalidPhoneNumber, normalize_number
 from chronoflow.channels.connected import connected_provider
+from chronoflow.channels.errors import ProviderError
 from chronoflow.channels.optout_store import opted_out_among
 from chronoflow.sandbox import FunctionLimits, SandboxResult, SandboxRunner
+from chronoflow.sandbox.refusals import MaybeDelivered
 from chronoflow.store.models import Channel, Function
 
 if TYPE_CHECKING:
@@ -78,7 +80,9 @@ class ChannelSender:
     The runner calls it in its own thread; each call is handed to ``loop`` (where the database
     engine and the HTTP client live) and waited for. The number is normalized
     (:func:`normalize_number`), an opted-out number is skipped (the SDK call returns ``""``), and
-    a channel that is gone or not ``WORKING`` makes the send fail (the user sees ``MessageError``).
+    a channel that is gone or not ``WORKING`` makes the send fail (the user sees ``MessageError``). A
+    send that reached the gateway without a clear answer is :class:`MaybeDelivered`: the user's
+    ``MessageError`` then says the message may have been delivered, and it is not sent again.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, db: Database, settings: Settings, channel_id: str,
@@ -114,7 +118,12 @@ class ChannelSender:
                 if channel is None:
                     raise LookupError("the function's channel was deleted")
                 self._provider = connected_provider(channel, self.settings, client=self.http)
-        sent = await self._provider.send_text(number, text)
+        try:
+            sent = await self._provider.send_text(number, text)
+        except ProviderError as exc:
+            if exc.maybe_delivered:
+                raise MaybeDelivered(str(exc)) from exc
+            raise
         return sent.id or ""
 
     async def aclose(self) -> None:

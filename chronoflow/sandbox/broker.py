@@ -24,13 +24,17 @@ import httpx
 
 from chronoflow.sandbox.outbound import OutboundHttp
 from chronoflow.sandbox.policy import FunctionLimits, PolicyViolation, SandboxPolicy, finite_seconds, normalize_recipient
-from chronoflow.sandbox.refusals import Refused, type_error
+from chronoflow.sandbox.refusals import MaybeDelivered, Refused, type_error
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Broker", "SendMessage"]
 
 SendMessage = Callable[[str, str], str]
+
+MAYBE_DELIVERED = ("the message may have been delivered: the gateway received it without a clear answer, "
+                   "so it was not sent again")
+"""What the user's code reads when a send's outcome is unknown: sending it again could double it."""
 
 #: Longest state key.
 MAX_STATE_KEY_CHARS = 256
@@ -168,6 +172,10 @@ class Broker:
         self.message_count += 1
         try:
             message_id = self._send_message(digits, text)
+        except MaybeDelivered as exc:
+            log.warning("a function's message may have been delivered: %s", exc)
+            self.messages.append({"to": digits, "error": "may have been delivered", "maybeDelivered": True})
+            raise Refused("MessageError", MAYBE_DELIVERED) from None
         except Exception:
             log.warning("sending a function's message failed", exc_info=True)
             self.messages.append({"to": digits, "error": "send failed"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["Refused", "type_error"]
+__all__ = ["MaybeDelivered", "Refused", "type_error"]
 
 
 class Refused(Exception):
@@ -16,3 +16,11 @@ class Refused(Exception):
 def type_error(message: str) -> Refused:
     """A refusal for an argument of the wrong type."""
     return Refused("TypeError", message)
+
+
+class MaybeDelivered(Exception):
+    """Raised by a ``send_message`` callback: the gateway took the request but gave no clear answer.
+
+    The message may have gone out, so the broker tells the user's code so (a ``MessageError`` that
+    says it may have been delivered) and nothing sends it again.
+    """

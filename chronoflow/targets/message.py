@@ -10,7 +10,9 @@ Checked when the chrono is saved, so nothing surprising reaches a customer:
   (:func:`~chronoflow.channels.normalize_number`); an invalid one is a 422, duplicates are dropped.
 
 At run time the channel must be ``WORKING``: any other status fails the run at once, without a
-retry, with "channel not connected". Opted-out numbers are skipped. A retry (a later attempt of the
+retry, with "channel not connected". A send that reached the gateway without a clear answer (read
+timeout, connection reset mid-answer, 5xx) may have been delivered: that recipient fails with
+``maybeDelivered: true``, the rest are not attempted, and the run is not retried. Opted-out numbers are skipped. A retry (a later attempt of the
 same occurrence) skips the numbers an earlier attempt already sent to, so nobody gets a text twice.
 The run's ``result`` holds, per recipient, the provider's message id or the error.
 """
@@ -34,6 +36,7 @@ from chronoflow.channels import (
     template_variables,
 )
 from chronoflow.channels.connected import connected_provider
+from chronoflow.channels.delivery import STOPPED_AFTER_MAYBE_DELIVERED
 from chronoflow.channels.errors import ChannelNotConnected
 from chronoflow.channels.optout_store import opted_out_among
 from chronoflow.channels.service import existing_channel_id
@@ -154,12 +157,12 @@ class MessageTarget(Target):
 
         results: list[RecipientResult] = []
         stop_reason: str | None = None
+        stop_retryable = True
         async with provider:
             for number, own in recipients:
                 if stop_reason is not None:
-                    results.append(
-                        RecipientResult(number, number, Outcome.NOT_ATTEMPTED, reason=stop_reason, retryable=True)
-                    )
+                    results.append(RecipientResult(number, number, Outcome.NOT_ATTEMPTED, reason=stop_reason,
+                                                   retryable=stop_retryable))
                     continue
                 if number in settled and number not in already:
                     # A final failure of an earlier attempt (a 4xx, or a send that may have arrived):
@@ -175,7 +178,11 @@ class MessageTarget(Target):
                 )
                 result = report.results[0]
                 results.append(result)
-                if result.outcome is Outcome.FAILED and result.retryable:
+                if result.maybe_delivered:
+                    # The gateway took the request and gave no clear answer: not one more send into it,
+                    # and no retry of the run (DeliveryReport.retryable is False).
+                    stop_reason, stop_retryable = STOPPED_AFTER_MAYBE_DELIVERED, False
+                elif result.outcome is Outcome.FAILED and result.retryable:
                     stop_reason = f"not attempted: the provider was failing ({result.reason})"
         return _outcome(DeliveryReport(tuple(results)))
 

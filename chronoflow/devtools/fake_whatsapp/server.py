@@ -108,9 +108,11 @@ class FakeWhatsApp:
         return self
 
     def stop(self) -> None:
-        """Stop serving and wait for webhooks still being posted."""
+        """Stop serving and wait for webhooks still being posted; a later :meth:`start` serves the same URL,
+        so a test can take the gateway down (connections refused) and bring it back."""
         if self._server is None:
             return
+        self._port = self._server.server_address[1]
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:

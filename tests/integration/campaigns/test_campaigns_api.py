@@ -177,3 +177,21 @@ def test_cancelling_a_paused_campaign_clears_its_paused_reason(cwa: WhatsAppStac
     assert cancelled.status_code == 200, cancelled.text
     assert (cancelled.json()["status"], cancelled.json()["pausedReason"]) == ("cancelled", None)
     assert cwa.api.get(f"/campaigns/{cid}").json()["pausedReason"] is None
+
+
+def test_a_send_answered_500_leaves_its_row_uncertain_never_resent(cwa: WhatsAppStack,
+                                                                   audience: dict[str, str]) -> None:
+    """It marks a row uncertain when the gateway answered its send 5xx (the message may have left), and
+    neither the transport nor the step sends it again."""
+    campaign = create_campaign(cwa, [audience["waha"]], audience={"tags": ["b"]}, startAt="in 1 hour")
+    started = cwa.api.post(f"/campaigns/{campaign['id']}/start").json()
+    assert started["pending"] == 2
+    cwa.fake_control("fail", status=500, times=1, path="/api/sendText", processed=True)
+    cwa.stack.run_due(started["chronoId"])
+    by_status = {r.status: r for r in rows(cwa, campaign["id"])}
+    assert set(by_status) == {"uncertain", "pending"}, by_status
+    uncertain = by_status["uncertain"]
+    assert uncertain.attempts == 1 and "HTTP 500" in (uncertain.error or "")
+    assert len(cwa.fake.requests("/api/sendText")) == 1
+    assert [m["to"] for m in cwa.fake.messages()] == [uncertain.phone]
+

@@ -73,19 +73,39 @@ async def test_bad_recipients_fail_alone(fake: FakeWhatsApp, make_client: Client
     assert len(fake.messages()) == 1
 
 
-async def test_a_failing_gateway_stops_the_batch(fake: FakeWhatsApp, make_client: ClientFactory) -> None:
-    """It stops at the first retryable failure and leaves the rest for a retry, which serves them once."""
+async def test_an_unreachable_gateway_stops_the_batch(fake: FakeWhatsApp, make_client: ClientFactory,
+                                                       closed_port: int) -> None:
+    """It stops at a send that never left (connection refused) and leaves the rest for a retry, which serves
+    them once."""
     recipients = ["5511987654321", "5521987654321", "5531987654321"]
-    client = make_client("evolution", fake.url)
-    await deliver(client, recipients[:1], "oi")
-    fake.fail(500, times=3)
-    first = await deliver(client, recipients, "oi", already_sent={"5511987654321"})
+    await deliver(make_client("evolution", fake.url), recipients[:1], "oi")
+    down = make_client("evolution", f"http://127.0.0.1:{closed_port}")
+    first = await deliver(down, recipients, "oi", already_sent={"5511987654321"})
     assert [r.outcome for r in first.results] == [Outcome.SKIPPED, Outcome.FAILED, Outcome.NOT_ATTEMPTED]
     assert first.retryable and first.as_dict()["notAttempted"] == 1
+    assert not any(r["maybeDelivered"] for r in first.as_dict()["recipients"])
 
+    client = make_client("evolution", fake.url)
     retry = await deliver(client, recipients, "oi", already_sent={"5511987654321", *first.sent_numbers})
     assert retry.ok and retry.summary() == "sent 2, skipped 1"
     assert sorted(m["to"] for m in fake.messages()) == recipients
+
+
+async def test_a_send_that_may_have_been_delivered_stops_the_batch_for_good(
+    fake: FakeWhatsApp, make_client: ClientFactory, provider: str, send_path: str
+) -> None:
+    """It fails a recipient whose send was answered 5xx as maybeDelivered, attempts no one after it, and
+    leaves nothing retryable: a retry could send that person a second message."""
+    recipients = ["5511987654321", "5521987654321", "5531987654321"]
+    fake.fail(500, times=5, processed=True)
+    report = await deliver(make_client(provider, fake.url), recipients, "oi")
+    assert [r.outcome for r in report.results] == [Outcome.FAILED, Outcome.NOT_ATTEMPTED, Outcome.NOT_ATTEMPTED]
+    first, *rest = report.as_dict()["recipients"]
+    assert (first["maybeDelivered"], first["retryable"]) == (True, False)
+    assert "may have been delivered" in first["reason"]
+    assert all(not r["retryable"] and not r["maybeDelivered"] for r in rest)
+    assert not report.retryable and not report.ok
+    assert len(fake.requests(send_path)) == 1
 
 
 async def test_a_malformed_template_sends_nothing(fake: FakeWhatsApp, make_client: ClientFactory) -> None:

@@ -70,38 +70,49 @@ async def test_a_wrong_api_key_is_final(
 
 
 async def test_a_500_is_retried_with_backoff(
+    fake: FakeWhatsApp, make_client: ClientFactory, provider: str, delays: list[float]
+) -> None:
+    """It retries a 5xx to a call that changes nothing, with doubling delays."""
+    fake.fail(500, times=2)
+    assert await make_client(provider, fake.url).status() is ChannelStatus.WORKING
+    assert [a["status"] for a in fake.requests()] == [500, 500, 200]
+    assert delays == [0.5, 1.0]
+
+
+async def test_a_send_answered_500_is_not_repeated(
     fake: FakeWhatsApp, make_client: ClientFactory, provider: str, send_path: str, delays: list[float]
 ) -> None:
-    """It retries a 5xx with doubling delays, and the message is sent exactly once."""
-    fake.fail(500, times=2)
-    sent = await make_client(provider, fake.url).send_text(NUMBER, "oi")
-
-    attempts = fake.requests(send_path)
-    assert [a["status"] for a in attempts] == [500, 500, 201]
-    assert delays == [0.5, 1.0]
-    [message] = fake.messages()
-    assert sent.id is not None and sent.id.endswith(message["id"])
+    """It does not resend after a 5xx: the gateway may have handed the message to WhatsApp before failing,
+    so the error says the message may have been delivered and is not retryable."""
+    fake.fail(500, times=2, processed=True)
+    with pytest.raises(ProviderError) as caught:
+        await make_client(provider, fake.url).send_text(NUMBER, "oi")
+    error = caught.value
+    assert (error.http_status, error.retryable, error.maybe_delivered, error.attempts) == (500, False, True, 1)
+    assert "not repeated" in str(error)
+    assert len(fake.requests(send_path)) == 1 and len(fake.messages()) == 1
+    assert delays == []
 
 
 async def test_retries_run_out(
-    fake: FakeWhatsApp, make_client: ClientFactory, provider: str, send_path: str
+    fake: FakeWhatsApp, make_client: ClientFactory, provider: str
 ) -> None:
     """It gives up after max_retries and raises a retryable error naming provider, call and status."""
     fake.fail(503, times=10)
     with pytest.raises(ProviderError) as caught:
-        await make_client(provider, fake.url).send_text(NUMBER, "oi")
+        await make_client(provider, fake.url).status()
     error = caught.value
     assert (error.provider, error.call, error.http_status, error.retryable, error.attempts) == (
         provider,
-        "send_text",
+        "status",
         503,
         True,
         3,
     )
-    assert str(error).startswith(f"{provider} send_text: HTTP 503: ")
+    assert error.maybe_delivered is False
+    assert str(error).startswith(f"{provider} status: HTTP 503: ")
     assert str(error).endswith("(after 3 attempts)")
-    assert len(fake.requests(send_path)) == 3
-    assert fake.messages() == []
+    assert len(fake.requests()) == 3
 
 
 async def test_a_400_is_not_retried(
@@ -131,6 +142,7 @@ async def test_connection_refused_is_retried_then_reported(
         True,
         3,
     )
+    assert error.maybe_delivered is False  # the request never left: nothing can have arrived
     assert str(error).startswith(f"{provider} send_text: ConnectError")
     assert str(error).endswith("(after 3 attempts)")
     assert delays == [0.5, 1.0]
@@ -144,7 +156,7 @@ async def test_a_send_that_timed_out_is_not_repeated(
     client = make_client(provider, fake.url, policy=RetryPolicy(max_retries=2, backoff_s=0, timeout_s=0.2))
     with pytest.raises(ProviderError) as caught:
         await client.send_text(NUMBER, "oi")
-    assert caught.value.retryable is False
+    assert (caught.value.retryable, caught.value.maybe_delivered) == (False, True)
     assert "not repeated" in str(caught.value)
     assert len(fake.requests(send_path)) == 1
 

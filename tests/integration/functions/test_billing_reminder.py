@@ -84,3 +84,29 @@ def test_an_opted_out_number_is_skipped(billing: Billing) -> None:
     assert run.status == "success", run.error_message
     assert json.loads(run.response_snippet)["optedOut"] == ["5511987654321"]
     assert [m["to"] for m in billing.whatsapp.messages()] == ["5521998765432"]
+
+
+MAYBE_DELIVERED = '''
+def run(ctx):
+    try:
+        ctx.message.send(to="5511987654321", text="Olá Ana")
+        return {"error": None}
+    except Exception as exc:
+        return {"error": str(exc)}
+'''
+
+
+def test_a_send_answered_500_tells_the_function_it_may_have_been_delivered(billing: Billing) -> None:
+    """It raises MessageError saying the message may have been delivered when the gateway answered the send
+    5xx, sends it only once, and marks it so in the run's messages."""
+    fn = billing.fn
+    function = fn.upload(MAYBE_DELIVERED, name="maybe", channelId=billing.channel_id)
+    chrono = fn.create_chrono(functionId=function["id"])
+    billing.whatsapp.fail(500, times=1, path="/api/sendText", processed=True)
+    fn.run_due(chrono["id"])
+    (run,) = fn.stack.runs(chrono["id"])
+    assert run.status == "success", run.error_message
+    assert run.result["error"].startswith("the message may have been delivered"), run.result
+    assert len(billing.whatsapp.requests("/api/sendText")) == 1 and len(billing.whatsapp.messages()) == 1
+    (message,) = json.loads(run.response_snippet)["messages"]
+    assert message == {"to": "5511987654321", "error": "may have been delivered", "maybeDelivered": True}

@@ -74,17 +74,22 @@ def test_a_disconnected_channel_fails_fast_without_retry(wa: WhatsAppStack, prov
     assert wa.fake.messages() == [] and wa.fake.requests(SEND_PATHS[provider]) == []
 
 
-def test_a_provider_500_is_retried(wa: WhatsAppStack, provider: str) -> None:
-    """It retries a send the provider answered 500 (HTTP_MAX_RETRIES=1 inside the run, then a retry run)."""
+def test_a_provider_500_is_reported_as_maybe_delivered_and_never_repeated(wa: WhatsAppStack, provider: str) -> None:
+    """It fails a recipient whose send was answered 500 with maybeDelivered (the gateway may have sent it before
+    failing), attempts no one after it, and neither retries the send nor the run."""
     channel = wa.create_channel(provider)
-    chrono = wa.create_message_chrono(channel["id"], [ANA])
-    wa.fake.fail(500, times=2, path=SEND_PATHS[provider])
+    chrono = wa.create_message_chrono(channel["id"], [ANA, BRUNO, CARLA])
+    wa.fake.fail(500, times=1, path=SEND_PATHS[provider], processed=True)
     wa.run_due(chrono["id"])
-    wa.run_retries(chrono["id"], attempts=2)
-    runs = wa.stack.runs(chrono["id"])
-    assert [(r.attempt, r.trigger, r.status) for r in runs] == [(1, "schedule", "failed"), (2, "retry", "success")]
-    assert "HTTP 500" in runs[0].error_message
-    assert [r["status"] for r in wa.fake.requests(SEND_PATHS[provider])] == [500, 500, 201]
+    time.sleep(0.6)  # past the backoff a retry run would have had
+    assert wa.stack.hand_over() == 0
+    (run,) = wa.stack.runs(chrono["id"])
+    assert run.status == "failed" and "HTTP 500" in run.error_message
+    recipients = run.result["recipients"]
+    assert [(r["outcome"], r["maybeDelivered"], r["retryable"]) for r in recipients] == [
+        ("failed", True, False), ("not_attempted", False, False), ("not_attempted", False, False)]
+    assert "may have been delivered" in recipients[0]["reason"]
+    assert [r["status"] for r in wa.fake.requests(SEND_PATHS[provider])] == [500]
     assert _sent(wa) == [(ANA_DIGITS, f"Olá {ANA_DIGITS}")]
 
 
@@ -102,44 +107,39 @@ def test_a_provider_400_is_not_retried(wa: WhatsAppStack, provider: str) -> None
     assert len(wa.fake.requests(SEND_PATHS[provider])) == 1 and wa.fake.messages() == []
 
 
-def test_a_retry_never_sends_twice_to_the_same_recipient(wa: WhatsAppStack, provider: str) -> None:
-    """It skips, in the retry, the recipients an earlier attempt of the occurrence already reached."""
+def test_an_unreachable_gateway_is_retried_and_serves_everyone_once(wa: WhatsAppStack, provider: str) -> None:
+    """It retries a run whose gateway refused the connection (the request never left), and the retry sends
+    each recipient one message."""
     channel = wa.create_channel(provider)
     chrono = wa.create_message_chrono(channel["id"], [ANA, BRUNO, CARLA])
-    record = wa.fake.state.record_message
-
-    def fail_after_first(*args, **kwargs):  # the gateway breaks down right after the first send
-        message = record(*args, **kwargs)
-        if len(wa.fake.messages()) == 1:
-            wa.fake.fail(503, times=2, path=SEND_PATHS[provider])
-        return message
-
-    wa.fake.state.record_message = fail_after_first
+    wa.fake.stop()  # connections refused: nothing can arrive
     wa.run_due(chrono["id"])
+    wa.fake.start()  # the same URL again
     wa.run_retries(chrono["id"], attempts=2)
     first, second = wa.stack.runs(chrono["id"])
     assert first.status == "failed" and second.status == "success"
-    assert [r["outcome"] for r in first.result["recipients"]] == ["sent", "failed", "not_attempted"]
-    assert [(r["outcome"], r["reason"]) for r in second.result["recipients"]] == [
-        ("skipped", "already sent"), ("sent", None), ("sent", None)]
+    assert [(r["outcome"], r["retryable"], r["maybeDelivered"]) for r in first.result["recipients"]] == [
+        ("failed", True, False), ("not_attempted", True, False), ("not_attempted", True, False)]
+    assert "ConnectError" in first.result["recipients"][0]["reason"]
+    assert [r["outcome"] for r in second.result["recipients"]] == ["sent", "sent", "sent"]
     assert sorted(to for to, _ in _sent(wa)) == sorted([ANA_DIGITS, BRUNO_DIGITS, CARLA_DIGITS])
 
 
 def test_a_send_that_may_have_arrived_is_never_repeated(wa: WhatsAppStack, provider: str) -> None:
-    """It does not resend, in a retry, to a recipient whose send timed out after going out."""
+    """It does not resend to a recipient whose send timed out after going out, stops the batch there, and
+    does not retry the run."""
     wa.stack.env["HTTP_REQUEST_TIMEOUT_MS"] = "1000"
     channel = wa.create_channel(provider)
     chrono = wa.create_message_chrono(channel["id"], [ANA, BRUNO, CARLA])
     wa.fake.fail(None, delay=1.6, times=1, path=SEND_PATHS[provider])  # Ana's text arrives, the answer is late
-    wa.fake.fail(503, times=2, path=SEND_PATHS[provider])  # then the gateway fails for Bruno
     wa.run_due(chrono["id"])
-    wa.run_retries(chrono["id"], attempts=2)
-    first, second = wa.stack.runs(chrono["id"])
-    assert [(r["outcome"], r["retryable"]) for r in first.result["recipients"]] == [
-        ("failed", False), ("failed", True), ("not_attempted", True)]
-    assert "may have been processed" in first.result["recipients"][0]["reason"]
-    assert [r["outcome"] for r in second.result["recipients"]] == ["failed", "sent", "sent"]
-    assert second.result["recipients"][0]["reason"].startswith("not retried: ")
-    time.sleep(0.6)  # past the backoff a third attempt would have had
-    assert second.status == "failed" and wa.stack.hand_over() == 0
-    assert sorted(to for to, _ in _sent(wa)) == sorted([ANA_DIGITS, BRUNO_DIGITS, CARLA_DIGITS])
+    time.sleep(0.6)  # past the backoff a retry run would have had
+    assert wa.stack.hand_over() == 0
+    (run,) = wa.stack.runs(chrono["id"])
+    assert run.status == "failed"
+    assert [(r["outcome"], r["retryable"], r["maybeDelivered"]) for r in run.result["recipients"]] == [
+        ("failed", False, True), ("not_attempted", False, False), ("not_attempted", False, False)]
+    assert "may have been delivered" in run.result["recipients"][0]["reason"]
+    assert len(wa.fake.requests(SEND_PATHS[provider])) == 1
+    wa.stack.wait_until(lambda: _sent(wa), timeout=10)  # the late answer's message is recorded all the same
+    assert [to for to, _ in _sent(wa)] == [ANA_DIGITS]
