@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from chronoflow.spreadsheet_cells import guarded
 from chronoflow.store.engine import Database
 from chronoflow.store.models import CampaignRecipient, Contact
 
@@ -19,9 +20,10 @@ PAGE = 2000
 
 
 def _line(values: list[Any]) -> str:
-    """One CSV record, as spreadsheets read it (CRLF, quoted when needed, None as empty)."""
+    """One CSV record, as spreadsheets read it (CRLF, quoted when needed, None as empty, no formulas)."""
     out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow(values)
+    csv.writer(out, lineterminator="\r\n").writerow([guarded(value) if isinstance(value, str) else value
+                                                      for value in values])
     return out.getvalue()
 
 

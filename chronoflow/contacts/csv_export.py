@@ -1,5 +1,6 @@
 """Contacts as a CSV file the import reads back: ``phone``, ``name``, ``tags`` (``;``-separated),
-then one column per attribute name, sorted. Read in pages by id so memory holds one page of rows
+then one column per attribute name, sorted. A cell that a spreadsheet would run as a formula gets a
+leading apostrophe (:mod:`chronoflow.spreadsheet_cells`); the import drops it again. Read in pages by id so memory holds one page of rows
 at a time, whatever the number of contacts."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from chronoflow.contacts.service import tags_of
+from chronoflow.spreadsheet_cells import guarded
 from chronoflow.store.engine import Database
 from chronoflow.store.models import Contact, ContactTag, Tag
 
@@ -32,7 +34,7 @@ def _cell(value: Any) -> str:
 
 def _line(values: list[Any]) -> str:
     out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow(values)
+    csv.writer(out, lineterminator="\r\n").writerow([guarded(value) for value in values])
     return out.getvalue()
 
 
@@ -57,7 +59,8 @@ async def export_csv(db: Database, tag: str | None = None) -> AsyncIterator[str]
             out = io.StringIO()
             writer = csv.writer(out, lineterminator="\r\n")
             for ident, phone, name, attributes in rows:
-                writer.writerow([phone, name or "", ";".join(tags[ident]),
-                                 *(_cell((attributes or {}).get(key)) for key in columns)])
+                writer.writerow([guarded(cell) for cell in (
+                    phone, name or "", ";".join(tags[ident]),
+                    *(_cell((attributes or {}).get(key)) for key in columns))])
             yield out.getvalue()
             last = rows[-1][0]

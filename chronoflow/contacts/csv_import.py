@@ -11,6 +11,10 @@ Every line that is not blank is accounted for: ``created``, ``updated``, ``uncha
 is rejected, naming the first. Without ``update``, a number already stored is ``unchanged``;
 with it, the line's name and non-empty attributes are written and its tags added.
 
+A cell starting with an apostrophe followed by ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return loses the apostrophe: the export writes cells that way so spreadsheets do not run them as
+formulas (:mod:`chronoflow.spreadsheet_cells`), and an exported file imports to the same values.
+
 A file that cannot be read as a whole (not UTF-8, no header, no phone column) stores nothing.
 Writes are bulk statements (``executemany``), never one ORM object per line, so 50,000 lines take
 seconds on SQLite.
@@ -39,6 +43,7 @@ from chronoflow.contacts.fields import (
 )
 from chronoflow.contacts.tags import QUERY_CHUNK, insert_ignoring, tag_ids
 from chronoflow.errors import InvalidInput
+from chronoflow.spreadsheet_cells import unguarded
 from chronoflow.store.engine import Database, utcnow
 from chronoflow.store.models import Contact, ContactTag, WhatsAppState, new_id
 
@@ -134,6 +139,23 @@ def _columns(header: list[str], source: str) -> _Columns | None:
     return _Columns(phone, name, tags, tuple(attributes), len(names))
 
 
+class _Unguarding:
+    """A csv reader whose cells lose the apostrophe the export puts before a formula start."""
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+
+    @property
+    def line_num(self) -> int:
+        return int(self._reader.line_num)
+
+    def __iter__(self) -> _Unguarding:
+        return self
+
+    def __next__(self) -> list[str]:
+        return [unguarded(cell) for cell in next(self._reader)]
+
+
 def _reader(text: str, source: str) -> tuple[Any, _Columns]:
     """A csv reader past the header, and the columns; the sniffer's delimiter first, then the other."""
     try:
@@ -141,7 +163,7 @@ def _reader(text: str, source: str) -> tuple[Any, _Columns]:
     except csv.Error:
         sniffed = ","
     for delimiter in dict.fromkeys([sniffed, *_DELIMITERS]):
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+        reader = _Unguarding(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False))
         header = next(reader, [])
         columns = _columns(header, source)
         if columns is not None:

@@ -195,3 +195,17 @@ def test_a_send_answered_500_leaves_its_row_uncertain_never_resent(cwa: WhatsApp
     assert len(cwa.fake.requests("/api/sendText")) == 1
     assert [m["to"] for m in cwa.fake.messages()] == [uncertain.phone]
 
+
+def test_the_report_writes_formula_cells_as_text(cwa: WhatsAppStack) -> None:
+    """It writes a report cell a spreadsheet would run as a formula (a contact's name, the text made from
+    it) with a leading apostrophe."""
+    channel = cwa.create_channel("WAHA")["id"]
+    import_contacts(cwa, [f'{phone(1)},"=HYPERLINK(""http://evil.example"")",a,ouro', f"{phone(2)},@SUM(A1),a,-1"])
+    campaign = create_campaign(cwa, [channel], messageTemplate="{{name}}", startAt="in 1 hour")
+    assert cwa.api.post(f"/campaigns/{campaign['id']}/start").json()["pending"] == 2
+    response = cwa.api.get(f"/campaigns/{campaign['id']}/report.csv")
+    assert response.status_code == 200, response.text
+    report = {r["phone"]: r for r in csv.DictReader(io.StringIO(response.text))}
+    assert (report[phone(1)]["name"], report[phone(1)]["text"]) == ('\'=HYPERLINK("http://evil.example")',) * 2
+    assert (report[phone(2)]["name"], report[phone(2)]["text"]) == ("'@SUM(A1)",) * 2
+    assert report[phone(1)]["status"] == "pending" and report[phone(1)]["attempts"] == "0"

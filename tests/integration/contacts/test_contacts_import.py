@@ -99,3 +99,32 @@ def test_export_round_trip(stack: Stack) -> None:
     assert (again["total"], again["unchanged"], again["rejected"]) == (3, 3, [])
     only_vip = list(csv.DictReader(io.StringIO(stack.api.get("/contacts/export", params={"tag": "vip"}).text)))
     assert [r["phone"] for r in only_vip] == ["5511987654321"]
+
+
+FORMULAS = {"name": '=HYPERLINK("http://evil.example","x")', "soma": "+1+2", "menos": "-3",
+            "arroba": "@SUM(A1)", "tab": "\t=1", "retorno": "\r=1", "nota": "texto 'normal'"}
+
+
+def test_formula_cells_are_exported_as_text_and_imported_back(stack: Stack) -> None:
+    """It writes a cell a spreadsheet would run as a formula with a leading apostrophe, and the import drops
+    that apostrophe again: deleting the contact and importing the export restores the same values."""
+    attributes = {key: value for key, value in FORMULAS.items() if key != "name"}
+    created = stack.api.post("/contacts", json={"phone": "+55 11 98765-4321", "name": FORMULAS["name"],
+                                                "attributes": attributes, "tags": ["=vip"]})
+    assert created.status_code == 201, created.text
+    exported = stack.api.get("/contacts/export").text
+    (row,) = list(csv.DictReader(io.StringIO(exported)))
+    assert row["name"] == "'" + FORMULAS["name"] and row["tags"] == "'=vip"
+    assert {key: row[key] for key in ("soma", "menos", "arroba", "tab", "retorno", "nota")} == {
+        "soma": "'+1+2", "menos": "'-3", "arroba": "'@SUM(A1)", "tab": "'\t=1", "retorno": "'\r=1",
+        "nota": "texto 'normal'"}
+    assert row["phone"] == "5511987654321"
+
+    assert stack.api.delete(f"/contacts/{created.json()['id']}").status_code == 204
+    imported = _import(stack, exported).json()
+    assert (imported["created"], imported["rejected"]) == (1, []), imported
+    back = _contacts(stack)["5511987654321"]
+    assert back["name"] == FORMULAS["name"] and back["tags"] == ["=vip"]
+    # The import trims outer spaces of every cell, as it always did: a tab or CR before "=1" goes with them.
+    assert back["attributes"] == {**attributes, "tab": "=1", "retorno": "=1"}
+
