@@ -92,7 +92,15 @@ class NotFound(ChronoflowError, LookupError):
 
 
 class Conflict(ChronoflowError):
-    """The request is well-formed but clashes with the current state."""
+    """The request is well-formed but clashes with the current state.
+
+    ``field`` names the field at fault when there is one (a taken phone or tag name), so the 409's
+    body names it as a 422's does.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
 
 
 class Unauthorized(ChronoflowError):

@@ -26,6 +26,7 @@ from chronoflow.contacts.tags import QUERY_CHUNK, insert_ignoring, tag_ids
 from chronoflow.errors import Conflict, InvalidInput
 from chronoflow.store.engine import Database, utcnow
 from chronoflow.store.lookups import get_or_404
+from chronoflow.store.uniqueness import unique_as_conflict
 from chronoflow.store.models import Contact, ContactTag, OptOut, Tag, WhatsAppState
 
 __all__ = ["ContactRecord", "ContactService", "tags_of"]
@@ -77,13 +78,14 @@ class ContactService:
         name = checked_contact_name(fields.get("name"))
         attributes = checked_attributes(fields.get("attributes"))
         tags = checked_tag_names(fields.get("tags"))
-        async with self.db.session() as session:
-            await self._refuse_taken(session, phone)
-            contact = Contact(phone=phone, name=name, attributes=attributes)
-            session.add(contact)
-            await session.flush()
-            await self._set_tags(session, contact.id, tags)
-            return await self._record(session, contact)
+        with unique_as_conflict("phone", f"another contact already has the number {phone}"):
+            async with self.db.session() as session:
+                await self._refuse_taken(session, phone)
+                contact = Contact(phone=phone, name=name, attributes=attributes)
+                session.add(contact)
+                await session.flush()
+                await self._set_tags(session, contact.id, tags)
+                return await self._record(session, contact)
 
     async def get(self, contact_id: str) -> ContactRecord:
         async with self.db.session() as session:
@@ -117,6 +119,10 @@ class ContactService:
 
     async def update(self, contact_id: str, fields: dict[str, Any]) -> ContactRecord:
         """Change the given fields; ``attributes`` and ``tags`` replace the stored ones."""
+        with unique_as_conflict("phone", "another contact already has that number"):
+            return await self._update(contact_id, fields)
+
+    async def _update(self, contact_id: str, fields: dict[str, Any]) -> ContactRecord:
         async with self.db.session() as session:
             contact = await get_or_404(session, Contact, contact_id, "contact")
             if "phone" in fields:
@@ -147,7 +153,7 @@ class ContactService:
     async def _refuse_taken(session: AsyncSession, phone: str) -> None:
         other = await session.scalar(select(Contact.id).where(Contact.phone == phone))
         if other is not None:
-            raise Conflict(f"phone: contact {other} already has the number {phone}")
+            raise Conflict(f"phone: contact {other} already has the number {phone}", field="phone")
 
     @staticmethod
     async def _set_tags(session: AsyncSession, contact_id: str, names: builtins.list[str]) -> None:

@@ -20,6 +20,7 @@ from chronoflow.errors import Conflict
 from chronoflow.store.engine import Database, utcnow
 from chronoflow.store.lookups import get_or_404
 from chronoflow.store.models import ContactTag, Tag, new_id
+from chronoflow.store.uniqueness import unique_as_conflict
 
 __all__ = ["TagService", "insert_ignoring", "tag_ids"]
 
@@ -57,11 +58,12 @@ class TagService:
     async def create(self, name: object) -> tuple[Tag, int]:
         """A new tag; Conflict when the name is taken."""
         checked = checked_tag_name(name)
-        async with self.db.session() as session:
-            await self._refuse_taken(session, checked)
-            tag = Tag(name=checked)
-            session.add(tag)
-            await session.flush()
+        with unique_as_conflict("name", f"a tag named {checked!r} already exists"):
+            async with self.db.session() as session:
+                await self._refuse_taken(session, checked)
+                tag = Tag(name=checked)
+                session.add(tag)
+                await session.flush()
         return tag, 0
 
     async def list(self, skip: int, take: int) -> tuple[builtins.list[tuple[Tag, int]], int]:
@@ -83,13 +85,15 @@ class TagService:
     async def rename(self, tag_id: str, name: object) -> tuple[Tag, int]:
         """Give a tag a new name; Conflict when another tag has it."""
         checked = checked_tag_name(name)
-        async with self.db.session() as session:
-            tag = await get_or_404(session, Tag, tag_id, "tag")
-            if checked != tag.name:
-                await self._refuse_taken(session, checked)
-                tag.name = checked
-                tag.updated_at = utcnow()
-            return tag, await self._count(session, tag_id)
+        with unique_as_conflict("name", f"a tag named {checked!r} already exists"):
+            async with self.db.session() as session:
+                tag = await get_or_404(session, Tag, tag_id, "tag")
+                if checked != tag.name:
+                    await self._refuse_taken(session, checked)
+                    tag.name = checked
+                    tag.updated_at = utcnow()
+                    await session.flush()
+                return tag, await self._count(session, tag_id)
 
     async def delete(self, tag_id: str) -> None:
         """Remove a tag; its contacts stay, without it."""
@@ -103,4 +107,4 @@ class TagService:
     @staticmethod
     async def _refuse_taken(session: AsyncSession, name: str) -> None:
         if await session.scalar(select(Tag.id).where(Tag.name == name)) is not None:
-            raise Conflict(f"name: a tag named {name!r} already exists")
+            raise Conflict(f"name: a tag named {name!r} already exists", field="name")

@@ -53,8 +53,10 @@ def test_tags_crud(sqlite_stack: Stack) -> None:
     assert vip.status_code == 201 and vip.json()["name"] == "vip"
     api.post("/tags", json={"name": "lead"})
     taken = api.post("/tags", json={"name": "vip"})
-    assert taken.status_code == 409 and "name" in taken.json()["detail"]
-    assert api.patch(f"/tags/{vip.json()['id']}", json={"name": "lead"}).status_code == 409
+    assert taken.status_code == 409 and taken.json()["field"] == "name", taken.text
+    assert taken.json()["detail"] == "name: a tag named 'vip' already exists"
+    clash = api.patch(f"/tags/{vip.json()['id']}", json={"name": "lead"})
+    assert clash.status_code == 409 and clash.json()["field"] == "name", clash.text
     renamed = api.patch(f"/tags/{vip.json()['id']}", json={"name": "ouro"})
     assert renamed.status_code == 200 and renamed.json()["name"] == "ouro"
     assert [t["name"] for t in api.get("/tags").json()["items"]] == ["lead", "ouro"]
@@ -87,4 +89,5 @@ def test_duplicate_phone_is_a_conflict(sqlite_stack: Stack) -> None:
     """The same number written two ways is one contact: the second create is a 409."""
     contact(sqlite_stack, phone="5511987654321")
     again = sqlite_stack.api.post("/contacts", json={"phone": "+55 11 8765-4321"})
-    assert again.status_code == 409 and "phone" in again.json()["detail"]
+    assert again.status_code == 409 and again.json()["field"] == "phone", again.text
+    assert again.json()["detail"].startswith("phone: ")
