@@ -29,10 +29,13 @@ from chronoflow.store.lookups import get_or_404
 from chronoflow.store.uniqueness import unique_as_conflict
 from chronoflow.store.models import Contact, ContactTag, OptOut, Tag, WhatsAppState
 
-__all__ = ["ContactRecord", "ContactService", "tags_of"]
+__all__ = ["NEWEST_FIRST", "ContactRecord", "ContactService", "tags_of"]
 
 MAX_QUERY_CHARS = 100
 """Longest ``q`` search text."""
+
+NEWEST_FIRST = (Contact.created_at.desc(), Contact.id)
+"""The order of ``GET /contacts``; the index ``ix_contacts_newest`` has exactly these columns and directions."""
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,7 @@ class ContactService:
             query = query.where(_opted_out() if opted_out else ~_opted_out())
         async with self.db.session() as session:
             total = await session.scalar(select(func.count()).select_from(query.subquery()))
-            rows = list(await session.scalars(query.order_by(Contact.created_at.desc(), Contact.id)
-                                              .offset(skip).limit(take)))
+            rows = list(await session.scalars(query.order_by(*NEWEST_FIRST).offset(skip).limit(take)))
             tags = await tags_of(session, [c.id for c in rows])
             out = await opted_out_among(session, [c.phone for c in rows])
             return [ContactRecord(c, tags[c.id], c.phone in out) for c in rows], int(total or 0)

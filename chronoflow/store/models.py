@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from chronoflow.store.engine import UTCDateTime, utcnow
@@ -255,7 +255,10 @@ class Contact(Timestamped, Base):
     """The chat id the gateway returned when it validated the number; messages go there."""
     whatsapp_checked_at: Mapped[datetime | None] = mapped_column(default=None)
 
-    __table_args__ = (Index("ix_contacts_created", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_contacts_created", "created_at", "id"),  # ascending scans: snapshot, validation
+        Index("ix_contacts_newest", text("created_at DESC"), "id"),  # GET /contacts (migration 0011)
+    )
 
 
 class ContactTag(Base):
