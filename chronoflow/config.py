@@ -84,7 +84,9 @@ class Settings:
     """HTTP_REQUEST_TIMEOUT_MS: time one HTTP target call may take, whole, 1–3600000 (10000)."""
 
     http_max_retries: int = 2
-    """HTTP_MAX_RETRIES: retries of provider calls on 5xx and connection errors, 0–10 (2)."""
+    """HTTP_MAX_RETRIES: retries of provider calls on 5xx and connection errors, 0–10 (2).
+
+    A message send is retried only when its connection could not be opened (see channels.transport)."""
 
     allowed_methods: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE")
     """ALLOWED_METHODS: HTTP methods an HTTP chrono may use (GET,POST,PUT,PATCH,DELETE)."""

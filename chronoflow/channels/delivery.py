@@ -31,7 +31,9 @@ from chronoflow.channels.templates import render, template_variables
 
 __all__ = ["DeliveryReport", "Outcome", "RecipientResult", "STOPPED_AFTER_MAYBE_DELIVERED", "deliver"]
 
-STOPPED_AFTER_MAYBE_DELIVERED = "not attempted: the previous send may have been delivered without a clear answer"
+STOPPED_AFTER_MAYBE_DELIVERED = (
+    "not attempted: the previous send may have been delivered without a clear answer"
+)
 """Reason of the recipients after one whose send may have been delivered: the batch stops there."""
 
 PHONE_KEYS = ("phone", "number", "to")
@@ -174,7 +176,9 @@ async def deliver(
         raw = given if isinstance(given, str) else repr(given)
         if stop_reason is not None:
             results.append(
-                RecipientResult(raw, None, Outcome.NOT_ATTEMPTED, reason=stop_reason, retryable=stop_retryable)
+                RecipientResult(
+                    raw, None, Outcome.NOT_ATTEMPTED, reason=stop_reason, retryable=stop_retryable
+                )
             )
             continue
         try:

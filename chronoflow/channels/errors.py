@@ -5,8 +5,8 @@ translate them once. Errors about user input are also ``ValueError`` (bad data),
 :class:`MissingVariable` is also a ``LookupError`` (a name that is not there)::
 
     ChannelError
-    ├── ProviderError          a call to WAHA or Evolution API failed (provider, call, http_status, retryable,
-    │                          maybe_delivered)
+    ├── ProviderError          a call to WAHA or Evolution API failed (provider, call, http_status,
+    │                          retryable, maybe_delivered)
     │   ├── UnsupportedCall    the provider has no such operation (Evolution API cannot "stop")
     │   └── NotOnWhatsApp      a send refused because the number is not on WhatsApp (Evolution's ``exists: false``)
     ├── ChannelNotConnected    a send needs a WORKING channel and this one is not

@@ -1,7 +1,7 @@
 """Contacts as a CSV file the import reads back: ``phone``, ``name``, ``tags`` (``;``-separated),
 then one column per attribute name, sorted. A cell that a spreadsheet would run as a formula gets a
-leading apostrophe (:mod:`chronoflow.spreadsheet_cells`); the import drops it again. Read in pages by id so memory holds one page of rows
-at a time, whatever the number of contacts."""
+leading apostrophe (:mod:`chronoflow.spreadsheet_cells`); the import drops it again. Read in pages
+by id so memory holds one page of rows at a time, whatever the number of contacts."""
 
 from __future__ import annotations
 

@@ -26,8 +26,8 @@ from chronoflow.contacts.tags import QUERY_CHUNK, insert_ignoring, tag_ids
 from chronoflow.errors import Conflict, InvalidInput
 from chronoflow.store.engine import Database, utcnow
 from chronoflow.store.lookups import get_or_404
-from chronoflow.store.uniqueness import unique_as_conflict
 from chronoflow.store.models import Contact, ContactTag, OptOut, Tag, WhatsAppState
+from chronoflow.store.uniqueness import unique_as_conflict
 
 __all__ = ["NEWEST_FIRST", "ContactRecord", "ContactService", "tags_of"]
 
@@ -35,7 +35,8 @@ MAX_QUERY_CHARS = 100
 """Longest ``q`` search text."""
 
 NEWEST_FIRST = (Contact.created_at.desc(), Contact.id)
-"""The order of ``GET /contacts``; the index ``ix_contacts_newest`` has exactly these columns and directions."""
+"""The order of ``GET /contacts``; the index ``ix_contacts_newest`` has exactly these columns and
+directions."""
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ Checked when the chrono is saved, so nothing surprising reaches a customer:
 At run time the channel must be ``WORKING``: any other status fails the run at once, without a
 retry, with "channel not connected". A send that reached the gateway without a clear answer (read
 timeout, connection reset mid-answer, 5xx) may have been delivered: that recipient fails with
-``maybeDelivered: true``, the rest are not attempted, and the run is not retried. Opted-out numbers are skipped. A retry (a later attempt of the
-same occurrence) skips the numbers an earlier attempt already sent to, so nobody gets a text twice.
+``maybeDelivered: true``, the rest are not attempted, and the run is not retried. Opted-out numbers
+are skipped. A retry (a later attempt of the same occurrence, after the gateway could not be
+reached) skips the numbers an earlier attempt already sent to, so nobody gets a text twice.
 The run's ``result`` holds, per recipient, the provider's message id or the error.
 """
 
