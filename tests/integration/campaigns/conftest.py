@@ -3,12 +3,14 @@
 - ``cwa``: a :class:`~tests.integration.messages.conftest.WhatsAppStack` on SQLite, for tests that
   spawn worker and scheduler processes; ``cwa_db``: the same on each backend, for the API and
   single send steps;
-- :func:`import_contacts`, :func:`create_campaign`, :func:`rows`: the steps campaign tests repeat.
+- :func:`import_contacts`, :func:`create_campaign`, :func:`rows`, :func:`wait_for_campaign`,
+  :func:`assert_counters_equal_rows`: the steps and checks campaign tests repeat.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -86,3 +88,26 @@ def rows(cwa: WhatsAppStack, campaign_id: str) -> list[CampaignRecipient]:
             return list(await session.scalars(select(CampaignRecipient)
                                               .where(CampaignRecipient.campaign_id == campaign_id)))
     return cwa.stack.db_run(load())
+
+
+def campaign_state(cwa: WhatsAppStack, campaign_id: str) -> dict[str, Any]:
+    """The campaign as ``GET /campaigns/{id}`` shows it."""
+    return dict(cwa.api.get(f"/campaigns/{campaign_id}").json())
+
+
+def wait_for_campaign(cwa: WhatsAppStack, campaign_id: str, check: Any, timeout: float = 60) -> dict[str, Any]:
+    """The campaign once ``check`` accepts it; fails after ``timeout`` seconds."""
+    def ready() -> dict[str, Any] | None:
+        campaign = campaign_state(cwa, campaign_id)
+        return campaign if check(campaign) else None
+    return dict(cwa.stack.wait_until(ready, timeout=timeout, interval=0.1))
+
+
+def assert_counters_equal_rows(cwa: WhatsAppStack, campaign_id: str) -> Counter[str]:
+    """The campaign's counters are its rows counted by status; returns that count."""
+    counted = Counter(r.status for r in rows(cwa, campaign_id))
+    shown = campaign_state(cwa, campaign_id)
+    for status in ("pending", "sending", "sent", "delivered", "read", "failed", "skipped", "uncertain"):
+        assert shown[status] == counted.get(status, 0), status
+    assert shown["total"] == sum(counted.values())
+    return counted
