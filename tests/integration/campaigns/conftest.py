@@ -26,12 +26,13 @@ from tests.integration.messages.conftest import API_KEY, EVOLUTION_SECRET, HMAC_
 
 
 @contextmanager
-def wired(stack: Stack) -> Iterator[WhatsAppStack]:
-    """``stack`` wired to a fake WAHA + Evolution gateway whose webhooks reach a live API."""
+def wired(stack: Stack, sessions: tuple[str, ...] = ("default",)) -> Iterator[WhatsAppStack]:
+    """``stack`` wired to a fake WAHA + Evolution gateway (``sessions`` WORKING on both) whose webhooks
+    reach a live API."""
     live = LiveApi()
     fake = FakeWhatsApp(
         api_key=API_KEY, webhook_url=live.url + "/waha/webhooks", evolution_webhook_url=live.url + "/evolution/webhooks",
-        hmac_key=HMAC_KEY, evolution_secret=EVOLUTION_SECRET,
+        hmac_key=HMAC_KEY, evolution_secret=EVOLUTION_SECRET, sessions=sessions,
     ).start()
     overrides = {
         "waha_base_url": fake.url, "waha_api_key": API_KEY, "waha_webhook_hmac_key": HMAC_KEY,
