@@ -3,12 +3,14 @@
 - ``cwa``: a :class:`~tests.integration.messages.conftest.WhatsAppStack` on SQLite, for tests that
   spawn worker and scheduler processes; ``cwa_db``: the same on each backend, for the API and
   single send steps;
-- :func:`import_contacts`, :func:`create_campaign`, :func:`rows`: the steps campaign tests repeat.
+- :func:`import_contacts`, :func:`create_campaign`, :func:`rows`, :func:`wait_for_campaign`,
+  :func:`assert_counters_equal_rows`: the steps and checks campaign tests repeat.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,12 +26,13 @@ from tests.integration.messages.conftest import API_KEY, EVOLUTION_SECRET, HMAC_
 
 
 @contextmanager
-def wired(stack: Stack) -> Iterator[WhatsAppStack]:
-    """``stack`` wired to a fake WAHA + Evolution gateway whose webhooks reach a live API."""
+def wired(stack: Stack, sessions: tuple[str, ...] = ("default",)) -> Iterator[WhatsAppStack]:
+    """``stack`` wired to a fake WAHA + Evolution gateway (``sessions`` WORKING on both) whose webhooks
+    reach a live API."""
     live = LiveApi()
     fake = FakeWhatsApp(
         api_key=API_KEY, webhook_url=live.url + "/waha/webhooks", evolution_webhook_url=live.url + "/evolution/webhooks",
-        hmac_key=HMAC_KEY, evolution_secret=EVOLUTION_SECRET,
+        hmac_key=HMAC_KEY, evolution_secret=EVOLUTION_SECRET, sessions=sessions,
     ).start()
     overrides = {
         "waha_base_url": fake.url, "waha_api_key": API_KEY, "waha_webhook_hmac_key": HMAC_KEY,
@@ -86,3 +89,26 @@ def rows(cwa: WhatsAppStack, campaign_id: str) -> list[CampaignRecipient]:
             return list(await session.scalars(select(CampaignRecipient)
                                               .where(CampaignRecipient.campaign_id == campaign_id)))
     return cwa.stack.db_run(load())
+
+
+def campaign_state(cwa: WhatsAppStack, campaign_id: str) -> dict[str, Any]:
+    """The campaign as ``GET /campaigns/{id}`` shows it."""
+    return dict(cwa.api.get(f"/campaigns/{campaign_id}").json())
+
+
+def wait_for_campaign(cwa: WhatsAppStack, campaign_id: str, check: Any, timeout: float = 60) -> dict[str, Any]:
+    """The campaign once ``check`` accepts it; fails after ``timeout`` seconds."""
+    def ready() -> dict[str, Any] | None:
+        campaign = campaign_state(cwa, campaign_id)
+        return campaign if check(campaign) else None
+    return dict(cwa.stack.wait_until(ready, timeout=timeout, interval=0.1))
+
+
+def assert_counters_equal_rows(cwa: WhatsAppStack, campaign_id: str) -> Counter[str]:
+    """The campaign's counters are its rows counted by status; returns that count."""
+    counted = Counter(r.status for r in rows(cwa, campaign_id))
+    shown = campaign_state(cwa, campaign_id)
+    for status in ("pending", "sending", "sent", "delivered", "read", "failed", "skipped", "uncertain"):
+        assert shown[status] == counted.get(status, 0), status
+    assert shown["total"] == sum(counted.values())
+    return counted

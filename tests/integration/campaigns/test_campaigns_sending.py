@@ -9,31 +9,19 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.integration.campaigns.conftest import create_campaign, import_contacts, phone, rows
+from tests.integration.campaigns.conftest import (
+    assert_counters_equal_rows,
+    campaign_state,
+    create_campaign,
+    import_contacts,
+    phone,
+    rows,
+    wait_for_campaign,
+)
 from tests.integration.contacts.conftest import opt_out
 from tests.integration.messages.conftest import WhatsAppStack
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _campaign(cwa: WhatsAppStack, campaign_id: str) -> dict[str, Any]:
-    return dict(cwa.api.get(f"/campaigns/{campaign_id}").json())
-
-
-def _wait(cwa: WhatsAppStack, campaign_id: str, check: Any, timeout: float = 60) -> dict[str, Any]:
-    def ready() -> dict[str, Any] | None:
-        campaign = _campaign(cwa, campaign_id)
-        return campaign if check(campaign) else None
-    return dict(cwa.stack.wait_until(ready, timeout=timeout, interval=0.1))
-
-
-def _assert_counters_equal_rows(cwa: WhatsAppStack, campaign_id: str) -> Counter[str]:
-    counted = Counter(r.status for r in rows(cwa, campaign_id))
-    shown = _campaign(cwa, campaign_id)
-    for status in ("pending", "sending", "sent", "delivered", "read", "failed", "skipped", "uncertain"):
-        assert shown[status] == counted.get(status, 0), status
-    assert shown["total"] == sum(counted.values())
-    return counted
 
 
 def test_every_eligible_contact_gets_one_message_despite_a_killed_worker_and_an_opt_out(cwa: WhatsAppStack) -> None:
@@ -50,7 +38,7 @@ def test_every_eligible_contact_gets_one_message_despite_a_killed_worker_and_an_
     assert cwa.api.post(f"/campaigns/{cid}/start").json()["pending"] == count - count // 10 - 1
     worker = cwa.stack.spawn("worker")
     cwa.stack.spawn("scheduler")
-    _wait(cwa, cid, lambda c: c["sent"] >= 30)
+    wait_for_campaign(cwa, cid, lambda c: c["sent"] >= 30)
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait()
 
@@ -59,9 +47,9 @@ def test_every_eligible_contact_gets_one_message_despite_a_killed_worker_and_an_
     opt_out(cwa.stack, late["phone"])
     assert cwa.api.post(f"/campaigns/{cid}/resume").json()["status"] == "sending"
     cwa.stack.spawn("worker")
-    done = _wait(cwa, cid, lambda c: c["status"] == "completed")
+    done = wait_for_campaign(cwa, cid, lambda c: c["status"] == "completed")
 
-    counted = _assert_counters_equal_rows(cwa, cid)
+    counted = assert_counters_equal_rows(cwa, cid)
     assert counted["sending"] == 0 and counted["pending"] == 0 and counted["uncertain"] <= 1
     by_phone = {r.phone: r for r in rows(cwa, cid)}
     delivered = Counter(m["to"] for m in cwa.fake.messages())
@@ -98,19 +86,19 @@ def test_a_closed_window_sends_nothing_a_quota_stops_the_sends_and_failures_paus
         due = cwa.stack.jobs.scheduled_due(campaign["chronoId"])
         return due is not None and due >= tomorrow
 
-    rationed = _wait(cwa, rationed["id"], lambda c: c["sent"] == 3 and moved_to_tomorrow(c), timeout=60)
-    closed = _wait(cwa, closed["id"], moved_to_tomorrow, timeout=60)
+    rationed = wait_for_campaign(cwa, rationed["id"], lambda c: c["sent"] == 3 and moved_to_tomorrow(c), timeout=60)
+    closed = wait_for_campaign(cwa, closed["id"], moved_to_tomorrow, timeout=60)
     time.sleep(0.3)  # room for a wrong extra send to show
     assert len(cwa.fake.messages()) == 3
-    assert (_campaign(cwa, rationed["id"])["sent"], _campaign(cwa, rationed["id"])["pending"]) == (3, 5)
+    assert (campaign_state(cwa, rationed["id"])["sent"], campaign_state(cwa, rationed["id"])["pending"]) == (3, 5)
     assert (closed["status"], closed["sent"], closed["pending"]) == ("sending", 0, 8)
-    paused = _wait(cwa, failing["id"], lambda c: c["status"] == "paused", timeout=60)
+    paused = wait_for_campaign(cwa, failing["id"], lambda c: c["status"] == "paused", timeout=60)
     assert paused["pausedReason"] == "3 sends failed in a row (maxConsecutiveFailures)"
     assert cwa.stack.jobs.scheduled_due(paused["chronoId"]) is None
     tried = [r for r in rows(cwa, failing["id"]) if r.attempts]
     assert sum(r.attempts for r in tried) == 3 and all("HTTP 400" in (r.error or "") for r in tried)
     assert {r.status for r in tried} <= {"pending", "failed"} and max(r.attempts for r in tried) <= 2
-    _assert_counters_equal_rows(cwa, failing["id"])
+    assert_counters_equal_rows(cwa, failing["id"])
 
 
 def test_a_campaign_pauses_without_a_working_channel_and_resumes_when_it_works(cwa: WhatsAppStack) -> None:
@@ -126,18 +114,18 @@ def test_a_campaign_pauses_without_a_working_channel_and_resumes_when_it_works(c
     cwa.api.post(f"/campaigns/{cid}/start")
     cwa.stack.spawn("worker")
     cwa.stack.spawn("scheduler")
-    paused = _wait(cwa, cid, lambda c: c["status"] == "paused", timeout=60)
+    paused = wait_for_campaign(cwa, cid, lambda c: c["status"] == "paused", timeout=60)
     assert paused["pausedReason"].startswith("no channel is WORKING") and paused["sent"] == 0
     assert cwa.stack.jobs.scheduled_due(paused["chronoId"]) is None
     not_ready = {"statusCode": 422, "error": "Unprocessable Entity", "message": "Session status is not as expected. "
                  "Try again later or restart the session. Session: 'default', status: 'STARTING', expected: ['WORKING']"}
     cwa.fake_control("fail", status=422, times=1, path="/api/sendText", body=not_ready)
     cwa.fake_control("connect", provider="waha", session="default")
-    _wait(cwa, cid, lambda c: c["status"] == "completed", timeout=60)
+    wait_for_campaign(cwa, cid, lambda c: c["status"] == "completed", timeout=60)
     assert sorted(m["to"] for m in cwa.fake.messages()) == sorted(phone(i) for i in range(6))
     assert len(cwa.fake.requests("/api/sendText")) == 7
     assert {(r.status, r.attempts) for r in rows(cwa, cid)} == {("sent", 1)}
-    _assert_counters_equal_rows(cwa, cid)
+    assert_counters_equal_rows(cwa, cid)
 
 
 REWRITE = '''
@@ -175,8 +163,8 @@ def test_rewrite_function_and_number_checks_before_the_first_send(cwa: WhatsAppS
     cwa.api.post(f"/campaigns/{refused_id}/start")
     cwa.stack.spawn("worker")
     cwa.stack.spawn("scheduler")
-    _wait(cwa, cid, lambda c: c["status"] == "completed")
-    refused = _wait(cwa, refused_id, lambda c: c["status"] == "completed")
+    wait_for_campaign(cwa, cid, lambda c: c["status"] == "completed")
+    refused = wait_for_campaign(cwa, refused_id, lambda c: c["status"] == "completed")
     assert (refused["skipped"], refused["failed"]) == (1, 0)
     assert [r.error for r in rows(cwa, refused_id)] == ["not on WhatsApp"]
     sent = sorted((m["to"], m["text"], m["arrived"]) for m in cwa.fake.messages())
@@ -192,7 +180,7 @@ def test_rewrite_function_and_number_checks_before_the_first_send(cwa: WhatsAppS
     assert contacts[phone(4)]["whatsapp"] == "invalid" and contacts[phone(0)]["whatsapp"] == "valid"
     assert contacts[phone(5)]["whatsapp"] == "invalid"
     assert contacts[phone(3)]["whatsapp"] == "valid" and by_phone[phone(3)].chat_id == legacy_chat + "@c.us"
-    _assert_counters_equal_rows(cwa, cid)
+    assert_counters_equal_rows(cwa, cid)
 
 
 def test_an_uncertain_send_is_settled_from_the_chat_or_left_to_the_operator(cwa: WhatsAppStack) -> None:
@@ -207,7 +195,7 @@ def test_an_uncertain_send_is_settled_from_the_chat_or_left_to_the_operator(cwa:
     cwa.api.post(f"/campaigns/{cid}/start")
     cwa.stack.spawn("worker")
     cwa.stack.spawn("scheduler")
-    done = _wait(cwa, cid, lambda c: c["status"] == "completed")
+    done = wait_for_campaign(cwa, cid, lambda c: c["status"] == "completed")
     assert (done["sent"], done["uncertain"]) == (2, 1)
     by_phone = {r.phone: r for r in rows(cwa, cid)}
     (unknown,) = [r for r in by_phone.values() if r.status == "uncertain"]
@@ -220,6 +208,6 @@ def test_an_uncertain_send_is_settled_from_the_chat_or_left_to_the_operator(cwa:
     assert settled.provider_message_id == f"true_{settled.phone}@c.us_{sent[settled.phone]['id']}"
 
     assert cwa.api.post(f"/campaigns/{cid}/retry-uncertain").json() == {"retried": 1}
-    _wait(cwa, cid, lambda c: c["status"] == "completed" and c["sent"] == 3)
+    wait_for_campaign(cwa, cid, lambda c: c["status"] == "completed" and c["sent"] == 3)
     assert sorted(m["to"] for m in cwa.fake.messages()) == [phone(0), phone(1), phone(2)]
-    _assert_counters_equal_rows(cwa, cid)
+    assert_counters_equal_rows(cwa, cid)
