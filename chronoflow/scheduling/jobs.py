@@ -20,8 +20,11 @@ reports them as coalesced, so the queue cannot grow without bound behind a slow 
 
 from __future__ import annotations
 
+import pickle
+import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis import Redis
@@ -52,6 +55,10 @@ WAIT_POLL_S = 0.5
 
 RUN_FUNC = "chronoflow.worker.execute_occurrence"
 """The job function every occurrence, retry and manual job calls."""
+
+SCHEDULE_FUNC = "chronoflow.scheduling.jobs.schedule_placeholder"
+"""The function a schedule job names: never run (the scheduler turns the job into occurrence jobs),
+named so RQ's tooling can read the job."""
 
 JOB_TIMEOUT_S = 3600
 """Upper bound RQ enforces on one job; targets have their own, much shorter, timeouts."""
@@ -125,28 +132,67 @@ class ScheduleSpec:
     timezone: str
     misfire_grace_seconds: int
 
-    def to_kwargs(self) -> dict[str, Any]:
-        return {
-            "chrono_id": self.chrono_id,
-            "due": iso(self.due),
-            "expression": self.expression,
-            "cron": self.cron,
-            "run_at": iso(self.run_at),
-            "timezone": self.timezone,
-            "misfire_grace_seconds": self.misfire_grace_seconds,
-        }
+    def to_args(self) -> tuple[Any, ...]:
+        """The spec as the schedule job's positional arguments, instants in epoch microseconds (exact)."""
+        return (self.chrono_id, _epoch_us(self.due), self.expression, self.cron,
+                None if self.run_at is None else _epoch_us(self.run_at), self.timezone, self.misfire_grace_seconds)
 
     @classmethod
-    def from_kwargs(cls, kwargs: dict[str, Any]) -> ScheduleSpec:
-        return cls(
-            chrono_id=kwargs["chrono_id"],
-            due=from_iso(kwargs["due"]),  # type: ignore[arg-type]
-            expression=kwargs["expression"],
-            cron=kwargs["cron"],
-            run_at=from_iso(kwargs["run_at"]),
-            timezone=kwargs["timezone"],
-            misfire_grace_seconds=int(kwargs["misfire_grace_seconds"]),
-        )
+    def from_job_data(cls, args: Sequence[Any], kwargs: dict[str, Any]) -> ScheduleSpec:
+        """The spec a schedule job holds, in either format: positional (this version) or keyword
+        arguments with ISO instants (earlier versions, still read so their Redis keeps working)."""
+        if not args:
+            return cls(
+                chrono_id=kwargs["chrono_id"], due=from_iso(kwargs["due"]),  # type: ignore[arg-type]
+                expression=kwargs["expression"], cron=kwargs["cron"], run_at=from_iso(kwargs["run_at"]),
+                timezone=kwargs["timezone"], misfire_grace_seconds=int(kwargs["misfire_grace_seconds"]),
+            )
+        chrono_id, due, expression, cron, run_at, timezone, grace = args
+        return cls(chrono_id, _from_epoch_us(due), expression, cron,
+                   None if run_at is None else _from_epoch_us(run_at), timezone, int(grace))
+
+    @classmethod
+    def from_job(cls, job: Job) -> ScheduleSpec:
+        return cls.from_job_data(job.args, job.kwargs)
+
+    def same_schedule(self, other: ScheduleSpec) -> bool:
+        """Whether both describe the same schedule (their due times aside)."""
+        return (self.expression, self.cron, self.run_at, self.timezone, self.misfire_grace_seconds) == (
+            other.expression, other.cron, other.run_at, other.timezone, other.misfire_grace_seconds)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _epoch_us(instant: datetime) -> int:
+    return (instant - _EPOCH) // timedelta(microseconds=1)
+
+
+def _from_epoch_us(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def schedule_job_fields(spec: ScheduleSpec, origin: str) -> dict[str, bytes | str]:
+    """The schedule job's hash: RQ's ``data`` (function and arguments, pickled and compressed as RQ
+    stores them), ``status`` and ``origin``, and nothing else.
+
+    The job is never executed, only read by the scheduler and the reconciler, and RQ reads every
+    missing field as unset, so rq-scheduler's tooling still lists it. Leaving out RQ's dozen other
+    fields keeps an active chrono within a few hundred bytes of Redis.
+    """
+    payload = pickle.dumps((SCHEDULE_FUNC, None, spec.to_args(), {}), protocol=pickle.HIGHEST_PROTOCOL)
+    return {"data": zlib.compress(payload), "status": JobStatus.SCHEDULED.value, "origin": origin}
+
+
+def spec_from_job_data(data: bytes | None) -> ScheduleSpec | None:
+    """The spec in a schedule job's stored ``data`` field; None when missing or unreadable."""
+    if not data:
+        return None
+    try:
+        _func, _instance, args, kwargs = pickle.loads(zlib.decompress(data))
+        return ScheduleSpec.from_job_data(args, kwargs)
+    except Exception:  # a hash written by something else: treated as no job, and replaced
+        return None
 
 
 class JobStore:
@@ -162,28 +208,17 @@ class JobStore:
         self.queue = Queue(queue_name, connection=redis)
 
     # --- the schedule job -------------------------------------------------------------------
-    def _schedule_job(self, spec: ScheduleSpec) -> Job:
-        # The schedule job is never executed by a worker: the scheduler turns it into an
-        # occurrence job. It still names the run function so rq-scheduler tooling can read it.
-        job = Job.create(
-            "chronoflow.scheduling.jobs.schedule_placeholder",
-            kwargs=spec.to_kwargs(),
-            connection=self.redis,
-            id=schedule_job_id(spec.chrono_id),
-            origin=self.queue.name,
-            status=JobStatus.SCHEDULED,
-            timeout=JOB_TIMEOUT_S,
-            result_ttl=RESULT_TTL_S,
-        )
-        return job
-
-    def put_schedule(self, spec: ScheduleSpec, pipeline: Pipeline | None = None) -> None:
-        """Create or replace the chrono's schedule job, due at ``spec.due``, and wake the scheduler."""
-        job = self._schedule_job(spec)
+    def put_schedule(self, spec: ScheduleSpec, pipeline: Pipeline | None = None, wake: bool = True) -> None:
+        """Create or replace the chrono's schedule job, due at ``spec.due``, and wake the scheduler
+        (``wake=False`` for a batch, which wakes it once at its end)."""
+        job_id = schedule_job_id(spec.chrono_id)
+        key = Job.key_for(job_id)
         pipe = pipeline if pipeline is not None else self.redis.pipeline()
-        job.save(pipeline=pipe)
-        pipe.zadd(SCHEDULED_JOBS_KEY, {job.id: spec.due.timestamp()})
-        self._wake(pipe)
+        pipe.delete(key)  # a job in an earlier format has fields the new one does not set
+        pipe.hset(key, mapping=schedule_job_fields(spec, self.queue.name))  # type: ignore[arg-type]
+        pipe.zadd(SCHEDULED_JOBS_KEY, {job_id: spec.due.timestamp()})
+        if wake:
+            self._wake(pipe)
         if pipeline is None:
             pipe.execute()
 
@@ -214,11 +249,33 @@ class JobStore:
 
     def read_schedule(self, chrono_id: str) -> ScheduleSpec | None:
         """The stored schedule job's spec, if any."""
-        try:
-            job = Job.fetch(schedule_job_id(chrono_id), connection=self.redis)
-        except Exception:  # NoSuchJobError, or a hash that lost its data
-            return None
-        return ScheduleSpec.from_kwargs(job.kwargs)
+        return spec_from_job_data(self.redis.hget(Job.key_for(schedule_job_id(chrono_id)), "data"))
+
+    def read_schedules(self, chrono_ids: Sequence[str]) -> list[tuple[ScheduleSpec | None, float | None]]:
+        """For each chrono, its schedule job's spec and its due score, in one round trip.
+
+        A hash without its entry in the scheduled set never fires: its score is None.
+        """
+        with self.redis.pipeline(transaction=False) as pipe:
+            for chrono_id in chrono_ids:
+                job_id = schedule_job_id(chrono_id)
+                pipe.hget(Job.key_for(job_id), "data")
+                pipe.zscore(SCHEDULED_JOBS_KEY, job_id)
+            answers = pipe.execute()
+        return [(spec_from_job_data(answers[i]), answers[i + 1]) for i in range(0, len(answers), 2)]
+
+    def remove_schedules(self, chrono_ids: Sequence[str]) -> None:
+        """:meth:`remove_schedule` for many chronos, in one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for chrono_id in chrono_ids:
+                self.remove_schedule(chrono_id, pipeline=pipe)
+            pipe.execute()
+
+    def wake(self) -> None:
+        """Wake the scheduler now (after a batch of schedule writes made without waking it)."""
+        with self.redis.pipeline() as pipe:
+            self._wake(pipe)
+            pipe.execute()
 
     # --- occurrence, retry and manual jobs ---------------------------------------------------
     def occurrence_job(self, job_id: str, status: JobStatus | None = None, **kwargs: Any) -> Job:

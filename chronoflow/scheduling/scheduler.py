@@ -178,7 +178,7 @@ class ChronoScheduler(Scheduler):
 
     def _plan_schedule(self, job: Job, now_ts: float, watching: Pipeline) -> Callable[[Pipeline], None]:
         """A schedule job: queue its occurrence and move it to the next fire time (or drop it)."""
-        spec = ScheduleSpec.from_kwargs(job.kwargs)
+        spec = ScheduleSpec.from_job(job)
         run_for, stale, folded, following = self._occurrences(spec, datetime.fromtimestamp(now_ts, UTC))
         occurrence = self.jobs.occurrence_job(
             occurrence_job_id(spec.chrono_id, run_for or stale[-1], 1),

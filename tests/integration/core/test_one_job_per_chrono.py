@@ -125,3 +125,84 @@ def test_a_job_that_reaches_a_worker_before_its_transaction_commits_still_runs(s
     assert run.status == "success", run.error_message
     assert len(http_receiver.wait_for(1)) == 1
     assert stack.chrono(cid).is_active is False  # a one-shot, taken
+
+
+def test_reconcile_restores_a_job_whose_scheduled_entry_is_gone(stack: Stack) -> None:
+    """It puts back a job whose hash survived but whose entry in the scheduled set did not: such a job never fires."""
+    from chronoflow.scheduling.jobs import SCHEDULED_JOBS_KEY, schedule_job_id
+    from chronoflow.scheduling.reconciler import reconcile
+
+    cid = stack.create_http_chrono("http://127.0.0.1:9/a", cron="0 8 * * *")["id"]
+    due = stack.jobs.scheduled_due(cid)
+    stack.redis.zrem(SCHEDULED_JOBS_KEY, schedule_job_id(cid))
+    assert stack.jobs.read_schedule(cid) is not None and stack.jobs.scheduled_due(cid) is None
+
+    assert stack.db_run(reconcile(stack.db, stack.jobs)).added == [cid]
+    assert stack.jobs.scheduled_due(cid) == due
+
+
+def test_reconcile_keeps_the_job_of_a_chrono_created_while_it_runs(stack: Stack) -> None:
+    """It never removes the fresh job of a chrono created while it runs: the chrono's job is seen in
+    Redis only if its row is then seen in the database (Redis is read first)."""
+    from chronoflow.scheduling.jobs import JobStore
+    from chronoflow.scheduling.reconciler import reconcile
+
+    created: list[str] = []
+
+    class CreatedJustBeforeTheScan(JobStore):
+        def scheduled_chrono_ids(self) -> set[str]:
+            created.append(stack.create_http_chrono("http://127.0.0.1:9/new", cron="0 9 * * *")["id"])
+            return super().scheduled_chrono_ids()
+
+    report = stack.db_run(reconcile(stack.db, CreatedJustBeforeTheScan(stack.redis, stack.settings.queue_name)))
+    assert report.removed == [] and report.added == []
+    assert stack.jobs.count_schedule_jobs(created[0]) == 1
+
+
+def test_a_schedule_job_holds_only_what_the_scheduler_reads_and_rq_still_reads_it(stack: Stack) -> None:
+    """It stores the schedule job as RQ's data, status and origin only, and RQ's and rq-scheduler's
+    tooling read it as a scheduled job (rq-scheduler drops jobs it cannot read)."""
+    from rq.job import Job
+    from rq_scheduler import Scheduler
+
+    from chronoflow.scheduling.jobs import SCHEDULE_FUNC, ScheduleSpec, schedule_job_id
+
+    cid = stack.create_http_chrono("http://127.0.0.1:9/a", cron="*/5 * * * *", timezone="America/Sao_Paulo")["id"]
+    key = Job.key_for(schedule_job_id(cid))
+    assert sorted(stack.redis.hkeys(key)) == [b"data", b"origin", b"status"]
+    job = Job.fetch(schedule_job_id(cid), connection=stack.redis)
+    assert job.func_name == SCHEDULE_FUNC and job.get_status() == "scheduled"
+    spec = ScheduleSpec.from_job(job)
+    assert (spec.chrono_id, spec.expression, spec.timezone) == (cid, "*/5 * * * *", "America/Sao_Paulo")
+    assert spec.due.timestamp() == stack.jobs.scheduled_due(cid)
+    listed = [j.id for j in Scheduler(connection=stack.redis).get_jobs()]
+    assert listed == [schedule_job_id(cid)] and stack.jobs.count_schedule_jobs(cid) == 1
+
+
+def test_a_schedule_job_written_by_an_earlier_version_still_fires(stack: Stack) -> None:
+    """It reads the keyword-argument jobs earlier versions wrote: reconcile keeps them, the scheduler hands them over."""
+    from rq.job import Job, JobStatus
+
+    from chronoflow.scheduling.jobs import SCHEDULE_FUNC, SCHEDULED_JOBS_KEY, schedule_job_id
+    from chronoflow.scheduling.reconciler import reconcile
+
+    cid = stack.create_http_chrono("http://127.0.0.1:9/a", cron="0 8 * * *")["id"]
+    spec = stack.jobs.read_schedule(cid)
+    assert spec is not None
+    stack.jobs.remove_schedule(cid)
+    old = Job.create(SCHEDULE_FUNC, connection=stack.redis, id=schedule_job_id(cid), origin="default",
+                     status=JobStatus.SCHEDULED, kwargs={
+                         "chrono_id": cid, "due": spec.due.isoformat(), "expression": spec.expression,
+                         "cron": spec.cron, "run_at": None, "timezone": spec.timezone,
+                         "misfire_grace_seconds": spec.misfire_grace_seconds})
+    old.save()
+    stack.redis.zadd(SCHEDULED_JOBS_KEY, {old.id: spec.due.timestamp()})
+
+    assert stack.jobs.read_schedule(cid) == spec
+    report = stack.db_run(reconcile(stack.db, stack.jobs))
+    assert (report.added, report.replaced, report.removed) == ([], [], [])
+    assert stack.hand_over(spec.due.timestamp()) == 1
+    assert any(job_id.startswith(f"run_{cid}_".encode()) for job_id in stack.queued())
+    following = stack.jobs.read_schedule(cid)
+    assert following is not None and following.due > spec.due  # moved on, in this version's format
+    assert sorted(stack.redis.hkeys(Job.key_for(schedule_job_id(cid)))) == [b"data", b"origin", b"status"]
