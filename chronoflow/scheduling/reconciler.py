@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -71,24 +71,26 @@ async def reconcile(db: Database, jobs: JobStore) -> ReconcileReport:
 
 def _reconcile_batch(jobs: JobStore, rows: Sequence[Any], now: datetime, report: ReconcileReport) -> None:
     stored = jobs.read_schedules([row.id for row in rows])
-    with jobs.redis.pipeline(transaction=False) as pipe:
-        for row, (spec, score) in zip(rows, stored, strict=True):
-            due = row.next_run_at
+    writes: list[tuple[ScheduleSpec, bool]] = []
+    for row, (spec, score) in zip(rows, stored, strict=True):
+        due = row.next_run_at
+        if due is None:
+            due = first_fire_time(_schedule(row), now)
             if due is None:
-                due = first_fire_time(_schedule(row), now)
-                if due is None:
-                    continue
-            expected = ScheduleSpec(row.id, due, row.cron, row.schedule_cron, row.run_at, row.timezone,
-                                    row.misfire_grace_seconds)
-            if spec is None or score is None:
-                jobs.put_schedule(expected, pipeline=pipe, wake=False)
-                report.added.append(row.id)
-            elif not spec.same_schedule(expected):  # changed behind Redis's back: due from now on
-                following = first_fire_time(_schedule(row), now) or due
-                jobs.put_schedule(ScheduleSpec(row.id, following, row.cron, row.schedule_cron, row.run_at,
-                                               row.timezone, row.misfire_grace_seconds), pipeline=pipe, wake=False)
-                report.replaced.append(row.id)
-        pipe.execute()
+                continue
+        expected = ScheduleSpec(row.id, due, row.cron, row.schedule_cron, row.run_at, row.timezone,
+                                row.misfire_grace_seconds)
+        if spec is None or score is None:
+            writes.append((expected, spec is not None))
+            report.added.append(row.id)
+        elif not spec.same_schedule(expected):  # changed behind Redis's back: due from now on
+            following = first_fire_time(_schedule(row), now) or due
+            writes.append((replace(expected, due=following), True))
+            report.replaced.append(row.id)
+    if writes:
+        with jobs.redis.pipeline(transaction=False) as pipe:
+            jobs.put_schedules(writes, pipe)
+            pipe.execute()
 
 
 def _schedule(row: Any) -> Any:
