@@ -261,7 +261,7 @@ class JobStore:
     def scheduled_chrono_ids(self) -> set[str]:
         """Chrono ids that have a schedule job."""
         ids = set()
-        for member, _ in self.redis.zscan_iter(SCHEDULED_JOBS_KEY, match="chrono_*"):
+        for member, _ in self.redis.zscan_iter(SCHEDULED_JOBS_KEY, match="chrono_*", count=5000):
             ids.add(member.decode()[len("chrono_"):])
         return ids
 

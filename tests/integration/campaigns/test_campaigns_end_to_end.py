@@ -140,9 +140,8 @@ class Faults:
 
     def inject(self, kind: str | None, path: str = SEND_PATH) -> None:
         """Spoil the next send(s) under ``path`` as ``kind`` says (None: leave them alone)."""
-        if kind == "refuse":
-            self.cwa.fake.fail(500, times=1, path=path)
-            self.cwa.fake.fail(503, times=1, path=path)
+        if kind == "refuse":  # a 5xx may come after the message left: only a 4xx refusal is retried
+            self.cwa.fake.fail(429, times=2, path=path)
             self.refused += 2
         elif kind == "late":
             self.cwa.fake.fail(None, times=1, path=path, delay=LATE)
