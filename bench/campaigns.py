@@ -1,4 +1,4 @@
-"""Campaign speed on SQLite: the audience snapshot, and the cost of a send step.
+"""Campaign speed: the audience snapshot (SQLite, PostgreSQL or both), and the cost of a send step.
 
 1. Snapshot: 100,000 tagged contacts (imported with the contact import) snapshotted into recipient
    rows by :func:`chronoflow.campaigns.snapshot.take_snapshot` (audience query, rendering, skip
@@ -9,26 +9,26 @@
    against the fake gateway on 127.0.0.1 with the same database, HTTP client and gateway. The
    configured delay is not part of either figure: a step never sleeps, it re-arms its job.
 
-    python bench/campaigns.py [--contacts 100000] [--sends 200]
+    python bench/campaigns.py [--contacts 100000] [--sends 200] [--database sqlite|postgres|both]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx
+from _stack import bench_database
 from redis import Redis
+from sqlalchemy import text
 
 from chronoflow.campaigns.snapshot import take_snapshot
 from chronoflow.campaigns.step import run_step
@@ -51,9 +51,8 @@ def contacts_csv(count: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-async def snapshot_figures(directory: str, count: int) -> tuple[float, float]:
-    """Seconds for the snapshot, and for the bare INSERT … SELECT of the same rows."""
-    url = f"sqlite+aiosqlite:///{directory}/snapshot.db"
+async def snapshot_figures(url: str, count: int) -> tuple[float, float]:
+    """Seconds for the snapshot, and for the bare INSERT … SELECT of the same rows, on the database at ``url``."""
     db = Database(url)
     try:
         await import_contacts(db, contacts_csv(count), source="body")
@@ -63,7 +62,8 @@ async def snapshot_figures(directory: str, count: int) -> tuple[float, float]:
             await session.flush()
             campaign = Campaign(name="bench", channel_ids=[channel.id], message_template="Olá {{name}}, {{plano}}",
                                 variants=[], audience={"tags": ["vip"]}, pacing={})
-            session.add(campaign)
+            peer = Campaign(name="peer", channel_ids=[], message_template="x", variants=[], audience={}, pacing={})
+            session.add_all([campaign, peer])
         started = time.perf_counter()
         async with db.session() as session:
             stored = await session.get(Campaign, campaign.id)
@@ -71,29 +71,18 @@ async def snapshot_figures(directory: str, count: int) -> tuple[float, float]:
             report = await take_snapshot(session, stored)
         snapshot_s = time.perf_counter() - started
         assert report.total == count, report
-    finally:
-        await db.dispose()
-    connection = sqlite3.connect(f"{directory}/snapshot.db")
-    try:
-        connection.execute("PRAGMA journal_mode=WAL")
-        other = str(uuid.uuid4())
-        connection.execute("INSERT INTO campaigns (id, name, channel_ids, message_template, variants, audience, "
-                           "delay_min_seconds, delay_max_seconds, max_attempts, max_consecutive_failures, "
-                           "consecutive_failures, status, pacing, created_at, updated_at) VALUES "
-                           "(?, 'peer', '[]', 'x', '[]', '{}', 0, 0, 3, 10, 0, 'draft', '{}', '2026-12-02', '2026-12-02')",
-                           (other,))
-        connection.commit()
+        new_id_sql = "lower(hex(randomblob(16)))" if url.startswith("sqlite") else "md5(random()::text)"
         started = time.perf_counter()
-        with connection:
-            connection.execute(
+        async with db.engine.begin() as connection:
+            await connection.execute(text(
                 "INSERT INTO campaign_recipients (id, campaign_id, contact_id, phone, chat_id, text, variant, status, "
-                "attempts, created_at, updated_at) SELECT lower(hex(randomblob(16))), ?, c.id, c.phone, "
-                "c.whatsapp_chat_id, 'Olá ' || c.name, 0, 'pending', 0, '2026-12-02', '2026-12-02' FROM contacts c "
+                f"attempts, created_at, updated_at) SELECT {new_id_sql}, :campaign, c.id, c.phone, "
+                "c.whatsapp_chat_id, 'Olá ' || c.name, 0, 'pending', 0, :now, :now FROM contacts c "
                 "WHERE EXISTS (SELECT 1 FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id "
-                "WHERE ct.contact_id = c.id AND t.name = 'vip')", (other,))
+                "WHERE ct.contact_id = c.id AND t.name = 'vip')"), {"campaign": peer.id, "now": utcnow()})
         bare_s = time.perf_counter() - started
     finally:
-        connection.close()
+        await db.dispose()
     return snapshot_s, bare_s
 
 
@@ -151,14 +140,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--sends", type=int, default=200)
+    parser.add_argument("--database", choices=("sqlite", "postgres", "both"), default="sqlite",
+                        help="where the snapshot is measured (a throwaway PostgreSQL 15 cluster for postgres)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="chronoflow-bench-") as directory:
-        for name in ("snapshot", "steps"):
-            upgrade(f"sqlite+aiosqlite:///{directory}/{name}.db")  # Alembic runs its own event loop
-        snapshot_s, bare_s = asyncio.run(snapshot_figures(directory, args.contacts))
-        print(f"snapshot of {args.contacts:,} contacts: {snapshot_s:.2f} s "
-              f"({args.contacts / snapshot_s:,.0f} rows/s); bare INSERT ... SELECT of the same rows: {bare_s:.2f} s "
-              f"(x{snapshot_s / bare_s:.1f})")
+        upgrade(f"sqlite+aiosqlite:///{directory}/steps.db")  # Alembic runs its own event loop
+        for kind in ("sqlite", "postgres") if args.database == "both" else (args.database,):
+            with bench_database(kind, directory) as url:
+                snapshot_s, bare_s = asyncio.run(snapshot_figures(url, args.contacts))
+            print(f"{kind}: snapshot of {args.contacts:,} contacts: {snapshot_s:.2f} s "
+                  f"({args.contacts / snapshot_s:,.0f} rows/s); bare INSERT ... SELECT of the same rows: "
+                  f"{bare_s:.2f} s (x{snapshot_s / bare_s:.1f})")
         step, message = asyncio.run(step_figures(directory, args.sends))
         print(f"send step: {step:.1f} ms per message (median of {args.sends}); "
               f"MESSAGE run to one recipient: {message:.1f} ms (x{step / message:.1f})")
