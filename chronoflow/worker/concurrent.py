@@ -57,6 +57,9 @@ class ConcurrentWorker(SimpleWorker):
             if self._stop_requested:
                 return None
             self.heartbeat()
+        if self._stop_requested:  # the slot came free from a job ending after the stop request
+            self._slots.release()
+            return None
         try:
             result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
         except BaseException:
