@@ -103,8 +103,8 @@ class Settings:
     worker_heartbeat_ttl_s: int = 15
     """WORKER_HEARTBEAT_TTL_SECONDS: a worker silent this long is dead and its running runs fail, 1–3600 (15)."""
 
-    worker_concurrency: int = 8
-    """WORKER_CONCURRENCY: occurrences one worker process runs at once, 1–1000 (8). Runs mostly wait on
+    worker_concurrency: int = 16
+    """WORKER_CONCURRENCY: occurrences one worker process runs at once, 1–1000 (16). Runs mostly wait on
     receivers and gateways, so they overlap on the worker's event loop; see the README on sizing."""
 
     worker_function_concurrency: int = 2
