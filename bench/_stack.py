@@ -40,8 +40,10 @@ class BenchStack:
     redis_server: EmbeddedRedis | None = None
     """The embedded Redis, for scenarios that stop or restart it."""
 
-    def spawn(self, *args: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "chronoflow", *args], env=self.env, start_new_session=True)
+    def spawn(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """A ``chronoflow`` process on this stack; ``env`` adds or overrides variables."""
+        return subprocess.Popen([sys.executable, "-m", "chronoflow", *args], env={**self.env, **(env or {})},
+                                start_new_session=True)
 
 
 @contextmanager

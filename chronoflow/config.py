@@ -103,6 +103,15 @@ class Settings:
     worker_heartbeat_ttl_s: int = 15
     """WORKER_HEARTBEAT_TTL_SECONDS: a worker silent this long is dead and its running runs fail, 1–3600 (15)."""
 
+    worker_concurrency: int = 16
+    """WORKER_CONCURRENCY: occurrences one worker process runs at once, 1–1000 (16). Runs mostly wait on
+    receivers and gateways, so they overlap on the worker's event loop; see the README on sizing."""
+
+    worker_function_concurrency: int = 2
+    """WORKER_FUNCTION_CONCURRENCY: FUNCTION runs (each a sandbox child) one worker process runs at once,
+    1–256 (2); they also count against WORKER_CONCURRENCY. Sandbox children use CPU and memory, so
+    this follows the cores, not the receivers."""
+
     scheduler_lock_ttl_ms: int = 5000
     """SCHEDULER_LOCK_TTL_MS: leadership lease of the active scheduler; a standby takes over after it (5000)."""
 
@@ -380,6 +389,8 @@ _VARIABLES: dict[str, tuple[str, Parser]] = {
     "http_target_deny_private": ("HTTP_TARGET_DENY_PRIVATE", _boolean),
     "misfire_grace_seconds": ("MISFIRE_GRACE_SECONDS", _integer(0, MAX_MISFIRE_GRACE_SECONDS)),
     "worker_heartbeat_ttl_s": ("WORKER_HEARTBEAT_TTL_SECONDS", _integer(1, 3600)),
+    "worker_concurrency": ("WORKER_CONCURRENCY", _integer(1, 1000)),
+    "worker_function_concurrency": ("WORKER_FUNCTION_CONCURRENCY", _integer(1, 256)),
     "scheduler_lock_ttl_ms": ("SCHEDULER_LOCK_TTL_MS", _integer(1000, 600_000)),
     "function_http_allowlist": ("FUNCTION_HTTP_ALLOWLIST", _host_names),
     "function_http_private_hosts": ("FUNCTION_HTTP_PRIVATE_HOSTS", _host_names),

@@ -321,6 +321,7 @@ class _Route:
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
     delay_s: float = 0.0
     statuses: deque[int] = field(default_factory=deque)
+    gate: threading.Event | None = None
 
 
 class HttpReceiver:
@@ -336,6 +337,9 @@ class HttpReceiver:
         self._cond = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._in_flight = 0
+        self._peak_in_flight = 0
+        self._gate_limit_s = 60.0
 
     @property
     def url(self) -> str:
@@ -372,6 +376,26 @@ class HttpReceiver:
         with self._cond:
             self._routes[path] = route
 
+    def hold(self, path: str, limit_s: float = 60.0) -> threading.Event:
+        """Make requests to ``path`` wait, answering only once the returned event is set (or after ``limit_s``).
+
+        A held request is one the client has sent and still waits on: holding several at once
+        shows that they were in flight together, without measuring time.
+        """
+        gate = threading.Event()
+        with self._cond:
+            route = self._routes.setdefault(path, _Route())
+            route.gate = gate
+            route.delay_s = 0.0
+        self._gate_limit_s = limit_s
+        return gate
+
+    @property
+    def peak_in_flight(self) -> int:
+        """The most requests this receiver was answering at the same time."""
+        with self._cond:
+            return self._peak_in_flight
+
     def wait_for(self, count: int, timeout: float = 5.0, path: str | None = None) -> list[ReceivedRequest]:
         """Wait until ``count`` requests (to ``path`` if given) arrived and return them all.
 
@@ -396,6 +420,8 @@ class HttpReceiver:
     def _record(self, request: ReceivedRequest) -> _Route:
         with self._cond:
             self._requests.append(request)
+            self._in_flight += 1
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
             self._cond.notify_all()
             return self._routes.get(request.path) or _Route()
 
@@ -432,8 +458,14 @@ class HttpReceiver:
                 route = receiver._record(request)
                 with receiver._cond:
                     status = route.statuses.popleft() if route.statuses else route.status
-                if route.delay_s:
-                    time.sleep(route.delay_s)
+                try:
+                    if route.gate is not None:
+                        route.gate.wait(receiver._gate_limit_s)
+                    if route.delay_s:
+                        time.sleep(route.delay_s)
+                finally:
+                    with receiver._cond:
+                        receiver._in_flight -= 1
                 self.send_response(status)
                 for key, value in route.headers.items():
                     self.send_header(key, value)
@@ -465,6 +497,10 @@ class HttpReceiver:
         return self
 
     def stop(self) -> None:
+        with self._cond:
+            for route in self._routes.values():
+                if route.gate is not None:
+                    route.gate.set()  # held requests answer now instead of outliving the test
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

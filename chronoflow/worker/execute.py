@@ -12,9 +12,9 @@ import logging
 from datetime import datetime, timedelta
 
 from chronoflow.config import Settings
-from chronoflow.scheduling.jobs import Coalesced, from_iso, iso
+from chronoflow.scheduling.jobs import JOB_TIMEOUT_S, Coalesced, from_iso, iso
 from chronoflow.store.engine import utcnow
-from chronoflow.store.models import Chrono, OverlapPolicy, RunStatus, RunTrigger
+from chronoflow.store.models import Chrono, OverlapPolicy, RunStatus, RunTrigger, TargetType
 from chronoflow.targets import TargetResult, get_target
 from chronoflow.worker.runs import (
     Claim,
@@ -62,7 +62,7 @@ def execute_occurrence(
     return rt.loop.run(_execute(
         rt, chrono_id, when, RunTrigger(trigger), attempt, from_iso(next_run_at),
         [from_iso(m) for m in missed or []], missed_total, folded, run_id,  # type: ignore[misc]
-    ))
+    ), timeout=JOB_TIMEOUT_S)
 
 
 async def _execute(
@@ -110,6 +110,13 @@ async def _execute(
 
 
 async def _run_target(rt: WorkerRuntime, claim: Claim) -> TargetResult:
+    if claim.chrono.target_type == TargetType.FUNCTION:  # each holds a sandbox child: bounded apart
+        async with rt.function_slots:
+            return await _call_target(rt, claim)
+    return await _call_target(rt, claim)
+
+
+async def _call_target(rt: WorkerRuntime, claim: Claim) -> TargetResult:
     try:
         return await get_target(claim.chrono.target_type).execute(claim.chrono, claim.run, rt.context)
     except Exception as exc:  # a bug in a target must still end the run, not leave it running

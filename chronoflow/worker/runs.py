@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -31,7 +31,17 @@ RUNS = ChronoRun.__table__
 # per call costs more than running it against SQLite.
 # The chrono is read under lock (see :meth:`Database.writing`): a transaction that activated it and
 # wrote its job may not have committed yet when the job arrives.
-_SELECT_CHRONO = select(CHRONOS).where(CHRONOS.c.id == bindparam("chrono_id")).with_for_update()
+_CLAIMED = exists().where(
+    RUNS.c.chrono_id == bindparam("chrono_id"), RUNS.c.scheduled_for == bindparam("scheduled_for"),
+    RUNS.c.attempt == bindparam("attempt"),
+).label("claimed")
+_SELECT_CHRONO = (select(CHRONOS, _CLAIMED).where(CHRONOS.c.id == bindparam("chrono_id"))
+                  .with_for_update(of=CHRONOS))
+"""The chrono, locked, and whether a delivery of the same occurrence already claimed it.
+
+A duplicate delivery must not reach the run's INSERT: on PostgreSQL it would wait, holding the
+chrono's lock, for the transaction finishing the first delivery's run, which waits in turn for
+that lock (the run-finished trigger updates the chrono): a deadlock, and a run left ``running``."""
 _INSERT_RUN = insert(RUNS)
 _UPDATE_RUN = update(RUNS).where(RUNS.c.id == bindparam("run_id"))
 
@@ -97,11 +107,12 @@ async def claim_occurrence(
     """
     try:
         async with db.writing() as conn:
-            row = (await conn.execute(_SELECT_CHRONO, {"chrono_id": chrono_id})).mappings().first()
+            row = (await conn.execute(_SELECT_CHRONO, {"chrono_id": chrono_id, "scheduled_for": scheduled_for,
+                                                       "attempt": attempt})).mappings().first()
             now = utcnow()  # after the lock, which may have waited for a writer
-            if row is None:
+            if row is None or (run_id is None and row["claimed"]):
                 return None
-            chrono = Chrono(**row)
+            chrono = Chrono(**{key: value for key, value in row.items() if key != "claimed"})
             if run_id is not None:
                 claimed = await conn.execute(
                     update(RUNS).where(RUNS.c.id == run_id, RUNS.c.started_at.is_(None))

@@ -5,7 +5,8 @@ user code never runs here anyway (FUNCTION targets run in the sandbox's own proc
 worker process keeps one event loop, one database engine and one HTTP client for all its jobs,
 starts every target once (the FUNCTION target builds its sandbox runner then, and logs its
 isolation layers) and closes them when it stops, and keeps a heartbeat key in Redis so a dead
-worker's runs can be failed (invariant 4).
+worker's runs can be failed (invariant 4). Up to ``WORKER_CONCURRENCY`` runs are in flight at once
+(:class:`~chronoflow.worker.concurrent.ConcurrentWorker`), their I/O overlapping on that loop.
 """
 
 from __future__ import annotations
@@ -16,20 +17,23 @@ import os
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import SimpleWorker
 from rq.exceptions import StopRequested
+from rq.timeouts import JobTimeoutException
 
 from chronoflow.config import Settings, get_settings
 from chronoflow.scheduling.heartbeats import HEARTBEAT_PREFIX
 from chronoflow.scheduling.jobs import JobStore
 from chronoflow.store.engine import Database
 from chronoflow.targets import ExecutionContext, all_targets
+from chronoflow.worker.concurrent import ConcurrentWorker
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +51,32 @@ class BackgroundLoop:
     that keeps running between jobs is markedly cheaper per job than starting and stopping one
     for each (the database driver's thread and the HTTP connections stay warm), and it lets
     blocking code in other threads (the sandbox's message callback) submit work to it too.
+
+    ``threads`` sizes the loop's default executor (``asyncio.to_thread``: Redis calls, sandbox
+    runs): Python's default of ``cores + 4`` would queue the runs of a worker holding more jobs.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         self.loop = asyncio.new_event_loop()
+        if threads is not None:
+            self.loop.set_default_executor(ThreadPoolExecutor(threads, thread_name_prefix="chronoflow-io"))
         self.thread = threading.Thread(target=self.loop.run_forever, name="chronoflow-loop", daemon=True)
         self.thread.start()
 
-    def run(self, coro: Any) -> Any:
-        """Run ``coro`` on the loop and wait for its result (or exception)."""
+    def run(self, coro: Any, timeout: float | None = None) -> Any:
+        """Run ``coro`` on the loop and wait for its result (or exception).
+
+        Raises:
+            JobTimeoutException: ``coro`` took longer than ``timeout`` seconds; it is cancelled.
+        """
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
-            return future.result()
+            return future.result(timeout)
+        except FutureTimeout:
+            future.cancel()
+            raise JobTimeoutException(f"job exceeded its {timeout} s timeout") from None
         except BaseException:
-            future.cancel()  # e.g. RQ's job timeout interrupted the wait
+            future.cancel()  # e.g. a cold stop interrupted the wait
             raise
 
     def close(self) -> None:
@@ -80,18 +96,22 @@ class WorkerRuntime:
     context: ExecutionContext
     loop: BackgroundLoop
     worker_id: str
+    function_slots: asyncio.Semaphore
+    """Bounds the FUNCTION runs (sandbox children) in flight to ``WORKER_FUNCTION_CONCURRENCY``."""
     stopping: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def create(cls, settings: Settings, redis_url: str, database_url: str) -> WorkerRuntime:
         redis = Redis.from_url(redis_url, socket_timeout=SOCKET_TIMEOUT_S)
-        loop = BackgroundLoop()
+        # one thread per run in flight, plus a few for the Redis calls of runs around their targets
+        loop = BackgroundLoop(threads=settings.worker_concurrency + 4)
         db = Database(database_url)
         http = httpx.AsyncClient(follow_redirects=False)
         worker_id = f"{socket.gethostname()}-{os.getpid()}"
         jobs = JobStore(redis, settings.queue_name)
         context = ExecutionContext(settings=settings, db=db, http=http, worker_id=worker_id, jobs=jobs)
-        runtime = cls(settings, redis, jobs, db, context, loop, worker_id)
+        runtime = cls(settings, redis, jobs, db, context, loop, worker_id,
+                      asyncio.Semaphore(settings.worker_function_concurrency))
         runtime._start_heartbeat()
         loop.run(runtime._start_targets())
         return runtime
@@ -161,8 +181,8 @@ def install_runtime(value: WorkerRuntime) -> None:
     _runtime = value
 
 
-class ChronoWorker(SimpleWorker):
-    """RQ's ``SimpleWorker`` that remembers a stop signal, so a work loop ended by a Redis outage is told apart."""
+class ChronoWorker(ConcurrentWorker):
+    """The concurrent RQ worker, remembering a stop signal so a work loop ended by a Redis outage is told apart."""
 
     stop_signalled = False
 
@@ -201,7 +221,8 @@ def run_worker(settings: Settings, redis_url: str, database_url: str, *, burst: 
     install_runtime(rt)
     try:
         while True:
-            worker = ChronoWorker([rt.jobs.queue], connection=rt.redis, name=name or rt.worker_id)
+            worker = ChronoWorker([rt.jobs.queue], connection=rt.redis, name=name or rt.worker_id,
+                                  concurrency=settings.worker_concurrency)
             try:
                 worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
             except RedisError:  # the loop's own teardown could not reach Redis either
