@@ -4,7 +4,7 @@ Lateness is the receiver's arrival time minus the occurrence's scheduled time. T
 250 ms, and never early (no negative value). Runs a real scheduler and worker process against an
 embedded Redis, a SQLite file and an HTTP receiver on 127.0.0.1.
 
-    python bench/lateness.py [--count 1000] [--span 60]
+    python bench/lateness.py [--count 1000] [--span 60] [--workers 1]
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--span", type=float, default=60.0, help="seconds the due times spread over")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (--span 0 --workers 2: "
+                        "1,000 chronos due the same instant)")
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite",
                         help="the embedded default, or a throwaway PostgreSQL 15 cluster")
     args = parser.parse_args()
@@ -35,7 +37,7 @@ def main() -> None:
             }))
             due[f"/c/{i}"] = at.timestamp()
         assert start.timestamp() > time.time(), "creating the chronos took longer than the head start"
-        processes = [stack.spawn("scheduler"), stack.spawn("worker")]
+        processes = [stack.spawn("scheduler")] + [stack.spawn("worker") for _ in range(args.workers)]
         try:
             requests = stack.receiver.wait_for(args.count, timeout=args.span + (start.timestamp() - time.time()) + 60)
         finally:
@@ -44,7 +46,7 @@ def main() -> None:
                 process.wait(15)
         lateness_ms = [(r.arrived_at - due[r.path]) * 1000 for r in requests]
         early = sum(1 for value in lateness_ms if value < 0)
-        print(f"chronos: {args.count} over {args.span:g} s, one worker, one active scheduler")
+        print(f"chronos: {args.count} over {args.span:g} s, {args.workers} worker(s), one active scheduler")
         print(f"lateness p50 {median(lateness_ms):.1f} ms, p99 {percentile(lateness_ms, 99):.1f} ms, "
               f"max {max(lateness_ms):.1f} ms, min {min(lateness_ms):.1f} ms")
         print(f"early arrivals: {early}  (target: 0)")
