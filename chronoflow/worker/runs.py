@@ -31,17 +31,19 @@ RUNS = ChronoRun.__table__
 # per call costs more than running it against SQLite.
 # The chrono is read under lock (see :meth:`Database.writing`): a transaction that activated it and
 # wrote its job may not have committed yet when the job arrives.
-_CLAIMED = exists().where(
+_SELECT_CHRONO = select(CHRONOS).where(CHRONOS.c.id == bindparam("chrono_id")).with_for_update()
+_CLAIMED = select(exists().where(
     RUNS.c.chrono_id == bindparam("chrono_id"), RUNS.c.scheduled_for == bindparam("scheduled_for"),
     RUNS.c.attempt == bindparam("attempt"),
-).label("claimed")
-_SELECT_CHRONO = (select(CHRONOS, _CLAIMED).where(CHRONOS.c.id == bindparam("chrono_id"))
-                  .with_for_update(of=CHRONOS))
-"""The chrono, locked, and whether a delivery of the same occurrence already claimed it.
+))
+"""Whether a delivery of the same occurrence already claimed it, read once the chrono is locked.
 
 A duplicate delivery must not reach the run's INSERT: on PostgreSQL it would wait, holding the
 chrono's lock, for the transaction finishing the first delivery's run, which waits in turn for
-that lock (the run-finished trigger updates the chrono): a deadlock, and a run left ``running``."""
+that lock (the run-finished trigger updates the chrono): a deadlock, and a run left ``running``.
+It is a statement of its own, after the lock: PostgreSQL reads a statement's subqueries as of the
+statement's start, so a check inside the locking SELECT could miss a claim committed while that
+SELECT waited for the lock."""
 _INSERT_RUN = insert(RUNS)
 _UPDATE_RUN = update(RUNS).where(RUNS.c.id == bindparam("run_id"))
 
@@ -107,12 +109,14 @@ async def claim_occurrence(
     """
     try:
         async with db.writing() as conn:
-            row = (await conn.execute(_SELECT_CHRONO, {"chrono_id": chrono_id, "scheduled_for": scheduled_for,
-                                                       "attempt": attempt})).mappings().first()
+            row = (await conn.execute(_SELECT_CHRONO, {"chrono_id": chrono_id})).mappings().first()
             now = utcnow()  # after the lock, which may have waited for a writer
-            if row is None or (run_id is None and row["claimed"]):
+            if row is None:
                 return None
-            chrono = Chrono(**{key: value for key, value in row.items() if key != "claimed"})
+            occurrence = {"chrono_id": chrono_id, "scheduled_for": scheduled_for, "attempt": attempt}
+            if run_id is None and (await conn.execute(_CLAIMED, occurrence)).scalar():
+                return None
+            chrono = Chrono(**row)
             if run_id is not None:
                 claimed = await conn.execute(
                     update(RUNS).where(RUNS.c.id == run_id, RUNS.c.started_at.is_(None))

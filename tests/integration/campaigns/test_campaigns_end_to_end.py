@@ -299,3 +299,40 @@ def test_exactly_one_message_per_contact_with_several_processes_on_postgresql(st
         assert {r.channel_id for r in sent} == set(channels)
         assert cwa.stack.jobs.scheduled_due(done["chronoId"]) is None
         print(f"\nend-to-end on PostgreSQL: {elapsed:.1f} s, {dict(counted)}, {faults.summary()}")
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_daily_quota_holds_with_several_processes_on_postgresql(stack: Stack) -> None:
+    """Two workers and two schedulers sending as fast as they can through two numbers with a daily quota of
+    15 each: exactly 15 leave each number, the rest wait (pending, none left sending) for the next quota day."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    ahead = (12 - now.hour) % 24
+    ahead = ahead - 24 if ahead > 14 else ahead  # a zone where it is about noon: the quota day ends hours away
+    zone = f"Etc/GMT{-ahead:+d}" if ahead else "Etc/GMT"
+    every_day = {"start": "00:00", "end": "23:59", "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                 "timezone": zone}
+    with wired(stack, sessions=("default",)) as cwa:
+        channels = [cwa.create_channel("WAHA")["id"], cwa.create_channel("EVOLUTION")["id"]]
+        import_contacts(cwa, [f"{phone(i)},C{i},a,ouro" for i in range(80)])
+        for _ in range(2):
+            cwa.stack.spawn("worker")
+            cwa.stack.spawn("scheduler")
+        _ready(cwa, 2)
+        cid = create_campaign(cwa, channels, delayMinSeconds=0, delayMaxSeconds=0, dailyQuotaPerChannel=15,
+                              window=every_day)["id"]
+        chrono = cwa.api.post(f"/campaigns/{cid}/start").json()["chronoId"]
+        _messages_reach(cwa, 30)
+
+        def resting_until_the_next_day() -> bool:  # the step moved the job to the next quota period
+            due = cwa.stack.jobs.scheduled_due(chrono)
+            return due is not None and due > time.time() + 3600
+        cwa.stack.wait_until(resting_until_the_next_day, timeout=60)
+        counted = assert_counters_equal_rows(cwa, cid)
+        assert (counted["sent"], counted["pending"], counted["sending"]) == (30, 50, 0)
+        per_channel = Counter(r.channel_id for r in rows(cwa, cid) if r.status == "sent")
+        assert per_channel == {channels[0]: 15, channels[1]: 15}
+        assert len(cwa.fake.messages()) == 30 and max(_sent_to(cwa).values()) == 1
