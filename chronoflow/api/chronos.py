@@ -11,7 +11,16 @@ from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from chronoflow.api.openapi import errors
 from chronoflow.api.paging import Skip, Take
-from chronoflow.api.schemas import ChronoCreate, ChronoOut, ChronoUpdate, Page, RunOut, TriggerOut, chrono_value
+from chronoflow.api.schemas import (
+    ChronoCreate,
+    ChronoOut,
+    ChronoUpdate,
+    Page,
+    RunOut,
+    TriggerOut,
+    chrono_columns,
+    chrono_reader,
+)
 from chronoflow.chronos.service import ChronoService
 from chronoflow.store.models import TargetType
 from chronoflow.worker.runs import count_runs, latest_runs
@@ -30,14 +39,12 @@ ChronoListItem: Any = msgspec.defstruct(
 Derived from it, so both always agree on every other field (and on what they hide)."""
 
 
-LIST_COLUMNS = tuple(sorted(
-    {name for name in ChronoListItem.__struct_fields__ if name != "has_signing_secret"} | {"signing_secret"}))
+LIST_COLUMNS = chrono_columns(ChronoListItem)
 """The columns a list item is made of (``hasSigningSecret`` is read from the secret, never shown)."""
 
 
-def list_item(chrono: Any) -> Any:
-    """The list form of a chrono, from a row of :data:`LIST_COLUMNS`."""
-    return ChronoListItem(**{name: chrono_value(chrono, name) for name in ChronoListItem.__struct_fields__})
+list_item = chrono_reader(ChronoListItem, LIST_COLUMNS)
+"""The list form of a chrono, from a row of :data:`LIST_COLUMNS` in that order."""
 
 
 class ChronoController(Controller):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from operator import attrgetter, itemgetter
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
@@ -195,20 +196,40 @@ class ChronoOut(Struct, rename="camel"):
 
     @classmethod
     def of(cls, chrono: Any) -> ChronoOut:
-        return cls(**{name: chrono_value(chrono, name) for name in cls.__struct_fields__})
+        return _chrono_out(chrono)
 
 
-CHRONO_DERIVED: dict[str, Callable[[Any], Any]] = {
-    "headers": lambda chrono: hide_headers(chrono.headers),
-    "has_signing_secret": lambda chrono: bool(chrono.signing_secret),
+CHRONO_DERIVED: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "headers": ("headers", hide_headers),
+    "has_signing_secret": ("signing_secret", bool),
 }
-"""Output fields that are not a stored column as it is: secrets are hidden or only flagged."""
+"""Output fields that are not a stored column as it is (secrets are hidden or only flagged): the
+column each is made from, and how."""
 
 
-def chrono_value(chrono: Any, name: str) -> Any:
-    """Output field ``name`` (snake_case) of a stored chrono; every form of a chrono reads its fields here."""
-    derive = CHRONO_DERIVED.get(name)
-    return derive(chrono) if derive is not None else getattr(chrono, name)
+def chrono_columns(form: type[Any]) -> tuple[str, ...]:
+    """The stored columns ``form`` (a struct of chrono fields) is made of."""
+    return tuple(sorted({CHRONO_DERIVED.get(name, (name,))[0] for name in form.__struct_fields__}))
+
+
+def chrono_reader(form: type[T], columns: tuple[str, ...] | None = None) -> Callable[[Any], T]:
+    """A function that builds ``form`` (a struct of chrono fields) from a stored chrono or, given
+    ``columns``, from a row of those columns in that order.
+
+    Every form of a chrono reads its fields here, with getters made once and passed by position:
+    a list builds fifty of them per request, and a row read by position costs a tenth of one read
+    by name.
+    """
+    def getter(name: str) -> Callable[[Any], Any]:
+        column, derive = CHRONO_DERIVED.get(name, (name, None))
+        read = attrgetter(column) if columns is None else itemgetter(columns.index(column))
+        return read if derive is None else lambda chrono: derive(read(chrono))
+
+    getters = [getter(name) for name in form.__struct_fields__]  # type: ignore[attr-defined]
+    return lambda chrono: form(*[get(chrono) for get in getters])
+
+
+_chrono_out = chrono_reader(ChronoOut)
 
 
 class RunOut(Struct, rename="camel"):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronoflow.checks import checked_description, checked_name
@@ -171,27 +171,31 @@ class ChronoService:
             conditions.append(c.is_active == is_active)
         return conditions
 
-    async def _page(self, columns: Sequence[Any], skip: int, take: int, conditions: list[Any]) -> tuple[list[Any], int]:
-        # Newest first, ties by id, both descending: ix_chronos_created serves it read backwards.
+    @staticmethod
+    def _page_query(columns: Sequence[Any], conditions: list[Any]) -> tuple[Select[Any], Select[Any]]:
+        """A list's query, newest first (ties by id, both descending: ix_chronos_created serves it
+        read backwards), and its count."""
         query = select(*columns).where(*conditions).order_by(CHRONOS.c.created_at.desc(), CHRONOS.c.id.desc())
-        async with self.db.session() as session:
-            return await page_with_total(session, query, select(func.count()).select_from(CHRONOS).where(*conditions),
-                                         skip, take)
+        return query, select(func.count()).select_from(CHRONOS).where(*conditions)
 
     async def list(self, skip: int, take: int, target_type: str | None, is_active: bool | None,
                    search: str | None = None) -> tuple[list[Chrono], int]:
         """A page of chronos, newest first, and their total; ``search`` keeps those whose name contains it (any case)."""
-        rows, total = await self._page([Chrono], skip, take, self._list_conditions(target_type, is_active, search))
+        query, count = self._page_query([Chrono], self._list_conditions(target_type, is_active, search))
+        async with self.db.session() as session:
+            rows, total = await session.run_sync(page_with_total, query, count, skip, take)
         return [row[0] for row in rows], total
 
     async def list_rows(self, columns: Sequence[str], skip: int, take: int, target_type: str | None,
                         is_active: bool | None, search: str | None = None) -> tuple[list[Any], int]:
         """:meth:`list`, reading only ``columns``: rows with those attributes (and the total last), not chronos.
 
-        A list does not show every column, and building whole ORM objects costs more than the query.
+        A list does not show every column, and building whole ORM objects costs more than the query;
+        plain rows are read in one go (:meth:`Database.read`).
         """
-        return await self._page([CHRONOS.c[name] for name in columns], skip, take,
-                                self._list_conditions(target_type, is_active, search))
+        query, count = self._page_query([CHRONOS.c[name] for name in columns],
+                                        self._list_conditions(target_type, is_active, search))
+        return await self.db.read(lambda conn: page_with_total(conn, query, count, skip, take))
 
     async def update(self, chrono_id: str, changes: dict[str, Any]) -> Chrono:
         now = utcnow()

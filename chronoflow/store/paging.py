@@ -10,13 +10,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sqlalchemy import Row, Select
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy import Connection, Row, Select
+    from sqlalchemy.orm import Session
 
 
-async def page_with_total(session: AsyncSession, query: Select[Any], count: Select[Any], skip: int,
-                          take: int) -> tuple[list[Row[Any]], int]:
+def page_with_total(conn: Connection | Session, query: Select[Any], count: Select[Any], skip: int,
+                    take: int) -> tuple[list[Row[Any]], int]:
     """Rows ``skip`` to ``skip + take`` of ``query`` (already ordered), and how many rows it has in all.
+
+    Synchronous, so that it runs whole in :meth:`~chronoflow.store.engine.Database.read` or an
+    async session's ``run_sync``.
 
     Args:
         count: the list's ``SELECT count(*)`` with the same conditions.
@@ -25,10 +28,10 @@ async def page_with_total(session: AsyncSession, query: Select[Any], count: Sele
         The rows (each with the total as its last column) and the total. A page past the end has no
         row to carry the total: it is counted then.
     """
-    rows = list(await session.execute(query.add_columns(count.scalar_subquery()).offset(skip).limit(take)))
+    rows = list(conn.execute(query.add_columns(count.scalar_subquery()).offset(skip).limit(take)))
     if rows:
         return rows, int(rows[0][-1])
-    return rows, 0 if skip == 0 else int(await session.scalar(count) or 0)
+    return rows, 0 if skip == 0 else int(conn.scalar(count) or 0)
 
 
 __all__ = ["page_with_total"]
