@@ -123,10 +123,16 @@ class ChronoService:
         }
 
     # --- scheduling ---------------------------------------------------------------------------
-    async def _sync_job(self, chrono: Chrono, now: datetime) -> None:
-        """Make the chrono's schedule job match its row: one job when active, none otherwise."""
+    async def _sync_job(self, session: AsyncSession, chrono: Chrono, now: datetime) -> None:
+        """Make the chrono's schedule job match its row: one job when active, none otherwise.
+
+        The row is written first, so the transaction holds it (the row's lock on PostgreSQL, the
+        write lock on SQLite) from before the job exists until it commits: whoever reads the row
+        under lock on seeing the job (a worker's claim, the reconciler) waits for the commit.
+        """
         due = first_fire_time(chrono_schedule(chrono), now) if chrono.is_active else None
         chrono.next_run_at = due
+        await session.flush()
         if due is None:
             await asyncio.to_thread(self.jobs.remove_schedule, chrono.id)
         else:
@@ -140,8 +146,7 @@ class ChronoService:
             refuse_foreign_fields(fields, values["target_type"])
             chrono = Chrono(**values)
             session.add(chrono)
-            await session.flush()
-            await self._sync_job(chrono, now)
+            await self._sync_job(session, chrono, now)
         return chrono
 
     async def get(self, chrono_id: str) -> Chrono:
@@ -212,7 +217,7 @@ class ChronoService:
                 setattr(chrono, key, value)
             chrono.updated_at = now
             if reschedule:
-                await self._sync_job(chrono, now)
+                await self._sync_job(session, chrono, now)
         return chrono
 
     async def pause(self, chrono_id: str) -> Chrono:
@@ -229,7 +234,7 @@ class ChronoService:
                 raise Conflict("this one-shot chrono's time has passed; PATCH a new cron to schedule it again")
             chrono.is_active = active
             chrono.updated_at = now
-            await self._sync_job(chrono, now)
+            await self._sync_job(session, chrono, now)
         return chrono
 
     async def delete(self, chrono_id: str) -> None:

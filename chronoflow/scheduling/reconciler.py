@@ -61,12 +61,28 @@ async def reconcile(db: Database, jobs: JobStore) -> ReconcileReport:
             active.update(row.id for row in rows)
             await asyncio.to_thread(_reconcile_batch, jobs, rows, now, report)
     orphans = sorted(scheduled - active)
-    if orphans:
-        await asyncio.to_thread(jobs.remove_schedules, orphans)
-        report.removed.extend(orphans)
+    for start in range(0, len(orphans), BATCH):
+        report.removed.extend(await _remove_orphans(db, jobs, orphans[start:start + BATCH]))
     if report.added or report.replaced:
         await asyncio.to_thread(jobs.wake)
     return report
+
+
+async def _remove_orphans(db: Database, jobs: JobStore, chrono_ids: list[str]) -> list[str]:
+    """Remove the jobs of those chronos that are still not active, read under lock; returns their ids.
+
+    A chrono activated while the rows were read wrote its row, then its job, in a transaction
+    that had not committed then: the lock waits for that commit (its row on PostgreSQL, the write
+    lock on SQLite), and its job stays.
+    """
+    async with db.writing() as conn:
+        rows = await conn.execute(select(Chrono.id, Chrono.is_active).where(Chrono.id.in_(chrono_ids))
+                                  .with_for_update())
+        activated = {row.id for row in rows if row.is_active}
+        gone = [chrono_id for chrono_id in chrono_ids if chrono_id not in activated]
+        if gone:
+            await asyncio.to_thread(jobs.remove_schedules, gone)
+    return gone
 
 
 def _reconcile_batch(jobs: JobStore, rows: Sequence[Any], now: datetime, report: ReconcileReport) -> None:

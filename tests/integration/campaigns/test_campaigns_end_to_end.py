@@ -5,11 +5,8 @@ test (``short_night``): a zone whose clock jumps from 20:00 to 08:00 the next da
 the window's end, as a DST change does, so the worker processes judge the window by the real clock
 and their ordinary zone data (``PYTHONTZPATH``), with nothing mocked.
 
-The campaigns start once the scheduler has finished its start-up reconciliation. The reconciler
-reads the active chronos, then the jobs in Redis, and removes the jobs of chronos it did not see
-active: a campaign started (or a step moving its job) between those two reads loses its only job
-and never sends again. That race belongs to the reconciler, not to campaigns, and is left to be
-fixed there; these tests do not provoke it.
+The campaigns start once the workers are up and the scheduler has finished its start-up
+reconciliation, so that the figures of the run are about sending, not start-up.
 """
 
 from __future__ import annotations
@@ -152,8 +149,7 @@ class Faults:
 
 
 def _ready(cwa: WhatsAppStack, workers: int) -> None:
-    """Wait for ``workers`` live workers and the scheduler's start-up reconciliation: a reconciliation
-    running while the campaign starts can drop the campaign's job (see the module's docstring)."""
+    """Wait for ``workers`` live workers and the scheduler's start-up reconciliation."""
     redis = cwa.stack.redis
     cwa.stack.wait_until(lambda: live_worker_count(redis) == workers and jobs_reconciled(redis), timeout=60)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 
@@ -157,6 +160,37 @@ def test_reconcile_keeps_the_job_of_a_chrono_created_while_it_runs(stack: Stack)
     report = stack.db_run(reconcile(stack.db, CreatedJustBeforeTheScan(stack.redis, stack.settings.queue_name)))
     assert report.removed == [] and report.added == []
     assert stack.jobs.count_schedule_jobs(created[0]) == 1
+
+
+def test_reconcile_keeps_the_job_of_a_chrono_activated_while_it_reads(stack: Stack) -> None:
+    """It keeps the job of a chrono whose activating transaction had written the row and the job, but
+    not committed, when the rows were read: the orphan check under lock waits for that commit."""
+    from chronoflow.scheduling.reconciler import reconcile
+    from chronoflow.store.engine import Database
+
+    cid = stack.create_http_chrono("http://127.0.0.1:9/a", cron="0 8 * * *", isActive=False)["id"]
+    chrono = stack.chrono(cid)
+    due = datetime.now(UTC) + timedelta(days=1)
+    transaction = stack.db.session(write=True)
+    session = stack.db_run(transaction.__aenter__())
+    stack.db_run(session.execute(update(Chrono).where(Chrono.id == cid).values(is_active=True, next_run_at=due)))
+    stack.jobs.put_schedule(schedule_spec(chrono, due))  # the job now, the commit below
+    reports: list[Any] = []
+
+    async def reconcile_from_another_process() -> None:  # its own engine: it meets the lock in the database
+        other = Database(stack.database_url)
+        try:
+            reports.append(await reconcile(other, stack.jobs))
+        finally:
+            await other.dispose()
+
+    reconciling = threading.Thread(target=asyncio.run, args=(reconcile_from_another_process(),))
+    reconciling.start()
+    time.sleep(1)  # it has read the rows, without this chrono, and waits for the lock
+    stack.db_run(transaction.__aexit__(None, None, None))
+    reconciling.join(60)
+    assert reports and reports[0].removed == []
+    assert stack.jobs.count_schedule_jobs(cid) == 1
 
 
 def test_a_schedule_job_holds_only_what_the_scheduler_reads_and_rq_still_reads_it(stack: Stack) -> None:
