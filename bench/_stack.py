@@ -11,18 +11,22 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from redis import Redis
+from sqlalchemy import func, select
 
 from chronoflow.chronos.service import ChronoService
 from chronoflow.config import Settings, async_database_url
 from chronoflow.devtools.embedded_redis import EmbeddedRedis
 from chronoflow.scheduling.jobs import JobStore
+from chronoflow.scheduling.scheduler import ChronoScheduler
 from chronoflow.store.engine import Database
+from chronoflow.store.models import ChronoRun
 from chronoflow.store.migrations import upgrade
 from tests.services import HttpReceiver, PostgresServer
 
@@ -77,6 +81,32 @@ def bench_stack(database: str = "sqlite") -> Iterator[BenchStack]:
             finally:
                 loop.run(db.dispose())
                 loop.close()
+
+
+def burst_rate(stack: BenchStack, at: datetime, count: int, timeout_s: float,
+               env: dict[str, str] | None = None) -> float:
+    """Runs/s of one ``worker --burst`` over the ``count`` chronos due at ``at``, handed over first.
+
+    The rate is taken from the runs themselves: ``count`` over the span from the first start to the
+    last finish.
+    """
+    handed = 0
+    for _ in range(count):  # bounded: each pass hands over at least one while any is left
+        handed += ChronoScheduler(stack.redis, stack.jobs).hand_over_due(at.timestamp())
+        if handed >= count:
+            break
+    stack.spawn("worker", "--burst", env=env).wait(timeout_s)
+
+    async def span() -> tuple[int, float]:
+        async with stack.db.session() as session:
+            row = (await session.execute(select(
+                func.count(), func.min(ChronoRun.started_at), func.max(ChronoRun.finished_at)
+            ).where(ChronoRun.scheduled_for == at, ChronoRun.status == "success"))).one()
+        return row[0], (row[2] - row[1]).total_seconds()
+
+    done, seconds = stack.loop.run(span())
+    assert done == count, f"only {done} of {count} runs succeeded"
+    return count / seconds
 
 
 def percentile(values: list[float], q: float) -> float:

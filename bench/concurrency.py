@@ -18,11 +18,8 @@ import argparse
 import time
 from datetime import UTC, datetime, timedelta
 
-from _stack import BenchStack, bench_stack, median, percentile
-from sqlalchemy import func, select
+from _stack import BenchStack, bench_stack, burst_rate, median, percentile
 
-from chronoflow.scheduling.scheduler import ChronoScheduler
-from chronoflow.store.models import ChronoRun
 
 SLOW_S = 0.2
 """What the receiver of the throughput figure takes per request."""
@@ -39,24 +36,7 @@ def slow_receiver_rate(stack: BenchStack, count: int, concurrency: int) -> float
             "name": f"slow-{concurrency}-{i}", "cron": at.isoformat(), "targetType": "HTTP",
             "url": f"{stack.receiver.url}/slow", "method": "POST",
         }))
-    handed = 0
-    for _ in range(count):  # bounded: each pass hands over at least one while any is left
-        handed += ChronoScheduler(stack.redis, stack.jobs).hand_over_due(at.timestamp())
-        if handed >= count:
-            break
-    worker = stack.spawn("worker", "--burst", env={"WORKER_CONCURRENCY": str(concurrency)})
-    worker.wait(900)
-
-    async def span() -> tuple[int, float]:
-        async with stack.db.session() as session:
-            row = (await session.execute(select(
-                func.count(), func.min(ChronoRun.started_at), func.max(ChronoRun.finished_at)
-            ).where(ChronoRun.scheduled_for == at, ChronoRun.status == "success"))).one()
-        return row[0], (row[2] - row[1]).total_seconds()
-
-    done, seconds = stack.loop.run(span())
-    assert done == count, f"only {done} of {count} runs succeeded"
-    return count / seconds
+    return burst_rate(stack, at, count, 900, env={"WORKER_CONCURRENCY": str(concurrency)})
 
 
 def fast_lateness(stack: BenchStack, count: int, span_s: float, concurrency: int, slow_chronos: int) -> list[float]:

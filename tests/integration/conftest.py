@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from litestar.testing import TestClient
 from redis import Redis
@@ -19,6 +20,7 @@ from sqlalchemy import func, select
 
 from chronoflow.api.app import create_app
 from chronoflow.config import Settings, async_database_url
+from chronoflow.devtools.embedded_redis import free_port
 from chronoflow.scheduling.jobs import SCHEDULED_JOBS_KEY, JobStore
 from chronoflow.scheduling.scheduler import ChronoScheduler
 from chronoflow.store.engine import Database
@@ -121,6 +123,21 @@ class Stack:
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         self.processes.append(process)
         return process
+
+    def spawn_api(self, timeout: float = 60) -> tuple[subprocess.Popen[bytes], str]:
+        """A ``chronoflow api`` process on a free port of 127.0.0.1, once it answers; it and its URL."""
+        port = free_port()
+        process = self.spawn("api", "--port", str(port))
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while True:
+            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+            try:
+                httpx.get(f"{url}/health", timeout=2)
+                return process, url
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "the API did not start"
+                time.sleep(0.2)
 
     def run_due(self, chrono_id: str) -> None:
         """Hand the chrono's next occurrence to the queue and run it with a real worker process."""

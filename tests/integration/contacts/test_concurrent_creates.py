@@ -3,37 +3,21 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from chronoflow.devtools.embedded_redis import free_port
 from tests.integration.conftest import TOKEN, Stack
 
 ROUNDS = 12
 """Pairs of creates per kind: each round is one race, and every one must end as one 201 and one 409."""
-START_TIMEOUT_S = 60
 
 
 @pytest.fixture
-def api_url(stack: Stack) -> Iterator[str]:
+def api_url(stack: Stack) -> str:
     """``chronoflow api`` serving the stack's database (SQLite, then PostgreSQL) on 127.0.0.1."""
-    port = free_port()
-    process = stack.spawn("api", "--port", str(port))
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-        try:
-            httpx.get(f"{url}/health", timeout=2)
-            break
-        except httpx.HTTPError:
-            assert time.monotonic() < deadline, "the API did not start"
-            time.sleep(0.2)
-    yield url
+    return stack.spawn_api()[1]
 
 
 def _race(url: str, path: str, body: dict[str, Any]) -> list[httpx.Response]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import httpx
@@ -117,19 +116,8 @@ def test_an_unexpected_error_is_a_bare_500_logged_with_its_traceback(stack: Stac
 
 def test_the_api_process_writes_the_traceback_to_its_log(sqlite_stack: Stack) -> None:
     """It logs an unexpected error in a real ``chronoflow api`` process, not only under the test runner."""
-    port = free_port()
     sqlite_stack.env["REDIS_URL"] = closed_redis_url()
-    process = sqlite_stack.spawn("api", "--port", str(port))
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-        try:
-            httpx.get(f"{url}/health", timeout=2)
-            break
-        except httpx.HTTPError:
-            assert time.monotonic() < deadline, "the API did not start"
-            time.sleep(0.2)
+    process, url = sqlite_stack.spawn_api()
     response = httpx.post(f"{url}/chronos", json=VALID, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
     ident = response.headers["X-Request-Id"]
     assert response.status_code == 500 and response.json()["requestId"] == ident
