@@ -91,14 +91,15 @@ def _sqlite_pragmas(busy_timeout_s: float) -> Callable[[Any, Any], None]:
     return on_connect
 
 
-def _sqlite_reader(async_engine: AsyncEngine) -> Engine | None:
-    """A synchronous engine (the standard ``sqlite3`` driver) on the same file, for :meth:`Database.read`."""
+def _sqlite_sync_engine(async_engine: AsyncEngine, busy_timeout_s: float) -> Engine | None:
+    """A synchronous engine (the standard ``sqlite3`` driver) on the same file, for :meth:`Database.read`
+    and :meth:`Database.write`."""
     database = async_engine.url.database
     if not database or database == ":memory:":  # a private in-memory database is only the async engine's
         return None
     engine = create_sync_engine(async_engine.url.set(drivername="sqlite"),
-                                connect_args={"timeout": READER_BUSY_TIMEOUT_S, "check_same_thread": False})
-    event.listen(engine, "connect", _sqlite_pragmas(READER_BUSY_TIMEOUT_S))
+                                connect_args={"timeout": busy_timeout_s, "check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_s))
     return engine
 
 
@@ -122,7 +123,8 @@ class Database:
         self.engine = create_engine(url, **engine_kwargs)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._one_writer = self.engine.dialect.name == "sqlite"
-        self._reader = _sqlite_reader(self.engine) if self._one_writer else None
+        self._reader = _sqlite_sync_engine(self.engine, READER_BUSY_TIMEOUT_S) if self._one_writer else None
+        self._writer = _sqlite_sync_engine(self.engine, BUSY_TIMEOUT_S) if self._one_writer else None
         self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary())
 
@@ -158,6 +160,29 @@ class Database:
         async with self.engine.connect() as conn:
             return await conn.run_sync(work)
 
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        """``work(connection)``: Core statements run synchronously in one write transaction.
+
+        It begins as :meth:`writing` does (the write lock first on SQLite; ``work`` locks the rows
+        it reads on PostgreSQL). On SQLite the whole of ``work`` runs in one hop to a thread, on the
+        standard ``sqlite3`` driver, instead of one hop per statement through aiosqlite: a writer
+        holds SQLite's one write lock for less time, which is what the worker's claims and records
+        wait on (:class:`~chronoflow.store.batching.WriteBatcher` puts many in one transaction).
+        """
+        if self._writer is None:
+            async with self.writing() as conn:
+                return await conn.run_sync(work)
+        async with self._writer_lock():
+            return await asyncio.to_thread(self._write_now, work)
+
+    def _write_now(self, work: Callable[[Connection], T]) -> T:
+        assert self._writer is not None
+        with self._writer.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            result = work(conn)
+            conn.commit()  # leaving the block without it rolls back
+            return result
+
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncConnection]:
         """A Core transaction whose reads see every writer that started before it.
@@ -185,5 +210,6 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self._reader is not None:
-            self._reader.dispose()
+        for engine in (self._reader, self._writer):
+            if engine is not None:
+                engine.dispose()

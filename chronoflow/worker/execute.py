@@ -11,6 +11,8 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
+from rq.timeouts import JobTimeoutException
+
 from chronoflow.config import Settings
 from chronoflow.scheduling.jobs import JOB_TIMEOUT_S, Coalesced, from_iso, iso
 from chronoflow.store.engine import utcnow
@@ -54,15 +56,47 @@ def execute_occurrence(
     """RQ job function: run one attempt of one occurrence. Returns the run id, or None if not ours.
 
     ``coalesced`` occurrences, due from ``coalesced_from`` on, were folded into this one by the
-    scheduler (they fell due together, inside the misfire grace).
+    scheduler (they fell due together, inside the misfire grace). ChronoFlow's worker awaits
+    :func:`run_occurrence` on its event loop instead (``execute_occurrence.coroutine``); this
+    synchronous form serves any other RQ worker.
+    """
+    return runtime().loop.run(run_occurrence(
+        chrono_id, scheduled_for, trigger, attempt, next_run_at, missed, missed_total, coalesced, run_id,
+        coalesced_from,
+    ))
+
+
+async def run_occurrence(
+    chrono_id: str,
+    scheduled_for: str | None,
+    trigger: str = RunTrigger.SCHEDULE,
+    attempt: int = 1,
+    next_run_at: str | None = None,
+    missed: list[str] | None = None,
+    missed_total: int = 0,
+    coalesced: int = 0,
+    run_id: str | None = None,
+    coalesced_from: str | None = None,
+) -> str | None:
+    """:func:`execute_occurrence` on the worker's event loop, cancelled after ``JOB_TIMEOUT_S``.
+
+    Raises:
+        JobTimeoutException: the occurrence took longer than ``JOB_TIMEOUT_S``.
     """
     rt = runtime()
     when = from_iso(scheduled_for)
     folded = Coalesced(coalesced, from_iso(coalesced_from) or when, when) if coalesced and when else Coalesced()
-    return rt.loop.run(_execute(
-        rt, chrono_id, when, RunTrigger(trigger), attempt, from_iso(next_run_at),
-        [from_iso(m) for m in missed or []], missed_total, folded, run_id,  # type: ignore[misc]
-    ), timeout=JOB_TIMEOUT_S)
+    try:
+        async with asyncio.timeout(JOB_TIMEOUT_S):
+            return await _execute(
+                rt, chrono_id, when, RunTrigger(trigger), attempt, from_iso(next_run_at),
+                [from_iso(m) for m in missed or []], missed_total, folded, run_id,  # type: ignore[misc]
+            )
+    except TimeoutError:
+        raise JobTimeoutException(f"job exceeded its {JOB_TIMEOUT_S} s timeout") from None
+
+
+execute_occurrence.coroutine = run_occurrence  # type: ignore[attr-defined]
 
 
 async def _execute(
@@ -76,7 +110,7 @@ async def _execute(
         if trigger == RunTrigger.SCHEDULE:  # only stale occurrences: still move nextRunAt on
             await _advance_without_run(rt, chrono_id, next_run_at)
         return None
-    claim = await claim_occurrence(rt.db, chrono_id, scheduled_for, trigger, attempt, rt.worker_id,
+    claim = await claim_occurrence(rt.run_writes, chrono_id, scheduled_for, trigger, attempt, rt.worker_id,
                                    next_run_at=next_run_at, run_id=run_id,
                                    may_wait=lambda chrono: rt.jobs.hold_buffer(
                                        chrono_id, scheduled_for, chrono.misfire_grace_seconds + BUFFER_MARGIN_S))
@@ -92,7 +126,7 @@ async def _execute(
     if trigger == RunTrigger.SCHEDULE:  # later occurrences folded into this one while it waited
         coalesced += await asyncio.to_thread(rt.jobs.take_coalesced, chrono_id)
     if coalesced:  # on the row before the target runs: they stay accounted for if this worker dies
-        await add_coalesced_note(rt.db, claim.run, coalesced)
+        await add_coalesced_note(rt.run_writes, claim.run, coalesced)
     if not claim.runnable:  # recorded at claim time (overdue, or overlapping): nothing to execute
         return claim.run.id
     result = await _run_target(rt, claim)
@@ -103,7 +137,7 @@ async def _execute(
         fields["error_message"] = f"{result.error_message}; attempt {attempt + 1} at {retry_at.isoformat()}"
     if coalesced:
         fields["error_message"] = joined_notes(fields.get("error_message"), coalesced_note(coalesced))
-    await finish_run(rt.db, claim, fields)
+    await finish_run(rt.run_writes, claim, fields)
     if retry_at is not None:
         await asyncio.to_thread(rt.jobs.schedule_retry, chrono_id, scheduled_for, attempt + 1, retry_at)
     return claim.run.id
@@ -133,4 +167,4 @@ async def _advance_without_run(rt: WorkerRuntime, chrono_id: str, next_run_at: d
                 chrono.is_active = False
 
 
-__all__ = ["backoff_delay", "execute_occurrence"]
+__all__ = ["backoff_delay", "execute_occurrence", "run_occurrence"]

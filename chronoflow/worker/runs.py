@@ -14,15 +14,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import bindparam, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronoflow.scheduling.jobs import Coalesced, iso
 from chronoflow.store.engine import Database, utcnow
 from chronoflow.store.models import Chrono, ChronoRun, OverlapPolicy, RunStatus, RunTrigger, new_id
+
+T = TypeVar("T")
 
 CHRONOS = Chrono.__table__
 RUNS = ChronoRun.__table__
@@ -85,8 +89,14 @@ def lateness_note(chrono: Chrono, scheduled_for: datetime, now: datetime) -> str
             f"{chrono.misfire_grace_seconds} s")
 
 
+class Writer(Protocol):
+    """Where run rows are written: a :class:`Database`, or a worker's :class:`WriteBatcher` over one."""
+
+    async def write(self, work: Callable[[Connection], T]) -> T: ...
+
+
 async def claim_occurrence(
-    db: Database,
+    db: Writer,
     chrono_id: str,
     scheduled_for: datetime,
     trigger: RunTrigger,
@@ -108,70 +118,77 @@ async def claim_occurrence(
     than the ORM unit of work: this runs once per occurrence and its cost is the worker's overhead.
     """
     try:
-        async with db.writing() as conn:
-            row = (await conn.execute(_SELECT_CHRONO, {"chrono_id": chrono_id})).mappings().first()
-            now = utcnow()  # after the lock, which may have waited for a writer
-            if row is None:
-                return None
-            occurrence = {"chrono_id": chrono_id, "scheduled_for": scheduled_for, "attempt": attempt}
-            if run_id is None and (await conn.execute(_CLAIMED, occurrence)).scalar():
-                return None
-            chrono = Chrono(**row)
-            if run_id is not None:
-                claimed = await conn.execute(
-                    update(RUNS).where(RUNS.c.id == run_id, RUNS.c.started_at.is_(None))
-                    .values(started_at=now, worker=worker)
-                )
-                if claimed.rowcount != 1:
-                    return None
-                stored = (await conn.execute(select(RUNS).where(RUNS.c.id == run_id))).mappings().one()
-                return Claim(run=ChronoRun(**stored), chrono=chrono)
-            if trigger == RunTrigger.SCHEDULE:
-                if not chrono.is_active:
-                    return None
-                if not chrono.is_recurring:  # a recurring chrono's nextRunAt moves when the run finishes
-                    await conn.execute(update(CHRONOS).where(CHRONOS.c.id == chrono_id)
-                                       .values(is_active=False, next_run_at=None))
-            elif chrono.is_recurring and not chrono.is_active:
-                return None  # a retry of a paused recurring chrono
-            advance = trigger == RunTrigger.SCHEDULE and chrono.is_recurring
-            values = {
-                "id": new_id(), "chrono_id": chrono_id, "scheduled_for": scheduled_for, "attempt": attempt,
-                "trigger": trigger, "status": RunStatus.RUNNING, "started_at": now, "worker": worker,
-                "created_at": now, "advances_to": next_run_at if advance else None,
-            }
-            note = lateness_note(chrono, scheduled_for, now) if trigger == RunTrigger.SCHEDULE else None
-            status = RunStatus.MISSED
-            if note is None and advance and chrono.overlap_policy != OverlapPolicy.ALLOW:
-                busy = await _running_occurrence(conn, chrono_id, scheduled_for)
-                if busy is not None:
-                    if chrono.overlap_policy == OverlapPolicy.BUFFER_ONE and may_wait(chrono):
-                        return MustWait(busy)
-                    status = RunStatus.SKIPPED
-                    note = (f"skipped: the run of {busy.isoformat()} was still running "
-                            f"(overlapPolicy {chrono.overlap_policy})")
-            await conn.execute(_INSERT_RUN, values)
-            if note is not None:
-                # Leaving ``running`` in the same transaction lets the 0003 trigger move nextRunAt on.
-                recorded = {"status": status, "finished_at": now, "duration_ms": 0, "error_message": note}
-                await conn.execute(_UPDATE_RUN, {"run_id": values["id"], **recorded})
-                values.update(recorded)
-            return Claim(run=ChronoRun(**values), chrono=chrono)
+        return await db.write(partial(_claim, chrono_id=chrono_id, scheduled_for=scheduled_for, trigger=trigger,
+                                      attempt=attempt, worker=worker, next_run_at=next_run_at, run_id=run_id,
+                                      may_wait=may_wait))
     except IntegrityError:
         return None
 
 
-async def _running_occurrence(conn: AsyncConnection, chrono_id: str, scheduled_for: datetime) -> datetime | None:
+def _claim(
+    conn: Connection, *, chrono_id: str, scheduled_for: datetime, trigger: RunTrigger, attempt: int, worker: str,
+    next_run_at: datetime | None, run_id: str | None, may_wait: Callable[[Chrono], bool],
+) -> Claim | MustWait | None:
+    """:func:`claim_occurrence`'s statements, in the caller's write transaction."""
+    row = conn.execute(_SELECT_CHRONO, {"chrono_id": chrono_id}).mappings().first()
+    now = utcnow()  # after the lock, which may have waited for a writer
+    if row is None:
+        return None
+    occurrence = {"chrono_id": chrono_id, "scheduled_for": scheduled_for, "attempt": attempt}
+    if run_id is None and conn.execute(_CLAIMED, occurrence).scalar():
+        return None
+    chrono = Chrono(**row)
+    if run_id is not None:
+        claimed = conn.execute(
+            update(RUNS).where(RUNS.c.id == run_id, RUNS.c.started_at.is_(None)).values(started_at=now, worker=worker)
+        )
+        if claimed.rowcount != 1:
+            return None
+        stored = conn.execute(select(RUNS).where(RUNS.c.id == run_id)).mappings().one()
+        return Claim(run=ChronoRun(**stored), chrono=chrono)
+    if trigger == RunTrigger.SCHEDULE:
+        if not chrono.is_active:
+            return None
+        if not chrono.is_recurring:  # a recurring chrono's nextRunAt moves when the run finishes
+            conn.execute(update(CHRONOS).where(CHRONOS.c.id == chrono_id).values(is_active=False, next_run_at=None))
+    elif chrono.is_recurring and not chrono.is_active:
+        return None  # a retry of a paused recurring chrono
+    advance = trigger == RunTrigger.SCHEDULE and chrono.is_recurring
+    values = {
+        "id": new_id(), "chrono_id": chrono_id, "scheduled_for": scheduled_for, "attempt": attempt,
+        "trigger": trigger, "status": RunStatus.RUNNING, "started_at": now, "worker": worker,
+        "created_at": now, "advances_to": next_run_at if advance else None,
+    }
+    note = lateness_note(chrono, scheduled_for, now) if trigger == RunTrigger.SCHEDULE else None
+    status = RunStatus.MISSED
+    if note is None and advance and chrono.overlap_policy != OverlapPolicy.ALLOW:
+        busy = _running_occurrence(conn, chrono_id, scheduled_for)
+        if busy is not None:
+            if chrono.overlap_policy == OverlapPolicy.BUFFER_ONE and may_wait(chrono):
+                return MustWait(busy)
+            status = RunStatus.SKIPPED
+            note = (f"skipped: the run of {busy.isoformat()} was still running "
+                    f"(overlapPolicy {chrono.overlap_policy})")
+    conn.execute(_INSERT_RUN, values)
+    if note is not None:
+        # Leaving ``running`` in the same transaction lets the 0003 trigger move nextRunAt on.
+        recorded = {"status": status, "finished_at": now, "duration_ms": 0, "error_message": note}
+        conn.execute(_UPDATE_RUN, {"run_id": values["id"], **recorded})
+        values.update(recorded)
+    return Claim(run=ChronoRun(**values), chrono=chrono)
+
+
+def _running_occurrence(conn: Connection, chrono_id: str, scheduled_for: datetime) -> datetime | None:
     """The occurrence of another run of this chrono that a worker is executing, if any."""
-    return (await conn.execute(
+    return conn.execute(
         select(RUNS.c.scheduled_for).where(
             RUNS.c.chrono_id == chrono_id, RUNS.c.status == RunStatus.RUNNING,
             RUNS.c.started_at.is_not(None), RUNS.c.scheduled_for != scheduled_for,
         ).limit(1)
-    )).scalar()
+    ).scalar()
 
 
-async def finish_run(db: Database, claim: Claim, fields: dict[str, Any]) -> ChronoRun:
+async def finish_run(db: Writer, claim: Claim, fields: dict[str, Any]) -> ChronoRun:
     """Store a run's outcome.
 
     The chrono follows inside the database (trigger of migration 0003): ``lastRunAt`` and
@@ -184,11 +201,14 @@ async def finish_run(db: Database, claim: Claim, fields: dict[str, Any]) -> Chro
     started = run.started_at or finished
     values = {**fields, "finished_at": finished,
               "duration_ms": max(0, round((finished - started).total_seconds() * 1000))}
-    async with db.engine.begin() as conn:
-        await conn.execute(_UPDATE_RUN, {"run_id": run.id, **values})
+    await db.write(partial(_update_run, run.id, values))
     for key, value in values.items():
         setattr(run, key, value)
     return run
+
+
+def _update_run(run_id: str, values: dict[str, Any], conn: Connection) -> None:
+    conn.execute(_UPDATE_RUN, {"run_id": run_id, **values})
 
 
 def coalesced_note(folded: Coalesced) -> str:
@@ -201,12 +221,11 @@ def joined_notes(*notes: str | None) -> str:
     return "; ".join(note for note in notes if note)
 
 
-async def add_coalesced_note(db: Database, run: ChronoRun, folded: Coalesced) -> None:
+async def add_coalesced_note(db: Writer, run: ChronoRun, folded: Coalesced) -> None:
     """Say on a run which occurrences were folded into it, after what the row already says (a
     skipped or missed run's reason): without the note they would be accounted for nowhere."""
     message = joined_notes(run.error_message, coalesced_note(folded))
-    async with db.engine.begin() as conn:
-        await conn.execute(_UPDATE_RUN, {"run_id": run.id, "error_message": message})
+    await db.write(partial(_update_run, run.id, {"error_message": message}))
     run.error_message = message
 
 

@@ -6,7 +6,8 @@ worker process keeps one event loop, one database engine and one HTTP client for
 starts every target once (the FUNCTION target builds its sandbox runner then, and logs its
 isolation layers) and closes them when it stops, and keeps a heartbeat key in Redis so a dead
 worker's runs can be failed (invariant 4). Up to ``WORKER_CONCURRENCY`` runs are in flight at once
-(:class:`~chronoflow.worker.concurrent.ConcurrentWorker`), their I/O overlapping on that loop.
+(:class:`~chronoflow.worker.concurrent.ConcurrentWorker`), each a coroutine on that loop, where
+their I/O overlaps.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from rq.timeouts import JobTimeoutException
 from chronoflow.config import Settings, get_settings
 from chronoflow.scheduling.heartbeats import HEARTBEAT_PREFIX
 from chronoflow.scheduling.jobs import JobStore
+from chronoflow.store.batching import WriteBatcher
 from chronoflow.store.engine import Database
 from chronoflow.targets import ExecutionContext, all_targets
 from chronoflow.worker.concurrent import ConcurrentWorker
@@ -98,6 +100,8 @@ class WorkerRuntime:
     worker_id: str
     function_slots: asyncio.Semaphore
     """Bounds the FUNCTION runs (sandbox children) in flight to ``WORKER_FUNCTION_CONCURRENCY``."""
+    run_writes: WriteBatcher
+    """The claims and records of the runs in flight, committed together."""
     stopping: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
@@ -111,7 +115,7 @@ class WorkerRuntime:
         jobs = JobStore(redis, settings.queue_name)
         context = ExecutionContext(settings=settings, db=db, http=http, worker_id=worker_id, jobs=jobs)
         runtime = cls(settings, redis, jobs, db, context, loop, worker_id,
-                      asyncio.Semaphore(settings.worker_function_concurrency))
+                      asyncio.Semaphore(settings.worker_function_concurrency), WriteBatcher(db))
         runtime._start_heartbeat()
         loop.run(runtime._start_targets())
         return runtime
@@ -222,7 +226,7 @@ def run_worker(settings: Settings, redis_url: str, database_url: str, *, burst: 
     try:
         while True:
             worker = ChronoWorker([rt.jobs.queue], connection=rt.redis, name=name or rt.worker_id,
-                                  concurrency=settings.worker_concurrency)
+                                  concurrency=settings.worker_concurrency, loop=rt.loop.loop)
             try:
                 worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
             except RedisError:  # the loop's own teardown could not reach Redis either

@@ -167,3 +167,28 @@ def test_a_slow_receiver_delays_a_fast_chrono_only_when_every_slot_is_taken(
     for gate in gates[1:]:
         gate.set()
     stack.wait_until(lambda: all(_statuses(stack, cid) == ["success"] for cid, _ in slow), timeout=30)
+
+
+def test_a_burst_taken_in_batches_is_recorded_in_rq_as_rq_records_a_job(stack: Stack, http_receiver: Any) -> None:
+    """It leaves RQ's keys as RQ's own worker would after jobs dequeued, started and recorded together.
+
+    Twelve occurrences wait in the queue before a worker with four slots starts, so it takes them
+    four at a time and records several ends in one transaction; what ``rqinfo`` and rq-dashboard read
+    must still say: each job finished with its result, none started or failed, the queue and RQ's
+    intermediate list empty, every run recorded once.
+    """
+    chronos = [_chrono_due(stack, http_receiver.url + f"/burst/{i}") for i in range(12)]
+    job_ids = _hand_over(stack, *chronos)
+    stack.env["WORKER_CONCURRENCY"] = "4"
+    stack.drain()
+    assert all(_statuses(stack, cid) == ["success"] for cid, _ in chronos)
+    assert len(http_receiver.requests) == 12
+    queue = stack.jobs.queue
+    jobs = Job.fetch_many(job_ids, connection=stack.redis)
+    assert {job.get_status() for job in jobs} == {JobStatus.FINISHED}
+    results = {job.id: job.return_value() for job in jobs}
+    runs = {occurrence_job_id(cid, datetime.fromtimestamp(due, UTC), 1): stack.runs(cid)[0].id for cid, due in chronos}
+    assert results == runs
+    assert set(queue.finished_job_registry.get_job_ids()) == set(job_ids)
+    assert queue.started_job_registry.get_job_ids() == [] and queue.failed_job_registry.get_job_ids() == []
+    assert stack.queued() == [] and stack.redis.llen(queue.intermediate_queue_key) == 0
