@@ -511,3 +511,15 @@ class HttpReceiver:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class CountingDatabase:
+    """A :class:`~chronoflow.store.engine.Database` that counts the write transactions it was asked for."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        self.transactions = 0
+
+    async def write(self, work: Any) -> Any:
+        self.transactions += 1
+        return await self.db.write(work)

@@ -12,10 +12,14 @@ import asyncio
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from chronoflow.checks import checked_description, checked_name
 from chronoflow.config import MAX_MISFIRE_GRACE_SECONDS, Settings
@@ -24,9 +28,10 @@ from chronoflow.nlcron import Schedule
 from chronoflow.nlcron.parser import MAX_EXPRESSION_CHARS
 from chronoflow.scheduling.jobs import JobStore, ScheduleSpec
 from chronoflow.scheduling.reading import first_fire_time, read_schedule, stored_schedule
+from chronoflow.store.batching import WriteBatcher
 from chronoflow.store.engine import Database, utcnow
 from chronoflow.store.lookups import get_or_404
-from chronoflow.store.models import Chrono, ChronoRun, OverlapPolicy, RunStatus, RunTrigger, TargetType
+from chronoflow.store.models import Chrono, ChronoRun, OverlapPolicy, RunStatus, RunTrigger, TargetType, new_id
 from chronoflow.store.paging import page_with_total
 from chronoflow.targets import get_target, refuse_foreign_fields
 from chronoflow.targets.http import keep_hidden_values
@@ -84,6 +89,8 @@ class ChronoService:
         self.db = db
         self.jobs = jobs
         self.settings = settings
+        self.creations = WriteBatcher(db)
+        """New chronos arriving together are written in one transaction (group commit)."""
 
     # --- validation ---------------------------------------------------------------------------
     async def _validated(self, fields: dict[str, Any], session: AsyncSession, now: datetime) -> dict[str, Any]:
@@ -140,13 +147,32 @@ class ChronoService:
 
     # --- operations ---------------------------------------------------------------------------
     async def create(self, fields: dict[str, Any]) -> Chrono:
+        """Validate, then write the row and its schedule job in a transaction shared with the
+        creations arriving at the same time: SQLite's one write lock is taken once for all of them.
+
+        Raises:
+            Conflict: the function or channel it names was deleted after it was checked.
+        """
         now = utcnow()
-        async with self.db.session(write=True) as session:
+        async with self.db.session() as session:
             values = await self._validated(fields, session, now)
-            refuse_foreign_fields(fields, values["target_type"])
-            chrono = Chrono(**values)
+        refuse_foreign_fields(fields, values["target_type"])
+        values["id"] = new_id()  # the same on a second try, so a job put by a failed batch is overwritten
+        try:
+            return await self.creations.write(partial(self._insert, values, now))
+        except IntegrityError:
+            raise Conflict("the function or channel this chrono names was deleted while it was being created",
+                           field="functionId" if values.get("function_id") else "channelId") from None
+
+    def _insert(self, values: dict[str, Any], now: datetime, conn: Connection) -> Chrono:
+        """The new chrono's row, then its schedule job (as :meth:`_sync_job`), in the caller's transaction."""
+        chrono = Chrono(**values)
+        chrono.next_run_at = due = first_fire_time(chrono_schedule(chrono), now) if chrono.is_active else None
+        with Session(bind=conn) as session:  # joins the transaction: it commits with the batch
             session.add(chrono)
-            await self._sync_job(session, chrono, now)
+            session.flush()
+        if due is not None:
+            self.jobs.put_schedule(schedule_spec(chrono, due))
         return chrono
 
     async def get(self, chrono_id: str) -> Chrono:

@@ -8,11 +8,16 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
-from chronoflow.chronos.service import schedule_spec
+from chronoflow.chronos.service import ChronoService, schedule_spec
+from chronoflow.errors import Conflict
+from chronoflow.scheduling.jobs import SCHEDULED_JOBS_KEY
+from chronoflow.store.batching import WriteBatcher
 from chronoflow.store.models import Chrono
 from tests.integration.conftest import Stack
+from tests.services import CountingDatabase
 
 
 def test_it_keeps_one_job_through_the_whole_lifecycle(stack: Stack) -> None:
@@ -52,6 +57,52 @@ def test_it_keeps_one_job_through_the_whole_lifecycle(stack: Stack) -> None:
     assert stack.api.delete(f"/chronos/{cid}").status_code == 204
     assert stack.jobs.count_schedule_jobs(cid) == 0
     assert stack.api.get(f"/chronos/{cid}").status_code == 404
+
+
+def test_chronos_created_together_share_a_transaction_and_each_gets_its_job(stack: Stack) -> None:
+    """It writes 30 creations arriving at once in one or two transactions, each row with its one job."""
+    service = ChronoService(stack.db, stack.jobs, stack.settings)
+    counting = CountingDatabase(stack.db)
+    service.creations = WriteBatcher(counting)  # type: ignore[arg-type]
+
+    async def create_all() -> list[Chrono]:
+        return list(await asyncio.gather(*(service.create({
+            "name": f"together-{i}", "cron": f"{i} 8 * * *", "targetType": "HTTP", "url": "http://127.0.0.1:9/hook",
+        }) for i in range(30))))
+
+    chronos = stack.db_run(create_all())
+    assert counting.transactions <= 2
+    assert len({chrono.id for chrono in chronos}) == 30
+    for chrono in chronos:
+        stored = stack.api.get(f"/chronos/{chrono.id}").json()
+        assert stored["name"] == chrono.name
+        assert stack.jobs.count_schedule_jobs(chrono.id) == 1
+        assert stack.jobs.scheduled_due(chrono.id) == datetime.fromisoformat(stored["nextRunAt"]).timestamp()
+
+
+def test_a_chrono_whose_function_vanished_before_its_insert_is_a_409_and_leaves_nothing(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It answers Conflict naming functionId, with no row and no job, when the function is gone at insert time.
+
+    The fields are checked before the write transaction; a function deleted in between is found by
+    the foreign key. The check is made to pass with an id no function has, as if deleted meanwhile.
+    """
+    service = ChronoService(stack.db, stack.jobs, stack.settings)
+    checked = service._validated
+
+    async def validated_then_deleted(fields: dict[str, Any], session: Any, now: datetime) -> dict[str, Any]:
+        values = await checked(fields, session, now)
+        return {**values, "target_type": "FUNCTION", "url": None, "method": None, "headers": None,
+                "payload": None, "signing_secret": None, "function_id": "deleted-meanwhile"}
+
+    monkeypatch.setattr(service, "_validated", validated_then_deleted)
+    monkeypatch.setattr("chronoflow.chronos.service.refuse_foreign_fields", lambda fields, target_type: None)
+    with pytest.raises(Conflict) as refused:
+        stack.db_run(service.create({"name": "orphan", "cron": "0 8 * * *", "targetType": "HTTP",
+                                     "url": "http://127.0.0.1:9/hook"}))
+    assert refused.value.field == "functionId"
+    assert stack.api.get("/chronos").json()["total"] == 0
+    assert stack.redis.zcard(SCHEDULED_JOBS_KEY) == 0
 
 
 def test_a_one_shot_has_no_job_after_its_run(stack: Stack, http_receiver) -> None:

@@ -53,12 +53,12 @@ class LiveApi:
         self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self.sock]}, daemon=True)
         self._thread.start()
-        deadline = threading.Event()
-        for _ in range(200):
+        pause = threading.Event()
+        for _ in range(1500):  # 30 s: a machine busy with the rest of the suite once took more than 4
             if self._server.started:
                 return
-            deadline.wait(0.02)
-        raise RuntimeError("the API server did not start")
+            pause.wait(0.02)
+        raise RuntimeError("the API server did not start within 30 s")
 
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:

@@ -12,18 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chronoflow.store.batching import WriteBatcher
 from chronoflow.store.engine import Database
-
-
-class CountingDatabase:
-    """A :class:`Database` that counts the write transactions it was asked for."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.transactions = 0
-
-    async def write(self, work: Callable[[Connection], Any]) -> Any:
-        self.transactions += 1
-        return await self.db.write(work)
+from tests.services import CountingDatabase
 
 
 def _insert(key: int) -> Callable[[Connection], int]:
