@@ -89,7 +89,7 @@ class ChronoService:
         self.db = db
         self.jobs = jobs
         self.settings = settings
-        self.creations = WriteBatcher(db)
+        self.creations = WriteBatcher(db, before_commit=self._write_created)
         """New chronos arriving together are written in one transaction (group commit)."""
 
     # --- validation ---------------------------------------------------------------------------
@@ -159,21 +159,29 @@ class ChronoService:
         refuse_foreign_fields(fields, values["target_type"])
         values["id"] = new_id()  # the same on a second try, so a job put by a failed batch is overwritten
         try:
-            return await self.creations.write(partial(self._insert, values, now))
+            return await self.creations.write(partial(self._new_chrono, values, now))
         except IntegrityError:
             raise Conflict("the function or channel this chrono names was deleted while it was being created",
                            field="functionId" if values.get("function_id") else "channelId") from None
 
-    def _insert(self, values: dict[str, Any], now: datetime, conn: Connection) -> Chrono:
-        """The new chrono's row, then its schedule job (as :meth:`_sync_job`), in the caller's transaction."""
+    @staticmethod
+    def _new_chrono(values: dict[str, Any], now: datetime, _conn: Connection) -> Chrono:
+        """A new chrono with its first due time, written by :meth:`_write_created` with the rest of its batch."""
         chrono = Chrono(**values)
-        chrono.next_run_at = due = first_fire_time(chrono_schedule(chrono), now) if chrono.is_active else None
-        with Session(bind=conn) as session:  # joins the transaction: it commits with the batch
-            session.add(chrono)
-            session.flush()
-        if due is not None:
-            self.jobs.put_schedule(schedule_spec(chrono, due))
+        chrono.next_run_at = first_fire_time(chrono_schedule(chrono), now) if chrono.is_active else None
         return chrono
+
+    def _write_created(self, conn: Connection, chronos: list[Chrono]) -> None:
+        """The rows of a batch of new chronos in one statement, then their schedule jobs in one round trip,
+        in the batch's transaction (rows first: see :meth:`_sync_job`)."""
+        with Session(bind=conn) as session:  # joins the transaction: it commits with the batch
+            session.add_all(chronos)
+            session.flush()
+        with self.jobs.redis.pipeline() as pipe:
+            for chrono in chronos:
+                if chrono.next_run_at is not None:
+                    self.jobs.put_schedule(schedule_spec(chrono, chrono.next_run_at), pipeline=pipe)
+            pipe.execute()
 
     async def get(self, chrono_id: str) -> Chrono:
         async with self.db.session() as session:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
@@ -34,11 +35,19 @@ class WriteBatcher:
     ``write`` has :meth:`Database.write`'s signature, so code written against one takes the other.
     """
 
-    def __init__(self, db: Database, limit: int = BATCH_LIMIT) -> None:
+    def __init__(self, db: Database, limit: int = BATCH_LIMIT,
+                 before_commit: Callable[[Connection, list[Any]], None] | None = None) -> None:
+        """
+        Args:
+            before_commit: called inside each transaction after its units, with their results: what
+                the batch writes in one go (many rows in one statement, many Redis writes in one round
+                trip). If it raises, the batch is written again one unit at a time, as for a failing unit.
+        """
         if limit < 1:
             raise ValueError(f"a batch limit must be at least 1, not {limit}")
         self.db = db
         self.limit = limit
+        self.before_commit = before_commit
         self._pending: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -55,8 +64,7 @@ class WriteBatcher:
             while self._pending:
                 batch, self._pending = self._pending[:self.limit], self._pending[self.limit:]
                 try:
-                    results = await self.db.write(lambda conn: [None if future.done() else work(conn)
-                                                                for work, future in batch])
+                    results = await self.db.write(partial(self._run, batch))
                 except Exception as exc:
                     if len(batch) == 1:
                         _settle(batch[0][1], exc=exc)
@@ -70,13 +78,20 @@ class WriteBatcher:
             self._writer = None
 
     async def _write_one_by_one(self, batch: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]]) -> None:
-        for work, future in batch:
+        for unit in batch:
             try:
-                result = await self.db.write(work)
+                [result] = await self.db.write(partial(self._run, [unit]))
             except Exception as exc:
-                _settle(future, exc=exc)
+                _settle(unit[1], exc=exc)
             else:
-                _settle(future, result)
+                _settle(unit[1], result)
+
+    def _run(self, batch: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]], conn: Connection) -> list[Any]:
+        """The batch's units in order (skipping those whose caller is gone), then ``before_commit``."""
+        results = [None if future.done() else work(conn) for work, future in batch]
+        if self.before_commit is not None:
+            self.before_commit(conn, [result for result, (_, future) in zip(results, batch) if not future.done()])
+        return results
 
 
 def _settle(future: asyncio.Future[Any], result: Any = None, exc: BaseException | None = None) -> None:

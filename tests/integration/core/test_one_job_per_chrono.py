@@ -14,7 +14,6 @@ from sqlalchemy import update
 from chronoflow.chronos.service import ChronoService, schedule_spec
 from chronoflow.errors import Conflict
 from chronoflow.scheduling.jobs import SCHEDULED_JOBS_KEY
-from chronoflow.store.batching import WriteBatcher
 from chronoflow.store.models import Chrono
 from tests.integration.conftest import Stack
 from tests.services import CountingDatabase
@@ -63,7 +62,7 @@ def test_chronos_created_together_share_a_transaction_and_each_gets_its_job(stac
     """It writes 30 creations arriving at once in one or two transactions, each row with its one job."""
     service = ChronoService(stack.db, stack.jobs, stack.settings)
     counting = CountingDatabase(stack.db)
-    service.creations = WriteBatcher(counting)  # type: ignore[arg-type]
+    service.creations.db = counting  # type: ignore[assignment]
 
     async def create_all() -> list[Chrono]:
         return list(await asyncio.gather(*(service.create({
