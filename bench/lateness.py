@@ -1,7 +1,8 @@
 """Fire lateness of 1,000 HTTP chronos due at distinct times over one minute, with one worker.
 
-Lateness is the receiver's arrival time minus the occurrence's scheduled time. Target: p99 under
-250 ms, and never early (no negative value). Runs a real scheduler and worker process against an
+Lateness is the receiver's arrival time minus the occurrence's scheduled time. Targets: never early
+(no negative value); p99 at most 20 ms over a minute; every one within 1 s when all are due at the
+same instant (``--span 0``). Runs a real scheduler and worker process against an
 embedded Redis, a SQLite file and an HTTP receiver on 127.0.0.1.
 
     python bench/lateness.py [--count 1000] [--span 60] [--workers 1]
@@ -50,7 +51,12 @@ def main() -> None:
         print(f"lateness p50 {median(lateness_ms):.1f} ms, p99 {percentile(lateness_ms, 99):.1f} ms, "
               f"max {max(lateness_ms):.1f} ms, min {min(lateness_ms):.1f} ms")
         print(f"early arrivals: {early}  (target: 0)")
-        print(f"target p99 < 250 ms: {'met' if percentile(lateness_ms, 99) < 250 and early == 0 else 'NOT met'}")
+        if args.span > 0:
+            met = percentile(lateness_ms, 99) <= 20
+            print(f"target p99 <= 20 ms, none early: {'met' if met and early == 0 else 'NOT met'}")
+        else:
+            met = max(lateness_ms) <= 1000
+            print(f"target all within 1 s, none early: {'met' if met and early == 0 else 'NOT met'}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """HTTP runs per second of one worker draining a burst, beside bare RQ no-op jobs on the same Redis.
 
 Both rates come from the jobs' own start and end stamps (first start to last end), so process
-start-up is excluded from both. Target: ChronoFlow's rate is at least half of bare RQ's.
+start-up is excluded from both. Target: ChronoFlow's rate is at least bare RQ's (ratio 1.0).
 
     python bench/throughput.py [--count 500] [--rounds 3]
 """
