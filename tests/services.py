@@ -26,6 +26,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -523,3 +524,52 @@ class CountingDatabase:
     async def write(self, work: Any) -> Any:
         self.transactions += 1
         return await self.db.write(work)
+
+
+class DevProcess:
+    """A running ``chronoflow dev`` whose output is read as it comes, by a thread of its own.
+
+    Its children write to the same pipe; a pipe nobody reads fills up and blocks them, and a
+    test that stops reading after start-up would then see ``dev`` hang on stopping.
+    """
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "chronoflow", "dev", *args], env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self._lines: list[str] = []
+        self._cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:  # type: ignore[union-attr]
+            with self._cond:
+                self._lines.append(line)
+                self._cond.notify_all()
+
+    @property
+    def output(self) -> str:
+        with self._cond:
+            return "".join(self._lines)
+
+    def read_until(self, text: str, timeout: float) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: text in "".join(self._lines) or self.process.poll() is not None, timeout)
+
+    def children(self) -> list[int]:
+        listed = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True,
+                                check=False).stdout
+        return [int(child) for child in listed.split()]
+
+    def stop(self, stop_signal: int, timeout: float = 30) -> None:
+        """Send ``stop_signal`` and wait for ``dev`` to exit; on a timeout, kill it and say what it printed."""
+        children = self.children()
+        self.process.send_signal(stop_signal)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            states = subprocess.run(["ps", "-o", "pid,stat,etime,args", "-p", ",".join(map(str, children)) or "0"],
+                                    capture_output=True, text=True, check=False).stdout
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"chronoflow dev did not stop within {timeout} s; its children:\n{states}\n"
+                                 f"it printed:\n{self.output[-4000:]}") from None

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,40 +13,20 @@ from pathlib import Path
 import httpx
 
 from chronoflow.devtools.embedded_redis import free_port
-
-
-class Dev:
-    """A running ``chronoflow dev`` and everything it printed so far."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.process = process
-        self.output = ""
-
-    def read_until(self, text: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.output and time.monotonic() < deadline:
-            self.output += self.process.stdout.readline()  # type: ignore[union-attr]
-
-    def children(self) -> list[int]:
-        listed = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True,
-                                check=False).stdout
-        return [int(child) for child in listed.split()]
+from tests.services import DevProcess
 
 
 @contextmanager
-def dev(tmp_path: Path, stop_signal: int) -> Iterator[Dev]:
+def dev(tmp_path: Path, stop_signal: int) -> Iterator[DevProcess]:
     """``chronoflow dev`` from nothing (no Redis, database or token configured), stopped by ``stop_signal``."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CHRONOFLOW_API_TOKENS")}
     env.update(CHRONOFLOW_HOME=str(tmp_path / "home"), PYTHONUNBUFFERED="1")
-    process = subprocess.Popen([sys.executable, "-m", "chronoflow", "dev", "--port", str(free_port())], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    running = Dev(process)
+    running = DevProcess(["--port", str(free_port())], env)
     try:
         running.read_until("Press Ctrl-C", timeout=60)
         yield running
     finally:
-        process.send_signal(stop_signal)
-        process.wait(30)
+        running.stop(stop_signal)
 
 
 def _alive(pid: int) -> bool:

@@ -89,8 +89,9 @@ def test_scheduler_restart_after_downtime_handles_missed_occurrences(sqlite_stac
     before_restart = len(http_receiver.requests)
     stack.spawn("scheduler")
     def coalesced_after_restart() -> list:
-        return [r for r in stack.runs(chrono["id"])
-                if r.scheduled_for.timestamp() > stopped_at and r.error_message and "coalesced" in r.error_message]
+        return [r for r in stack.runs(chrono["id"])  # the note is on the row before its call; wait for the end
+                if r.scheduled_for.timestamp() > stopped_at and r.error_message and "coalesced" in r.error_message
+                and r.status != "running"]
 
     stack.wait_until(coalesced_after_restart)
     runs = stack.runs(chrono["id"])

@@ -7,8 +7,6 @@ import os
 import re
 import signal
 import stat
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import httpx
 
 from chronoflow.channels import sign_waha_body
 from chronoflow.devtools.embedded_redis import free_port
+from tests.services import DevProcess
 
 GIVEN_HMAC_KEY = "hmac-from-the-environment"
 
@@ -27,13 +26,11 @@ def test_dev_generates_the_missing_webhook_secret_and_uses_the_given_one(tmp_pat
     dropped = ("DATABASE_URL", "REDIS_URL", "CHRONOFLOW_API_TOKENS", "EVOLUTION_WEBHOOK_SECRET")
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(CHRONOFLOW_HOME=str(home), PYTHONUNBUFFERED="1", WAHA_WEBHOOK_HMAC_KEY=GIVEN_HMAC_KEY)
-    process = subprocess.Popen([sys.executable, "-m", "chronoflow", "dev", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output = ""
+    running = DevProcess(["--port", str(port)], env)
+    process = running.process
     try:
-        deadline = time.monotonic() + 60
-        while "Press Ctrl-C" not in output and time.monotonic() < deadline and process.poll() is None:
-            output += process.stdout.readline()  # type: ignore[union-attr]
+        running.read_until("Press Ctrl-C", timeout=60)
+        output = running.output
         assert "Press Ctrl-C" in output, output
         url = re.search(r"running at (http://\S+)", output).group(1)  # type: ignore[union-attr]
         printed = re.search(r"EVOLUTION_WEBHOOK_SECRET=(\S+)", output)
@@ -58,8 +55,7 @@ def test_dev_generates_the_missing_webhook_secret_and_uses_the_given_one(tmp_pat
                             headers={"X-Webhook-Hmac": sign_waha_body(raw, GIVEN_HMAC_KEY)})
         assert signed.status_code == 200, signed.text
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(30)
+        running.stop(signal.SIGINT)
     assert process.returncode == 0
 
 
