@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import select
 import socket
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
@@ -250,8 +252,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         failure: httpcore.ConnectError | None = None
         for address in addresses:  # TLS still names ``host``: httpcore passes it as server_hostname
             try:
-                return await self._inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
-                                                     socket_options=socket_options)
+                return _PolledStream(await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options))
             except httpcore.ConnectError as exc:
                 failure = exc
         assert failure is not None
@@ -264,6 +266,48 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+class _PolledStream(httpcore.AsyncNetworkStream):
+    """httpcore's stream, whose socket is looked up once instead of at every readability check.
+
+    Each time it hands out or takes back a connection, the pool asks every idle connection whether
+    its server closed it (``is_readable``); anyio's stream finds the socket anew at each question,
+    through a dictionary of attributes it builds for it, and with a worker's dozens of connections
+    that was a tenth of the worker's time.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket: socket.socket | None = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+        return _PolledStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            return _is_readable(self._socket)
+        return self._inner.get_extra_info(info)
+
+
+def _is_readable(sock: socket.socket | None) -> bool:
+    """Whether a read would not wait: data, or the end of the stream, or no socket at all."""
+    fd = -1 if sock is None else sock.fileno()
+    if fd < 0:
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 __all__ = [
