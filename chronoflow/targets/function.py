@@ -76,11 +76,12 @@ _FUNCTIONS = Function.__table__
 
 
 async def load_snapshot(context: ExecutionContext, function_id: str) -> FunctionSnapshot | None:
-    """The function as it is now, read with one SQL statement (this runs once per run: overhead)."""
+    """The function as it is now, read with one SQL statement (this runs once per run: overhead,
+    so it is a :meth:`~chronoflow.store.engine.Database.read`, on the loop's thread on SQLite)."""
     columns = (_FUNCTIONS.c.id, _FUNCTIONS.c.code, _FUNCTIONS.c.version, _FUNCTIONS.c.limits, _FUNCTIONS.c.state,
                _FUNCTIONS.c.channel_id)
-    async with context.db.engine.connect() as conn:
-        row = (await conn.execute(select(*columns).where(_FUNCTIONS.c.id == function_id))).first()
+    query = select(*columns).where(_FUNCTIONS.c.id == function_id)
+    row = await context.db.read(lambda conn: conn.execute(query).first())
     if row is None:
         return None
     return FunctionSnapshot(row.id, row.code, row.version, dict(row.limits or {}), dict(row.state or {}),

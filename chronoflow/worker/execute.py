@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from rq.timeouts import JobTimeoutException
 
@@ -41,31 +42,6 @@ def backoff_delay(settings: Settings, attempt: int) -> timedelta:
     return timedelta(milliseconds=settings.job_backoff_ms * 2 ** (attempt - 1))
 
 
-def execute_occurrence(
-    chrono_id: str,
-    scheduled_for: str | None,
-    trigger: str = RunTrigger.SCHEDULE,
-    attempt: int = 1,
-    next_run_at: str | None = None,
-    missed: list[str] | None = None,
-    missed_total: int = 0,
-    coalesced: int = 0,
-    run_id: str | None = None,
-    coalesced_from: str | None = None,
-) -> str | None:
-    """RQ job function: run one attempt of one occurrence. Returns the run id, or None if not ours.
-
-    ``coalesced`` occurrences, due from ``coalesced_from`` on, were folded into this one by the
-    scheduler (they fell due together, inside the misfire grace). ChronoFlow's worker awaits
-    :func:`run_occurrence` on its event loop instead (``execute_occurrence.coroutine``); this
-    synchronous form serves any other RQ worker.
-    """
-    return runtime().loop.run(run_occurrence(
-        chrono_id, scheduled_for, trigger, attempt, next_run_at, missed, missed_total, coalesced, run_id,
-        coalesced_from,
-    ))
-
-
 async def run_occurrence(
     chrono_id: str,
     scheduled_for: str | None,
@@ -78,7 +54,10 @@ async def run_occurrence(
     run_id: str | None = None,
     coalesced_from: str | None = None,
 ) -> str | None:
-    """:func:`execute_occurrence` on the worker's event loop, cancelled after ``JOB_TIMEOUT_S``.
+    """One attempt of one occurrence, cancelled after ``JOB_TIMEOUT_S``. Returns the run id, or None if not ours.
+
+    ``coalesced`` occurrences, due from ``coalesced_from`` on, were folded into this one by the
+    scheduler (they fell due together, inside the misfire grace).
 
     Raises:
         JobTimeoutException: the occurrence took longer than ``JOB_TIMEOUT_S``.
@@ -94,6 +73,15 @@ async def run_occurrence(
             )
     except TimeoutError:
         raise JobTimeoutException(f"job exceeded its {JOB_TIMEOUT_S} s timeout") from None
+
+
+def execute_occurrence(*args: Any, **kwargs: Any) -> str | None:
+    """RQ job function: :func:`run_occurrence`, with the same arguments, on the worker runtime's loop.
+
+    ChronoFlow's worker awaits the coroutine itself on its event loop (``execute_occurrence.coroutine``);
+    this synchronous form serves any other RQ worker.
+    """
+    return runtime().loop.run(run_occurrence(*args, **kwargs))
 
 
 execute_occurrence.coroutine = run_occurrence  # type: ignore[attr-defined]
