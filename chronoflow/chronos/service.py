@@ -9,13 +9,14 @@ reconciler removes (invariants 1 and 5).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +33,7 @@ from chronoflow.store.batching import WriteBatcher
 from chronoflow.store.engine import Database, utcnow
 from chronoflow.store.lookups import get_or_404
 from chronoflow.store.models import Chrono, ChronoRun, OverlapPolicy, RunStatus, RunTrigger, TargetType, new_id
-from chronoflow.store.paging import page_with_total
+from chronoflow.store.paging import page_with_total, paged
 from chronoflow.targets import get_target, refuse_foreign_fields
 from chronoflow.targets.http import keep_hidden_values
 
@@ -195,34 +196,13 @@ class ChronoService:
             raise Conflict("this chrono sends a campaign: pause, resume or cancel the campaign instead")
         return chrono
 
-    @staticmethod
-    def _list_conditions(target_type: str | None, is_active: bool | None, search: str | None) -> list[Any]:
-        # On the table's columns, not the mapped attributes: a statement without ORM entities
-        # skips the ORM's per-row loading.
-        c = CHRONOS.c
-        conditions: list[Any] = []
-        if search:
-            escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            conditions.append(func.lower(c.name).like(f"%{escaped}%", escape="\\"))
-        if target_type is not None:
-            conditions.append(c.target_type == target_type)
-        if is_active is not None:
-            conditions.append(c.is_active == is_active)
-        return conditions
-
-    @staticmethod
-    def _page_query(columns: Sequence[Any], conditions: list[Any]) -> tuple[Select[Any], Select[Any]]:
-        """A list's query, newest first (ties by id, both descending: ix_chronos_created serves it
-        read backwards), and its count."""
-        query = select(*columns).where(*conditions).order_by(CHRONOS.c.created_at.desc(), CHRONOS.c.id.desc())
-        return query, select(func.count()).select_from(CHRONOS).where(*conditions)
-
     async def list(self, skip: int, take: int, target_type: str | None, is_active: bool | None,
                    search: str | None = None) -> tuple[list[Chrono], int]:
         """A page of chronos, newest first, and their total; ``search`` keeps those whose name contains it (any case)."""
-        query, count = self._page_query([Chrono], self._list_conditions(target_type, is_active, search))
+        page, count = _list_statements((Chrono,), bool(search), target_type is not None, is_active is not None)
+        parameters = _list_parameters(skip, take, target_type, is_active, search)
         async with self.db.session() as session:
-            rows, total = await session.run_sync(page_with_total, query, count, skip, take)
+            rows, total = await session.run_sync(page_with_total, page, count, parameters)
         return [row[0] for row in rows], total
 
     async def list_rows(self, columns: Sequence[str], skip: int, take: int, target_type: str | None,
@@ -232,9 +212,10 @@ class ChronoService:
         A list does not show every column, and building whole ORM objects costs more than the query;
         plain rows are read in one go (:meth:`Database.read`).
         """
-        query, count = self._page_query([CHRONOS.c[name] for name in columns],
-                                        self._list_conditions(target_type, is_active, search))
-        return await self.db.read(lambda conn: page_with_total(conn, query, count, skip, take))
+        page, count = _list_statements(tuple(CHRONOS.c[name] for name in columns), bool(search),
+                                       target_type is not None, is_active is not None)
+        parameters = _list_parameters(skip, take, target_type, is_active, search)
+        return await self.db.read(lambda conn: page_with_total(conn, page, count, parameters))
 
     async def update(self, chrono_id: str, changes: dict[str, Any]) -> Chrono:
         now = utcnow()
@@ -296,6 +277,42 @@ class ChronoService:
                     stored.error_message = f"could not queue the run: {exc}"
             raise
         return run
+
+
+@functools.lru_cache(maxsize=64)
+def _list_statements(columns: tuple[Any, ...], search: bool, by_type: bool, by_state: bool) -> tuple[Select[Any], Select[Any]]:
+    """A list's page statement, newest first (ties by id, both descending: ix_chronos_created serves
+    it read backwards), and its count, for each filter used; values come as parameters
+    (:func:`_list_parameters`). Built once: building and keying a statement cost more than running it.
+
+    On the table's columns, not the mapped attributes: a statement without ORM entities skips the
+    ORM's per-row loading.
+    """
+    c = CHRONOS.c
+    conditions: list[Any] = []
+    if search:
+        conditions.append(func.lower(c.name).like(bindparam("pattern"), escape="\\"))
+    if by_type:
+        conditions.append(c.target_type == bindparam("target_type"))
+    if by_state:
+        conditions.append(c.is_active == bindparam("is_active"))
+    query = select(*columns).where(*conditions).order_by(c.created_at.desc(), c.id.desc())
+    count = select(func.count()).select_from(CHRONOS).where(*conditions)
+    return paged(query, count), count
+
+
+def _list_parameters(skip: int, take: int, target_type: str | None, is_active: bool | None,
+                     search: str | None) -> dict[str, Any]:
+    """The values of :func:`_list_statements`' parameters."""
+    parameters: dict[str, Any] = {"skip": skip, "take": take}
+    if search:
+        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        parameters["pattern"] = f"%{escaped}%"
+    if target_type is not None:
+        parameters["target_type"] = target_type
+    if is_active is not None:
+        parameters["is_active"] = is_active
+    return parameters
 
 
 __all__ = ["ChronoService", "chrono_schedule", "schedule_spec"]

@@ -51,6 +51,26 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], datetime | None] | None:
+        """On SQLite, the stored text parsed straight to an aware datetime: one C call a value instead
+        of SQLAlchemy's parser, then ``replace(tzinfo=...)``, wrapped in :meth:`process_result_value`
+        (a list page reads hundreds of values; the three cost about ten times the one)."""
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        parse = datetime.fromisoformat
+
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            if isinstance(value, str):
+                try:  # naive UTC text, as SQLAlchemy writes it; parsed with its zone, not given it after
+                    return parse(value + "+00:00")
+                except ValueError:  # text with an offset of its own
+                    value = parse(value)
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+        return process
+
 
 def utcnow() -> datetime:
     """The current instant, aware, in UTC."""

@@ -9,29 +9,41 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import bindparam
+
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Row, Select
     from sqlalchemy.orm import Session
 
 
-def page_with_total(conn: Connection | Session, query: Select[Any], count: Select[Any], skip: int,
-                    take: int) -> tuple[list[Row[Any]], int]:
-    """Rows ``skip`` to ``skip + take`` of ``query`` (already ordered), and how many rows it has in all.
+def paged(query: Select[Any], count: Select[Any]) -> Select[Any]:
+    """``query`` (already ordered) with ``count``'s total as its last column, from row ``:skip``, at
+    most ``:take`` rows: a statement built once and run with :func:`page_with_total`.
+
+    Args:
+        count: the list's ``SELECT count(*)`` with the same conditions.
+    """
+    return query.add_columns(count.scalar_subquery()).offset(bindparam("skip")).limit(bindparam("take"))
+
+
+def page_with_total(conn: Connection | Session, page: Select[Any], count: Select[Any],
+                    parameters: dict[str, Any]) -> tuple[list[Row[Any]], int]:
+    """The rows of a :func:`paged` statement and how many rows its list has in all.
 
     Synchronous, so that it runs whole in :meth:`~chronoflow.store.engine.Database.read` or an
     async session's ``run_sync``.
 
     Args:
-        count: the list's ``SELECT count(*)`` with the same conditions.
+        parameters: the statement's values, ``skip`` and ``take`` among them.
 
     Returns:
         The rows (each with the total as its last column) and the total. A page past the end has no
         row to carry the total: it is counted then.
     """
-    rows = list(conn.execute(query.add_columns(count.scalar_subquery()).offset(skip).limit(take)))
+    rows = list(conn.execute(page, parameters))
     if rows:
         return rows, int(rows[0][-1])
-    return rows, 0 if skip == 0 else int(conn.scalar(count) or 0)
+    return rows, 0 if parameters["skip"] == 0 else int(conn.scalar(count, parameters) or 0)
 
 
-__all__ = ["page_with_total"]
+__all__ = ["page_with_total", "paged"]

@@ -47,6 +47,24 @@ def test_list_filters_and_paginates(stack: Stack) -> None:
     assert stack.api.get("/chronos?isActive=false").json()["total"] == 1
     assert stack.api.get("/chronos?isActive=true&targetType=HTTP").json()["total"] == 4
     assert stack.api.get("/chronos?targetType=MESSAGE").json()["total"] == 0
+    past_the_end = stack.api.get("/chronos?skip=10&take=2").json()
+    assert past_the_end["items"] == [] and past_the_end["total"] == 5
+
+
+def test_list_search_takes_wildcards_literally(stack: Stack) -> None:
+    """``q`` keeps the names containing it, any case; ``%`` and ``_`` in it are plain characters."""
+    for name in ("Billing 50% off", "billing_day", "Billing-day", "reports"):
+        stack.create_http_chrono("http://127.0.0.1:9/x", name=name)
+
+    def names(query: str) -> list[str]:
+        page = stack.api.get("/chronos", params={"q": query, **({"isActive": "true"} if query == "day" else {})})
+        assert page.status_code == 200, page.text
+        return sorted(item["name"] for item in page.json()["items"])
+
+    assert names("BILLING") == ["Billing 50% off", "Billing-day", "billing_day"]
+    assert names("50%") == ["Billing 50% off"]
+    assert names("g_d") == ["billing_day"]
+    assert names("day") == ["Billing-day", "billing_day"]
 
 
 def test_schedule_parse_previews_fire_times(stack: Stack) -> None:
