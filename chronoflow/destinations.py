@@ -252,8 +252,9 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         failure: httpcore.ConnectError | None = None
         for address in addresses:  # TLS still names ``host``: httpcore passes it as server_hostname
             try:
-                return _PolledStream(await self._inner.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options))
+                stream = await self._inner.connect_tcp(address, port, timeout=timeout,
+                                                       local_address=local_address, socket_options=socket_options)
+                return _PolledStream(stream)
             except httpcore.ConnectError as exc:
                 failure = exc
         assert failure is not None

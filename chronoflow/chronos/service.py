@@ -199,7 +199,8 @@ class ChronoService:
     async def list(self, skip: int, take: int, target_type: str | None, is_active: bool | None,
                    search: str | None = None) -> tuple[list[Chrono], int]:
         """A page of chronos, newest first, and their total; ``search`` keeps those whose name contains it (any case)."""
-        page, count = _list_statements((Chrono,), bool(search), target_type is not None, is_active is not None)
+        page, count = _list_statements((Chrono,), bool(search), target_type is not None,
+                                       is_active is not None)
         parameters = _list_parameters(skip, take, target_type, is_active, search)
         async with self.db.session() as session:
             rows, total = await session.run_sync(page_with_total, page, count, parameters)
@@ -280,7 +281,8 @@ class ChronoService:
 
 
 @functools.lru_cache(maxsize=64)
-def _list_statements(columns: tuple[Any, ...], search: bool, by_type: bool, by_state: bool) -> tuple[Select[Any], Select[Any]]:
+def _list_statements(columns: tuple[Any, ...], search: bool, by_type: bool,
+                     by_state: bool) -> tuple[Select[Any], Select[Any]]:
     """A list's page statement, newest first (ties by id, both descending: ix_chronos_created serves
     it read backwards), and its count, for each filter used; values come as parameters
     (:func:`_list_parameters`). Built once: building and keying a statement cost more than running it.

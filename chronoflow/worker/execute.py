@@ -54,7 +54,7 @@ async def run_occurrence(
     run_id: str | None = None,
     coalesced_from: str | None = None,
 ) -> str | None:
-    """One attempt of one occurrence, cancelled after ``JOB_TIMEOUT_S``. Returns the run id, or None if not ours.
+    """One attempt of one occurrence, cancelled after ``JOB_TIMEOUT_S``; the run id, or None if not ours.
 
     ``coalesced`` occurrences, due from ``coalesced_from`` on, were folded into this one by the
     scheduler (they fell due together, inside the misfire grace).

@@ -194,7 +194,7 @@ def test_the_guarded_backend_refuses_before_connecting() -> None:
 
 
 def test_a_guarded_connection_is_readable_once_its_server_closes_it() -> None:
-    """An idle connection reads as expired (readable) only after its server closed it: the pool's reuse check."""
+    """An idle connection reads as expired only once its server closed it: the pool's reuse check."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
@@ -222,9 +222,9 @@ def test_a_guarded_connection_is_readable_once_its_server_closes_it() -> None:
 def test_a_guarded_connection_speaks_tls(tmp_path: Path) -> None:
     """An HTTPS request through the guarded backend verifies the server's certificate and reads its answer."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
 
     class Hello(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"

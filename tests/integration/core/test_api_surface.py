@@ -57,7 +57,8 @@ def test_list_search_takes_wildcards_literally(stack: Stack) -> None:
         stack.create_http_chrono("http://127.0.0.1:9/x", name=name)
 
     def names(query: str) -> list[str]:
-        page = stack.api.get("/chronos", params={"q": query, **({"isActive": "true"} if query == "day" else {})})
+        filters = {"isActive": "true"} if query == "day" else {}
+        page = stack.api.get("/chronos", params={"q": query, **filters})
         assert page.status_code == 200, page.text
         return sorted(item["name"] for item in page.json()["items"])
 

@@ -10,6 +10,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, select, text
 from chronoflow.store.engine import Database, UTCDateTime
 
 MOMENTS = Table("moments", MetaData(), Column("id", Integer, primary_key=True), Column("at", UTCDateTime()))
+IN_ORDER = select(MOMENTS.c.at).order_by(MOMENTS.c.id)
 
 WRITTEN = [
     datetime(2026, 12, 3, 10, 0, tzinfo=UTC),
@@ -29,8 +30,8 @@ def test_datetimes_come_back_aware_in_utc_through_the_orm_and_core_paths(databas
                 await session.run_sync(lambda s: MOMENTS.create(s.connection()))
                 await session.execute(MOMENTS.insert(), [{"id": i, "at": at} for i, at in enumerate(WRITTEN)])
             async with db.session() as session:
-                through_session = list((await session.scalars(select(MOMENTS.c.at).order_by(MOMENTS.c.id))).all())
-            through_read = await db.read(lambda conn: list(conn.scalars(select(MOMENTS.c.at).order_by(MOMENTS.c.id))))
+                through_session = list((await session.scalars(IN_ORDER)).all())
+            through_read = await db.read(lambda conn: list(conn.scalars(IN_ORDER)))
             return through_session, through_read
         finally:
             await db.dispose()
@@ -50,7 +51,7 @@ def test_sqlite_text_without_a_fraction_or_with_an_offset_is_read_as_utc(sqlite_
                 await session.run_sync(lambda s: MOMENTS.create(s.connection()))
                 await session.execute(text("INSERT INTO moments VALUES (1, '2026-12-03 10:00:00'), "
                                            "(2, '2026-12-03T07:00:00-03:00'), (3, '2026-12-03 10:00:00.5')"))
-            return await db.read(lambda conn: list(conn.scalars(select(MOMENTS.c.at).order_by(MOMENTS.c.id))))
+            return await db.read(lambda conn: list(conn.scalars(IN_ORDER)))
         finally:
             await db.dispose()
 
