@@ -9,11 +9,10 @@ reconciler removes (invariants 1 and 5).
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select
@@ -280,7 +279,7 @@ class ChronoService:
         return run
 
 
-@functools.lru_cache(maxsize=64)
+@lru_cache(maxsize=64)
 def _list_statements(columns: tuple[Any, ...], search: bool, by_type: bool,
                      by_state: bool) -> tuple[Select[Any], Select[Any]]:
     """A list's page statement, newest first (ties by id, both descending: ix_chronos_created serves
