@@ -149,7 +149,11 @@ def test_skip_and_buffer_one_with_real_workers(sqlite_stack: Stack, http_receive
     stack.spawn("scheduler")
     http_receiver.wait_for(2, timeout=30)
     time.sleep(4)  # several occurrences per chrono, each due while a run is in progress
-    runs = {policy: stack.runs(chrono_id) for policy, chrono_id in chronos.items()}
+    for _ in range(40):  # bounded (20 s more): a busy machine may not have finished a waited-for run yet
+        runs = {policy: stack.runs(chrono_id) for policy, chrono_id in chronos.items()}
+        if sum(1 for r in runs["buffer-one"] if r.finished_at and r.status != "skipped") >= 2:
+            break
+        time.sleep(0.5)
     for policy, chrono_runs in runs.items():
         skipped = [r for r in chrono_runs if r.status == "skipped"]
         assert skipped and f"overlapPolicy {policy}" in skipped[0].error_message, policy
