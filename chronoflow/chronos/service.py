@@ -198,9 +198,7 @@ class ChronoService:
     async def list(self, skip: int, take: int, target_type: str | None, is_active: bool | None,
                    search: str | None = None) -> tuple[list[Chrono], int]:
         """A page of chronos, newest first, and their total; ``search`` keeps those whose name contains it (any case)."""
-        page, count = _list_statements((Chrono,), bool(search), target_type is not None,
-                                       is_active is not None)
-        parameters = _list_parameters(skip, take, target_type, is_active, search)
+        page, count, parameters = _list_query((Chrono,), skip, take, target_type, is_active, search)
         async with self.db.session() as session:
             rows, total = await session.run_sync(page_with_total, page, count, parameters)
         return [row[0] for row in rows], total
@@ -212,9 +210,8 @@ class ChronoService:
         A list does not show every column, and building whole ORM objects costs more than the query;
         plain rows are read in one go (:meth:`Database.read`).
         """
-        page, count = _list_statements(tuple(CHRONOS.c[name] for name in columns), bool(search),
-                                       target_type is not None, is_active is not None)
-        parameters = _list_parameters(skip, take, target_type, is_active, search)
+        page, count, parameters = _list_query(tuple(CHRONOS.c[name] for name in columns), skip, take,
+                                              target_type, is_active, search)
         return await self.db.read(lambda conn: page_with_total(conn, page, count, parameters))
 
     async def update(self, chrono_id: str, changes: dict[str, Any]) -> Chrono:
@@ -284,7 +281,7 @@ def _list_statements(columns: tuple[Any, ...], search: bool, by_type: bool,
                      by_state: bool) -> tuple[Select[Any], Select[Any]]:
     """A list's page statement, newest first (ties by id, both descending: ix_chronos_created serves
     it read backwards), and its count, for each filter used; values come as parameters
-    (:func:`_list_parameters`). Built once: building and keying a statement cost more than running it.
+    (:func:`_list_query`). Built once: building and keying a statement cost more than running it.
 
     On the table's columns, not the mapped attributes: a statement without ORM entities skips the
     ORM's per-row loading.
@@ -302,9 +299,10 @@ def _list_statements(columns: tuple[Any, ...], search: bool, by_type: bool,
     return paged(query, count), count
 
 
-def _list_parameters(skip: int, take: int, target_type: str | None, is_active: bool | None,
-                     search: str | None) -> dict[str, Any]:
-    """The values of :func:`_list_statements`' parameters."""
+def _list_query(columns: tuple[Any, ...], skip: int, take: int, target_type: str | None,
+                is_active: bool | None, search: str | None) -> tuple[Select[Any], Select[Any], dict[str, Any]]:
+    """A list's page statement and count (:func:`_list_statements`), and the values of their parameters."""
+    page, count = _list_statements(columns, bool(search), target_type is not None, is_active is not None)
     parameters: dict[str, Any] = {"skip": skip, "take": take}
     if search:
         escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -313,7 +311,7 @@ def _list_parameters(skip: int, take: int, target_type: str | None, is_active: b
         parameters["target_type"] = target_type
     if is_active is not None:
         parameters["is_active"] = is_active
-    return parameters
+    return page, count, parameters
 
 
 __all__ = ["ChronoService", "chrono_schedule", "schedule_spec"]

@@ -60,14 +60,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         parse = datetime.fromisoformat
 
         def process(value: Any) -> datetime | None:
-            if value is None:
-                return None
             if isinstance(value, str):
                 try:  # naive UTC text, as SQLAlchemy writes it; parsed with its zone, not given it after
                     return parse(value + "+00:00")
                 except ValueError:  # text with an offset of its own
                     value = parse(value)
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            return self.process_result_value(value, dialect)
 
         return process
 
