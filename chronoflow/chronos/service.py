@@ -12,14 +12,13 @@ import asyncio
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from chronoflow.checks import checked_description, checked_name
 from chronoflow.config import MAX_MISFIRE_GRACE_SECONDS, Settings
@@ -32,8 +31,8 @@ from chronoflow.store.batching import WriteBatcher
 from chronoflow.store.engine import Database, utcnow
 from chronoflow.store.lookups import get_or_404
 from chronoflow.store.models import Chrono, ChronoRun, OverlapPolicy, RunStatus, RunTrigger, TargetType, new_id
-from chronoflow.store.paging import page_with_total, paged
-from chronoflow.targets import get_target, refuse_foreign_fields
+from chronoflow.store.paging import page_with_total, paged, read_page
+from chronoflow.targets import get_target, refuse_foreign_fields, target_reads_rows
 from chronoflow.targets.http import keep_hidden_values
 
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -42,6 +41,8 @@ MAX_EXTRAS_BYTES = 64 * 1024
 """Largest ``extras`` object, serialized the same way."""
 CHRONOS = Chrono.__table__
 """The chronos table, for list statements that read columns rather than chronos."""
+CHRONO_COLUMNS = tuple(column.key for column in CHRONOS.columns)
+OVERLAP_POLICIES = frozenset(policy.value for policy in OverlapPolicy)
 PAST_TOLERANCE = timedelta(seconds=1)
 """A one-shot instant this far in the past is still accepted (clock skew between client and server)."""
 
@@ -93,7 +94,8 @@ class ChronoService:
         """New chronos arriving together are written in one transaction (group commit)."""
 
     # --- validation ---------------------------------------------------------------------------
-    async def _validated(self, fields: dict[str, Any], session: AsyncSession, now: datetime) -> dict[str, Any]:
+    async def _validated(self, fields: dict[str, Any], session: AsyncSession | None,
+                         now: datetime) -> dict[str, Any]:
         """All fields checked; returns Chrono attributes. Raises InvalidInput naming the field."""
         name = checked_name(fields.get("name"))
         description = checked_description(fields.get("description"))
@@ -112,7 +114,7 @@ class ChronoService:
         if type(grace) is not int or not 0 <= grace <= MAX_MISFIRE_GRACE_SECONDS:
             raise InvalidInput("misfireGraceSeconds", f"must be an integer from 0 to {MAX_MISFIRE_GRACE_SECONDS}")
         overlap = fields.get("overlapPolicy") or OverlapPolicy.SKIP.value
-        if overlap not in {policy.value for policy in OverlapPolicy}:
+        if overlap not in OVERLAP_POLICIES:
             raise InvalidInput("overlapPolicy", "must be one of " + ", ".join(policy.value for policy in OverlapPolicy))
         is_active = fields.get("isActive", True)
         if type(is_active) is not bool:
@@ -154,29 +156,23 @@ class ChronoService:
             Conflict: the function or channel it names was deleted after it was checked.
         """
         now = utcnow()
-        async with self.db.session() as session:
-            values = await self._validated(fields, session, now)
+        if target_reads_rows(fields.get("targetType")):
+            async with self.db.session() as session:
+                values = await self._validated(fields, session, now)
+        else:
+            values = await self._validated(fields, None, now)
         refuse_foreign_fields(fields, values["target_type"])
-        values["id"] = new_id()  # the same on a second try, so a job put by a failed batch is overwritten
+        chrono = _new_chrono(values, now)
         try:
-            return await self.creations.write(partial(self._new_chrono, values, now))
+            return await self.creations.write(lambda _conn: chrono)
         except IntegrityError:
             raise Conflict("the function or channel this chrono names was deleted while it was being created",
                            field="functionId" if values.get("function_id") else "channelId") from None
 
-    @staticmethod
-    def _new_chrono(values: dict[str, Any], now: datetime, _conn: Connection) -> Chrono:
-        """A new chrono with its first due time, written by :meth:`_write_created` with the rest of its batch."""
-        chrono = Chrono(**values)
-        chrono.next_run_at = first_fire_time(chrono_schedule(chrono), now) if chrono.is_active else None
-        return chrono
-
     def _write_created(self, conn: Connection, chronos: list[Chrono]) -> None:
         """The rows of a batch of new chronos in one statement, then their schedule jobs in one round trip,
         in the batch's transaction (rows first: see :meth:`_sync_job`)."""
-        with Session(bind=conn) as session:  # joins the transaction: it commits with the batch
-            session.add_all(chronos)
-            session.flush()
+        conn.execute(insert(CHRONOS), [{name: getattr(chrono, name) for name in CHRONO_COLUMNS} for chrono in chronos])
         with self.jobs.redis.pipeline() as pipe:
             for chrono in chronos:
                 if chrono.next_run_at is not None:
@@ -208,11 +204,10 @@ class ChronoService:
         """:meth:`list`, reading only ``columns``: rows with those attributes (and the total last), not chronos.
 
         A list does not show every column, and building whole ORM objects costs more than the query;
-        plain rows are read in one go (:meth:`Database.read`).
+        plain rows are read in one go (:meth:`Database.rows`).
         """
-        page, count, parameters = _list_query(tuple(CHRONOS.c[name] for name in columns), skip, take,
-                                              target_type, is_active, search)
-        return await self.db.read(lambda conn: page_with_total(conn, page, count, parameters))
+        page, count, parameters = _list_query(_columns(tuple(columns)), skip, take, target_type, is_active, search)
+        return await read_page(self.db, page, count, parameters)
 
     async def update(self, chrono_id: str, changes: dict[str, Any]) -> Chrono:
         now = utcnow()
@@ -274,6 +269,24 @@ class ChronoService:
                     stored.error_message = f"could not queue the run: {exc}"
             raise
         return run
+
+
+def _new_chrono(values: dict[str, Any], now: datetime) -> Chrono:
+    """A new chrono, every column set (its id and first due time too), ready to be written as a row.
+
+    Every column is set so the batch writes its rows with one Core ``INSERT`` (the ORM's flush of a
+    batch cost more than the statement), and it is built by the request rather than by the batch,
+    which is the one writer. The id is fixed here, so a batch written again one by one puts the same
+    schedule job.
+    """
+    chrono = Chrono(**values, id=new_id(), created_at=now, updated_at=now, last_run_at=None, last_run_status=None)
+    chrono.next_run_at = first_fire_time(chrono_schedule(chrono), now) if chrono.is_active else None
+    return chrono
+
+
+@lru_cache(maxsize=64)
+def _columns(names: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(CHRONOS.c[name] for name in names)
 
 
 @lru_cache(maxsize=64)

@@ -69,6 +69,10 @@ class Target(ABC):
     """The chrono fields (camelCase) this target reads; a chrono of another type may not carry them.
     ``extras`` belongs to every chrono (template values, a function's input, or the caller's own notes)."""
 
+    validation_reads_rows: ClassVar[bool] = True
+    """Whether :meth:`validate` looks rows up (or adds them) in its session. A creation of a target that
+    does not is validated without one: opening a session cost a ``POST /chronos`` more than the checks."""
+
     async def start(self, context: ExecutionContext) -> None:
         """Prepare what runs share (clients, a sandbox); called once by the worker before any run.
 
@@ -79,12 +83,14 @@ class Target(ABC):
         """Release what :meth:`start` prepared; called once by a stopping worker. Does nothing by default."""
 
     @abstractmethod
-    async def validate(self, fields: dict[str, Any], session: AsyncSession, settings: Settings) -> dict[str, Any]:
+    async def validate(self, fields: dict[str, Any], session: AsyncSession | None,
+                       settings: Settings) -> dict[str, Any]:
         """Check a chrono's target fields and return them as :class:`~chronoflow.store.models.Chrono` attributes.
 
         Args:
             fields: the chrono's fields as received, camelCase keys, merged with the stored ones on update.
-            session: the open transaction of the request; a target may look up or create rows in it.
+            session: the open transaction of the request, where a target may look up or create rows;
+                ``None`` on creation when :attr:`validation_reads_rows` is false.
 
         Raises:
             InvalidInput: naming the first wrong field.

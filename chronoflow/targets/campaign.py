@@ -28,12 +28,14 @@ class CampaignTarget(Target):
     """Runs the send step of the campaign whose chrono this is."""
 
     fields = frozenset()
+    validation_reads_rows = False
 
     def __init__(self, sandbox: Callable[[], Awaitable[SandboxRunner]]) -> None:
         self.sandbox = sandbox
         """Gives the worker's started sandbox runner, for rewrite functions."""
 
-    async def validate(self, fields: dict[str, Any], session: AsyncSession, settings: Settings) -> dict[str, Any]:
+    async def validate(self, fields: dict[str, Any], session: AsyncSession | None,
+                       settings: Settings) -> dict[str, Any]:
         raise InvalidInput("targetType", "CAMPAIGN chronos belong to campaigns: create and change them with /campaigns")
 
     async def execute(self, chrono: Chrono, run: ChronoRun, context: ExecutionContext) -> TargetResult:

@@ -288,6 +288,7 @@ class HttpTarget(Target):
     """Calls ``url``; a 2xx or 3xx answer is a success (redirects are not followed)."""
 
     fields = frozenset({"url", "method", "headers", "payload", "signingSecret"})
+    validation_reads_rows = False
 
     def __init__(self) -> None:
         self._policy: DestinationPolicy | None = None
@@ -325,7 +326,8 @@ class HttpTarget(Target):
             self._clients[proxy] = client
         return client
 
-    async def validate(self, fields: dict[str, Any], session: AsyncSession, settings: Settings) -> dict[str, Any]:
+    async def validate(self, fields: dict[str, Any], session: AsyncSession | None,
+                       settings: Settings) -> dict[str, Any]:
         url = check_url(fields.get("url"), DestinationPolicy.from_settings(settings))
         method = fields.get("method") or "POST"
         if not isinstance(method, str) or method.upper() not in settings.allowed_methods:

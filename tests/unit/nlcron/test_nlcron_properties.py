@@ -143,3 +143,29 @@ def test_anything_else_fails_cleanly(text: str) -> None:
     if schedule.cron is not None:
         _check(schedule.cron)
     assert describe(schedule, "en") and describe(schedule, "pt-BR")
+
+
+_DST_CRONS = st.sampled_from(["30 2 * * *", "*/5 * * * *", "0 * * * *", "15 1,2,3 * * *", "0 0 1 1 *", "0 9 * * 1-5",
+                              "*/20 * * * * *"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    zone=st.sampled_from(["UTC", "America/New_York", "Europe/Lisbon", "America/Sao_Paulo", "Australia/Lord_Howe"]),
+    cron=_DST_CRONS,
+    start=st.datetimes(min_value=datetime(2026, 3, 1), max_value=datetime(2026, 11, 30)),
+    steps=st.lists(st.none() | st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=3)),
+                   min_size=1, max_size=12),
+)
+def test_kept_answers_match_a_fresh_search(zone: str, cron: str, start: datetime,
+                                           steps: list[timedelta | None]) -> None:
+    """Asked again from a later instant (or from the fire it last found: ``None``), ``next_cron_after``
+    answers what a fresh search finds, DST days included."""
+    from chronoflow.nlcron.fire_times import next_cron_after, search_cron_after
+
+    moment = start.replace(tzinfo=UTC)
+    found = None
+    for step in steps:
+        moment = found if step is None and found is not None else moment + (step or timedelta(0))
+        found = next_cron_after(cron, zone, moment)
+        assert found == search_cron_after(cron, zone, moment)
