@@ -12,8 +12,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy import Connection, Row, Select
     from sqlalchemy.orm import Session
+
+    from chronoflow.store.engine import Database
 
 
 def paged(query: Select[Any], count: Select[Any]) -> Select[Any]:
@@ -46,4 +50,13 @@ def page_with_total(conn: Connection | Session, page: Select[Any], count: Select
     return rows, 0 if parameters["skip"] == 0 else int(conn.scalar(count, parameters) or 0)
 
 
-__all__ = ["page_with_total", "paged"]
+async def read_page(db: Database, page: Select[Any], count: Select[Any],
+                    parameters: dict[str, Any]) -> tuple[list[Sequence[Any]], int]:
+    """:func:`page_with_total` as plain rows, read with :meth:`Database.rows`."""
+    rows = await db.rows(page, parameters)
+    if rows:
+        return rows, int(rows[0][-1])
+    return rows, 0 if parameters["skip"] == 0 else int((await db.rows(count, parameters))[0][0])
+
+
+__all__ = ["page_with_total", "paged", "read_page"]

@@ -54,3 +54,100 @@ def test_a_sqlite_read_runs_on_the_loop_thread_and_does_not_wait_for_a_writer(sq
     assert names == ["committed"]
     assert thread == threading.get_ident()
     assert waited < 1  # a reader that waited for the lock would wait until it was released, or 5 s
+
+
+def test_rows_read_each_column_as_a_connection_does(database_url: str) -> None:
+    """``Database.rows`` gives the values a Connection gives (aware dates, decoded JSON, booleans, a
+    scalar subquery), with its parameters bound by name, on SQLite and PostgreSQL alike."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import JSON, Boolean, Column, Integer, MetaData, String, Table, bindparam, func, select
+
+    from chronoflow.store.engine import UTCDateTime
+
+    things = Table("things", MetaData(), Column("id", Integer, primary_key=True), Column("name", String(20)),
+                   Column("on", Boolean), Column("at", UTCDateTime()), Column("doc", JSON))
+    count = select(func.count()).select_from(things).where(things.c.on == bindparam("on"))
+    page = (select(things.c.id, things.c.name, things.c.on, things.c.at, things.c.doc, count.scalar_subquery())
+            .where(things.c.on == bindparam("on")).order_by(things.c.id.desc())
+            .limit(bindparam("take")).offset(bindparam("skip")))
+    written = [{"id": i, "name": f"t{i}", "on": i % 2 == 0, "at": datetime(2026, 12, 4, i, tzinfo=UTC),
+                "doc": {"n": i, "tags": ["a"]} if i % 3 else None} for i in range(7)]
+
+    async def scenario() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[tuple[object, ...]]]:
+        db = Database(database_url)
+        try:
+            async with db.session(write=True) as session:
+                await session.run_sync(lambda s: things.create(s.connection()))
+                await session.execute(things.insert(), written)
+            parameters = {"on": True, "take": 3, "skip": 1}
+            by_connection = await db.read(lambda conn: [tuple(row) for row in conn.execute(page, parameters)])
+            by_rows = [tuple(row) for row in await db.rows(page, parameters)]
+            past_the_end = [tuple(row) for row in await db.rows(page, {**parameters, "skip": 10})]
+            return by_connection, by_rows, past_the_end
+        finally:
+            await db.dispose()
+
+    by_connection, by_rows, past_the_end = asyncio.run(scenario())
+    assert by_rows == by_connection
+    assert [row[0] for row in by_rows] == [4, 2, 0]
+    assert by_rows[0] == (4, "t4", True, datetime(2026, 12, 4, 4, tzinfo=UTC), {"n": 4, "tags": ["a"]}, 4)
+    assert by_rows[2][4] is None and by_rows[0][3].tzinfo is UTC
+    assert past_the_end == []
+
+
+def test_stored_json_reads_as_json_loads_reads_it(sqlite_url: str) -> None:
+    """JSON columns decode with a faster decoder, yet text it refuses (NaN, a number beyond a float, a
+    lone surrogate, as ``json.dumps`` may have written them) still reads as ``json.loads`` reads it.
+
+    SQLite only: PostgreSQL's ``json`` type refuses such text when it is written."""
+    import json
+    import math
+
+    from sqlalchemy import JSON, Column, Integer, MetaData, Table, select
+
+    docs = Table("docs", MetaData(), Column("id", Integer, primary_key=True), Column("doc", JSON))
+    stored = ['{"headers": {"X-Key": "k"}, "n": [1, 2.5, null, true]}', '{"ratio": NaN}', '[1e400, -Infinity]',
+              '"\\ud800"', "[123456789012345678901234567890]", "null"]
+
+    async def scenario() -> tuple[list[object], list[object]]:
+        db = Database(sqlite_url)
+        try:
+            async with db.session(write=True) as session:
+                await session.run_sync(lambda s: docs.create(s.connection()))
+                for i, doc in enumerate(stored):  # the text as stored, not through the JSON type's writer
+                    await session.execute(text("INSERT INTO docs VALUES (:id, :doc)"), {"id": i, "doc": doc})
+            query = select(docs.c.doc).order_by(docs.c.id)
+            async with db.session() as session:
+                through_session = list((await session.scalars(query)).all())
+            through_rows = [row[0] for row in await db.rows(query, {})]
+            return through_session, through_rows
+        finally:
+            await db.dispose()
+
+    expected = [json.loads(doc) for doc in stored]
+    for read in asyncio.run(scenario()):
+        assert read[0] == expected[0] and read[3:] == expected[3:]
+        assert math.isnan(read[1]["ratio"]) and read[2] == [math.inf, -math.inf]
+
+
+def test_a_failed_sqlite_rows_read_leaves_the_next_one_working(sqlite_url: str) -> None:
+    """A read that fails (its table is gone) raises, and the thread's next read, on a new connection, works."""
+    import pytest
+    from sqlalchemy import Column, Integer, MetaData, Table, select
+
+    marks = Table("marks", MetaData(), Column("n", Integer))
+
+    async def scenario() -> list[int]:
+        db = Database(sqlite_url)
+        try:
+            with pytest.raises(Exception, match="no such table"):
+                await db.rows(select(marks.c.n), {})
+            async with db.session(write=True) as session:
+                await session.execute(text("CREATE TABLE marks (n INTEGER)"))
+                await session.execute(text("INSERT INTO marks VALUES (7)"))
+            return [row[0] for row in await db.rows(select(marks.c.n), {})]
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(scenario()) == [7]
