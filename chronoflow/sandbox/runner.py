@@ -2,10 +2,13 @@
 
 :class:`SandboxRunner` owns one fork server (started lazily, restarted if it dies, stopped by
 :meth:`SandboxRunner.close`). A run asks the fork server for a child over a shared control
-socket (under a lock, for a few hundred microseconds), then talks to that child alone over
-its own channel, so concurrent runs from several threads proceed independently. The runner,
-not the child, keeps the clock: at ``timeout_ms`` the fork server SIGKILLs the child's process
-group, whatever the child is doing.
+socket (under a lock, for a few hundred microseconds) and gets back the child's pid and our end
+of the child's channel; it then talks to that child alone over the channel, so concurrent runs
+from several threads proceed independently. The child is usually a spare the fork server forked
+and isolated before the run asked (see :mod:`chronoflow.sandbox.forkserver`), never one that
+served another run. The runner, not the child, keeps the clock: at ``timeout_ms`` after the run
+asked for its child, the fork server SIGKILLs the child's process group, whatever the child is
+doing.
 """
 
 from __future__ import annotations
@@ -108,19 +111,25 @@ class _ForkServer:
             raise SandboxUnavailable("the sandbox fork server exited while starting")
         ours.settimeout(None)
 
-    def fork(self, request: dict[str, Any], channel_fd: int, status_fd: int) -> int:
-        self.control.sendmsg(
-            [json.dumps(request).encode()],
-            [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("ii", channel_fd, status_fd))],
-        )
+    def fork(self, request: dict[str, Any], status_fd: int) -> tuple[int, int, bool]:
+        """Ask for a child; its pid, the descriptor of our end of its channel, and whether it was a spare."""
+        socket.send_fds(self.control, [json.dumps(request).encode()], [status_fd])
         self.control.settimeout(START_TIMEOUT_S)
         try:
-            answer = self.control.recv(4096)
+            answer, fds, _, _ = socket.recv_fds(self.control, 4096, 1, socket.MSG_CMSG_CLOEXEC)
         finally:
             self.control.settimeout(None)
-        if not answer:
-            raise ConnectionError("fork server closed its control socket")
-        return int(json.loads(answer)["pid"])
+        try:
+            if not answer:
+                raise ConnectionError("fork server closed its control socket")
+            if len(fds) != 1:
+                raise ValueError("fork server answered without a channel")
+            message = json.loads(answer)
+            return int(message["pid"]), fds[0], message.get("spare") is True
+        except BaseException:
+            for fd in fds:
+                os.close(fd)
+            raise
 
     def kill(self, pid: int) -> None:
         self.control.send(json.dumps({"op": "kill", "pid": pid}).encode())
@@ -139,10 +148,12 @@ class _ForkServer:
 class _Child:
     """One sandbox child as seen from the trusted side."""
 
-    def __init__(self, pid: int, channel: socket.socket, status_fd: int) -> None:
+    def __init__(self, pid: int, channel: socket.socket, status_fd: int, spare: bool) -> None:
         self.pid = pid
         self.channel = channel
         self.status_fd = status_fd
+        self.spare = spare
+        """Whether the fork server handed out a spare, forked before the run asked."""
 
     def exit_status(self, timeout: float) -> int | None:
         """The raw wait status, once the fork server reaped the child; ``None`` if not yet."""
@@ -245,7 +256,6 @@ class SandboxRunner:
         return self._server
 
     def _spawn(self, limits: FunctionLimits) -> _Child:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         status_r, status_w = os.pipe()
         request = {
             "op": "fork",
@@ -259,21 +269,19 @@ class SandboxRunner:
                 for attempt in (1, 2):
                     server = self._ensure_server()
                     try:
-                        pid = server.fork(request, theirs.fileno(), status_w)
+                        pid, channel_fd, spare = server.fork(request, status_w)
                         break
-                    except (OSError, ValueError, KeyError) as exc:
+                    except (OSError, ValueError, KeyError, TypeError) as exc:
                         server.stop()
                         self._server = None
                         if attempt == 2:
                             raise SandboxUnavailable(f"the sandbox fork server failed: {exc}") from None
         except BaseException:
-            ours.close()
             os.close(status_r)
             raise
         finally:
-            theirs.close()
             os.close(status_w)
-        return _Child(pid, ours, status_r)
+        return _Child(pid, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, channel_fd), status_r, spare)
 
     def _kill(self, pid: int) -> None:
         with self._lock:

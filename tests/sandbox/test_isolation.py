@@ -13,38 +13,24 @@ from pathlib import Path
 
 import pytest
 
-from chronoflow.sandbox import SandboxRunner
-
 from .conftest import make_policy
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        found += [int(p) for p in text]
-    return found
+from .processes import WatchedRunner, children, wait_until
 
 
 @pytest.fixture(scope="module")
 def live_child():
-    """A child caught mid-run (blocked in ctx.sleep), inspected through /proc."""
-    with SandboxRunner(make_policy()) as sandbox:
+    """The child of a run caught mid-run (blocked in ctx.sleep), inspected through /proc."""
+    with WatchedRunner(make_policy()) as sandbox:
         sandbox.start()
-        server_pid = sandbox._server.process.pid  # the test looks at the real process tree
         done = threading.Event()
         thread = threading.Thread(
             target=lambda: (sandbox.run("def run(ctx):\n    ctx.sleep(1.5)\n", extras={}, state={}), done.set())
         )
         thread.start()
-        deadline = time.monotonic() + 3
-        pids: list[int] = []
-        while not pids and time.monotonic() < deadline:
-            time.sleep(0.02)
-            pids = _children(server_pid)
-        assert pids, "no sandbox child appeared"
+        # The run's own child: the server also holds a spare, forked once the run got its child.
+        pid, _ = wait_until(lambda: sandbox.handed and sandbox.handed[0], timeout=3)
+        assert pid in children(sandbox.server_pid)
         time.sleep(0.2)  # let it finish isolating itself
-        pid = pids[0]
         info = {
             "pid": pid,
             "fds": {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")},
