@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -16,12 +17,27 @@ from chronoflow.sandbox.runner import _Child
 from .conftest import make_policy
 from .processes import WatchedRunner, alive, wait_exited, wait_until
 
+W = TypeVar("W", bound=WatchedRunner)
+
 TRIVIAL = "def run(ctx):\n    return 1\n"
 LIMITS = FunctionLimits(timeout_ms=3000, max_memory_mb=128)
 
 
 def _run(sandbox: WatchedRunner, code: str = TRIVIAL, limits: FunctionLimits = LIMITS):
     return sandbox.run(code, extras={}, state={}, limits=limits)
+
+
+def _started(sandbox: W) -> W:
+    """``sandbox`` with its fork server started, as a worker starts it: not within a run's time limit."""
+    sandbox.start()
+    return sandbox
+
+
+def _ok(sandbox: WatchedRunner, code: str = TRIVIAL, limits: FunctionLimits = LIMITS):
+    """The result of a run that must succeed (its error in the failure's message)."""
+    result = _run(sandbox, code, limits)
+    assert result.status is RunStatus.SUCCESS, (result.status, result.error, result.duration_ms)
+    return result
 
 
 def _count(spares: set[int], count: int, other_than: set[int] | None = None) -> set[int] | None:
@@ -60,8 +76,8 @@ def _seen_from_outside(pid: int) -> dict[str, object]:
 
 def test_a_second_run_gets_a_spare_forked_before_it_asked():
     """It allows a run to skip the fork and the isolation: the child it gets existed before it asked."""
-    with WatchedRunner(make_policy()) as sandbox:
-        assert _run(sandbox).result == 1
+    with _started(WatchedRunner(make_policy())) as sandbox:
+        assert _ok(sandbox).result == 1
         assert sandbox.handed[0][1] is False  # nothing to hand out yet: forked on request
         (spare,) = wait_until(sandbox.spares)
         result = _run(sandbox)
@@ -73,8 +89,7 @@ def test_a_second_run_gets_a_spare_forked_before_it_asked():
 
 def test_a_spare_is_isolated_like_a_child_forked_on_request():
     """It denies a spare any privilege a child forked on request lacks: same layers, limits, identity."""
-    with WatchedRunner(make_policy()) as sandbox:
-        sandbox.start()
+    with _started(WatchedRunner(make_policy())) as sandbox:
         first: list = []
         sleeper = "def run(ctx):\n    ctx.sleep(1.5)\n    return 1\n"
         thread = threading.Thread(target=lambda: first.append(_run(sandbox, sleeper)))
@@ -112,8 +127,8 @@ def test_a_spare_is_isolated_like_a_child_forked_on_request():
 
 def test_a_spare_killed_before_its_hand_out_is_not_handed_out():
     """It denies handing out a dead spare: a spare killed from outside is dropped, the next run succeeds."""
-    with WatchedRunner(make_policy()) as sandbox:
-        assert _run(sandbox).ok
+    with _started(WatchedRunner(make_policy())) as sandbox:
+        assert _ok(sandbox).ok
         (spare,) = wait_until(sandbox.spares)
         os.kill(spare, signal.SIGKILL)
         wait_exited(spare)
@@ -122,13 +137,13 @@ def test_a_spare_killed_before_its_hand_out_is_not_handed_out():
         pid, was_spare = sandbox.handed[1]
         assert pid != spare and was_spare is False
         (replacement,) = wait_until(sandbox.spares)
-        assert _run(sandbox).ok and sandbox.handed[2] == (replacement, True)
+        assert _ok(sandbox).ok and sandbox.handed[2] == (replacement, True)
 
 
 def test_a_spare_killed_while_the_server_is_busy_is_not_handed_out():
     """It denies handing out a dead spare even when its death and the request arrive together."""
-    with WatchedRunner(make_policy()) as sandbox:
-        assert _run(sandbox).ok
+    with _started(WatchedRunner(make_policy())) as sandbox:
+        assert _ok(sandbox).ok
         (spare,) = wait_until(sandbox.spares)
         os.kill(sandbox.server_pid, signal.SIGSTOP)  # the server sees the death only with the request
         try:
@@ -157,10 +172,10 @@ class _HandsOutDead(WatchedRunner):
 
 def test_a_child_dead_at_its_hand_out_fails_the_run_cleanly():
     """It denies a child that died before reading its job any other outcome than a failed run, as before."""
-    with _HandsOutDead(make_policy()) as sandbox:
+    with _started(_HandsOutDead(make_policy())) as sandbox:
         for _ in range(2):  # a child forked on request, then a spare
             result = _run(sandbox)
-            assert result.status is RunStatus.FAILED
+            assert result.status is RunStatus.FAILED, (result.status, result.error, result.duration_ms)
             assert result.error == "the sandbox process was killed (memory or CPU limit)"
         assert [spare for _, spare in sandbox.handed] == [False, True]
 
@@ -170,7 +185,7 @@ def test_runs_with_different_limits_get_children_with_their_own():
     small = FunctionLimits(timeout_ms=3000, max_memory_mb=32)
     large = FunctionLimits(timeout_ms=3000, max_memory_mb=256)
     code = "def run(ctx):\n    return len([0] * (20 * 1024 * 1024))\n"  # 160 MB of list
-    with WatchedRunner(make_policy()) as sandbox:
+    with _started(WatchedRunner(make_policy())) as sandbox:
         for round_ in range(3):
             failed = _run(sandbox, code, small)
             assert failed.status is RunStatus.FAILED and "memory limit" in failed.error, failed
@@ -183,23 +198,23 @@ def test_runs_with_different_limits_get_children_with_their_own():
 def test_the_least_recently_used_settings_lose_their_spare():
     """It denies spares without bound: past the fourth settings, the oldest settings' spare is killed."""
     settings = [FunctionLimits(timeout_ms=3000, max_memory_mb=64 + 8 * i) for i in range(MAX_SPARE_KEYS + 1)]
-    with WatchedRunner(make_policy()) as sandbox:
+    with _started(WatchedRunner(make_policy())) as sandbox:
         for limits in settings[:MAX_SPARE_KEYS]:
-            assert _run(sandbox, limits=limits).ok
+            assert _ok(sandbox, limits=limits).ok
         first_spares = wait_until(lambda: _count(sandbox.spares(), MAX_SPARE_KEYS))
-        assert _run(sandbox, limits=settings[MAX_SPARE_KEYS]).ok
+        assert _ok(sandbox, limits=settings[MAX_SPARE_KEYS]).ok
         spares = wait_until(lambda: _count(sandbox.spares(), MAX_SPARE_KEYS, other_than=first_spares))
         assert len(first_spares - spares) == 1  # the first settings' spare, killed
-        assert _run(sandbox, limits=settings[MAX_SPARE_KEYS]).ok and sandbox.handed[-1][1] is True
-        assert _run(sandbox, limits=settings[0]).ok and sandbox.handed[-1][1] is False
+        assert _ok(sandbox, limits=settings[MAX_SPARE_KEYS]).ok and sandbox.handed[-1][1] is True
+        assert _ok(sandbox, limits=settings[0]).ok and sandbox.handed[-1][1] is False
 
 
 def test_closing_the_runner_leaves_no_spare_alive():
     """It denies any process outliving the runner: every spare and the fork server are gone after close."""
-    sandbox = WatchedRunner(make_policy())
+    sandbox = _started(WatchedRunner(make_policy()))
     try:
         for memory in (64, 96, 128):
-            assert _run(sandbox, limits=FunctionLimits(timeout_ms=3000, max_memory_mb=memory)).ok
+            assert _ok(sandbox, limits=FunctionLimits(timeout_ms=3000, max_memory_mb=memory)).ok
         spares = wait_until(lambda: _count(sandbox.spares(), 3))
         server = sandbox.server_pid
     finally:
@@ -218,10 +233,10 @@ def test_every_run_gets_a_child_of_its_own():
         "    seen.append(1)\n"
         "    return [len(seen), random.random()]\n"
     )
-    with WatchedRunner(make_policy()) as sandbox:
+    with _started(WatchedRunner(make_policy())) as sandbox:
         results = []
         for _ in range(4):
-            results.append(_run(sandbox, code))
+            results.append(_ok(sandbox, code))
             wait_until(sandbox.spares)  # the next run gets a spare
         pids = [pid for pid, _ in sandbox.handed]
         assert len(set(pids)) == 4 and [spare for _, spare in sandbox.handed] == [False, True, True, True]
