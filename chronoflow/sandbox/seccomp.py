@@ -130,15 +130,26 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
 
 
+def _compiled(machine: str) -> tuple[_SockFprog, ctypes.Array[_SockFilter]] | None:
+    """The kernel's form of :func:`build_program` for ``machine``; ``None`` without a table."""
+    if machine not in _COLUMN:
+        return None
+    program = build_program(machine)
+    filters = (_SockFilter * len(program))(*[_SockFilter(*ins) for ins in program])
+    return _SockFprog(len(program), filters), filters
+
+
+# Built once at import, in the fork server: every child installs the same program, and building it
+# in Python took more time than the prctl itself. The kernel copies the program when installing it.
+_PROGRAM = _compiled(platform.machine())
+
+
 def install() -> bool:
     """Install the allowlist on the calling process; False on a machine without a table or when refused.
 
     Needs ``PR_SET_NO_NEW_PRIVS`` (or ``CAP_SYS_ADMIN``), like any unprivileged seccomp filter.
     """
-    machine = platform.machine()
-    if machine not in _COLUMN:
+    if _PROGRAM is None:
         return False
-    program = build_program(machine)
-    filters = (_SockFilter * len(program))(*[_SockFilter(*ins) for ins in program])
-    fprog = _SockFprog(len(program), filters)
+    fprog, _ = _PROGRAM
     return bool(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) == 0)
