@@ -55,7 +55,8 @@ import struct
 import sys
 from typing import Any
 
-# Pre-imports: everything a child needs is loaded once here and shared copy-on-write.
+# Pre-imports: everything a child needs is loaded once here and shared copy-on-write, and nothing more:
+# the package's __init__ imports none of its modules, so no runner, broker or HTTP client is in this heap.
 import RestrictedPython  # noqa: F401
 
 from chronoflow.sandbox import child as sandbox_child
