@@ -2,15 +2,16 @@
 
 Prints the median and p99 of:
 
-(a) a bare fork-server round trip, ``SandboxRunner.ping``: fork a child through every isolation
-    layer, one request and answer, exit;
-(b) a trivial function through ``SandboxRunner.run`` (fork, isolate, compile, run, result);
+(a) a bare fork-server round trip, ``SandboxRunner.ping``: get a child forked through every
+    isolation layer, one request and answer, exit; the child is the fork server's spare, forked
+    and isolated while the previous call went on, once that spare is ready;
+(b) a trivial function through ``SandboxRunner.run`` (get a child, compile, run, result);
 (c) a fresh ``python -c pass``, what a naive design would pay per run;
 (d) a trivial FUNCTION chrono run end to end in a worker (``execute_occurrence`` in-process, on a
-    SQLite file: claim the occurrence, fork, compile, run, record the run and its state); target:
+    SQLite file: claim the occurrence, get a child, compile, run, record the run and its state); target:
     median at most 5 ms;
 (e) the same with ``FUNCTION_SANDBOX_NETNS=0``: creating and tearing down a network namespace per
-    child is the largest kernel cost of a run;
+    child is the largest kernel cost of a child, ahead of the run when a spare was ready for it;
 
 with the ratios between them. Usage: ``python bench/sandbox.py [iterations]`` (200 by default).
 """

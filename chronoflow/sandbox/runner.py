@@ -301,10 +301,11 @@ class SandboxRunner:
     # --- public --------------------------------------------------------------------------------
 
     def ping(self) -> tuple[str, ...]:
-        """Fork one child through every isolation layer and wait for its answer.
+        """Get one child forked through every isolation layer and wait for its answer.
 
-        A health check (is the sandbox usable on this host?) and the bare fork-server round
-        trip of ``bench/sandbox.py``.
+        The child is the fork server's spare for these limits when it has one (forked and
+        isolated before the call), else forked for it. A health check (is the sandbox usable on
+        this host?) and the bare fork-server round trip of ``bench/sandbox.py``.
 
         Returns:
             The isolation layers the child reported active.
