@@ -32,8 +32,8 @@ forked on request, only older:
 * ``RLIMIT_CPU`` counts the CPU time of the whole process, from the fork: a spare blocked on its
   channel uses none, so a run's CPU budget is the same whichever child it gets. Its wall clock
   is the runner's, started when the run asks for a child, never the child's age.
-* ``RLIMIT_AS`` is the child's size when it isolated itself plus the run's memory limit, the
-  same figure for a spare as for a child forked on request (both fork from the same warm heap).
+* ``RLIMIT_AS`` is the child's size when it isolated itself plus the run's memory limit,
+  computed the same way for a spare as for a child forked on request, from the same warm heap.
 * The ``random`` facade is reseeded when the child builds the run's globals, after the hand-out.
 
 At most one spare is kept per settings and at most :data:`MAX_SPARE_KEYS` settings have one:
