@@ -182,6 +182,7 @@ class _Server:
             if self.spares.get(child.key) is child:
                 del self.spares[child.key]
             os.close(child.channel)
+            child.channel = None
         if child.status_fd is not None:
             try:
                 os.write(child.status_fd, _STATUS.pack(status))

@@ -130,12 +130,14 @@ def test_a_spare_killed_before_its_hand_out_is_not_handed_out():
     with _started(WatchedRunner(make_policy())) as sandbox:
         assert _ok(sandbox).ok
         (spare,) = wait_until(sandbox.spares)
+        server = sandbox.server_pid
         os.kill(spare, signal.SIGKILL)
         wait_exited(spare)
         result = _run(sandbox)
         assert result.status is RunStatus.SUCCESS and result.result == 1
         pid, was_spare = sandbox.handed[1]
         assert pid != spare and was_spare is False
+        assert sandbox.server_pid == server  # the same fork server: it did not fail on the dead spare
         (replacement,) = wait_until(sandbox.spares)
         assert _ok(sandbox).ok and sandbox.handed[2] == (replacement, True)
 
@@ -145,7 +147,8 @@ def test_a_spare_killed_while_the_server_is_busy_is_not_handed_out():
     with _started(WatchedRunner(make_policy())) as sandbox:
         assert _ok(sandbox).ok
         (spare,) = wait_until(sandbox.spares)
-        os.kill(sandbox.server_pid, signal.SIGSTOP)  # the server sees the death only with the request
+        server = sandbox.server_pid
+        os.kill(server, signal.SIGSTOP)  # the server sees the death only with the request
         try:
             os.kill(spare, signal.SIGKILL)
             wait_exited(spare)
@@ -154,10 +157,11 @@ def test_a_spare_killed_while_the_server_is_busy_is_not_handed_out():
             thread.start()
             thread.join(0.2)
         finally:
-            os.kill(sandbox.server_pid, signal.SIGCONT)
+            os.kill(server, signal.SIGCONT)
         thread.join()
         assert results[0].status is RunStatus.SUCCESS and results[0].result == 1
         assert sandbox.handed[1][0] != spare and sandbox.handed[1][1] is False
+        assert sandbox.server_pid == server
 
 
 class _HandsOutDead(WatchedRunner):
