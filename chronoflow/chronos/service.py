@@ -209,7 +209,8 @@ class ChronoService:
         A list does not show every column, and building whole ORM objects costs more than the query;
         plain rows are read in one go (:meth:`Database.rows`).
         """
-        page, count, parameters = _list_query(_columns(tuple(columns)), skip, take, target_type, is_active, search)
+        page, count, parameters = _list_query(_columns(tuple(columns)), skip, take, target_type, is_active,
+                                              search)
         return await read_page(self.db, page, count, parameters)
 
     async def update(self, chrono_id: str, changes: dict[str, Any]) -> Chrono:

@@ -68,13 +68,16 @@ def test_rows_read_each_column_as_a_connection_does(database_url: str) -> None:
     things = Table("things", MetaData(), Column("id", Integer, primary_key=True), Column("name", String(20)),
                    Column("on", Boolean), Column("at", UTCDateTime()), Column("doc", JSON))
     count = select(func.count()).select_from(things).where(things.c.on == bindparam("on"))
-    page = (select(things.c.id, things.c.name, things.c.on, things.c.at, things.c.doc, count.scalar_subquery())
+    page = (select(things.c.id, things.c.name, things.c.on, things.c.at, things.c.doc,
+                   count.scalar_subquery())
             .where(things.c.on == bindparam("on")).order_by(things.c.id.desc())
             .limit(bindparam("take")).offset(bindparam("skip")))
     written = [{"id": i, "name": f"t{i}", "on": i % 2 == 0, "at": datetime(2026, 12, 4, i, tzinfo=UTC),
                 "doc": {"n": i, "tags": ["a"]} if i % 3 else None} for i in range(7)]
 
-    async def scenario() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[tuple[object, ...]]]:
+    Rows = list[tuple[object, ...]]
+
+    async def scenario() -> tuple[Rows, Rows, Rows]:
         db = Database(database_url)
         try:
             async with db.session(write=True) as session:
@@ -107,8 +110,8 @@ def test_stored_json_reads_as_json_loads_reads_it(sqlite_url: str) -> None:
     from sqlalchemy import JSON, Column, Integer, MetaData, Table, select
 
     docs = Table("docs", MetaData(), Column("id", Integer, primary_key=True), Column("doc", JSON))
-    stored = ['{"headers": {"X-Key": "k"}, "n": [1, 2.5, null, true]}', '{"ratio": NaN}', '[1e400, -Infinity]',
-              '"\\ud800"', "[123456789012345678901234567890]", "null"]
+    stored = ['{"headers": {"X-Key": "k"}, "n": [1, 2.5, null, true]}', '{"ratio": NaN}',
+              '[1e400, -Infinity]', '"\\ud800"', "[123456789012345678901234567890]", "null"]
 
     async def scenario() -> tuple[list[object], list[object]]:
         db = Database(sqlite_url)
@@ -132,7 +135,7 @@ def test_stored_json_reads_as_json_loads_reads_it(sqlite_url: str) -> None:
 
 
 def test_a_failed_sqlite_rows_read_leaves_the_next_one_working(sqlite_url: str) -> None:
-    """A read that fails (its table is gone) raises, and the thread's next read, on a new connection, works."""
+    """A read that fails (no such table) raises, and the thread's next read, on a new connection, works."""
     import pytest
     from sqlalchemy import Column, Integer, MetaData, Table, select
 
