@@ -41,16 +41,20 @@ def refuse_foreign_fields(sent: dict[str, Any], target_type: str) -> None:
                 raise InvalidInput(name, f"is not a field of {target_type} chronos")
 
 
+def _find(target_type: object) -> Target | None:
+    return _TARGETS.get(target_type) if isinstance(target_type, str) else None
+
+
 def target_reads_rows(target_type: object) -> bool:
     """Whether validating a chrono of ``target_type`` needs a session (not for an unknown type, which
     validation refuses before it would use one)."""
-    target = _TARGETS.get(target_type) if isinstance(target_type, str) else None
+    target = _find(target_type)
     return target is not None and target.validation_reads_rows
 
 
 def get_target(target_type: object) -> Target:
     """The target for ``target_type``, or InvalidInput naming ``targetType``."""
-    target = _TARGETS.get(target_type) if isinstance(target_type, str) else None
+    target = _find(target_type)
     if target is None:
         raise InvalidInput("targetType", f"must be one of {', '.join(target_types())}, got {target_type!r}")
     return target
