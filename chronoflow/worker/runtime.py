@@ -39,6 +39,16 @@ from chronoflow.worker.concurrent import ConcurrentWorker
 
 log = logging.getLogger(__name__)
 
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop where it is installed (every run's sockets, futures and wake-ups cost
+    less on it), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
 SOCKET_TIMEOUT_S = 430
 """Read timeout of the worker's Redis connections: longer than RQ's blocking dequeue (405 s).
 
@@ -59,7 +69,7 @@ class BackgroundLoop:
     """
 
     def __init__(self, threads: int | None = None) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         if threads is not None:
             self.loop.set_default_executor(ThreadPoolExecutor(threads, thread_name_prefix="chronoflow-io"))
         self.thread = threading.Thread(target=self.loop.run_forever, name="chronoflow-loop", daemon=True)
