@@ -13,25 +13,21 @@ private network and the worker's own loopback. Every destination falls in one :c
 - ``public`` is always allowed.
 
 Two checks use it. At creation a literal address or a well-known name is judged without DNS
-(:meth:`DestinationPolicy.check_host`). At run time :class:`GuardedBackend` resolves the host
-itself, checks every address the name has, and connects to a checked address, so a DNS answer
+(:meth:`DestinationPolicy.check_host`). At run time the HTTP target's client
+(:mod:`chronoflow.targets.http_client`) resolves the host itself with :func:`resolve_checked`,
+which checks every address the name has, and connects to a checked address, so a DNS answer
 cannot change between the check and the connection.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
-import select
 import socket
-import ssl
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any
-
-import anyio
-import httpcore
+from typing import TYPE_CHECKING
 
 from chronoflow.errors import ChronoflowError
 
@@ -219,99 +215,25 @@ async def resolve_checked(host: str, port: int, policy: DestinationPolicy) -> li
 
     Raises:
         DestinationRefused: one of the addresses is refused.
-        httpcore.ConnectError: the name does not resolve.
+        OSError: the name does not resolve.
     """
     policy.check_host(host)
     literal = parse_address(host)
     if literal is not None and "%" not in host:  # nothing to resolve (a zoned address keeps its zone below)
         return [str(literal)]
     try:
-        infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        raise OSError(f"cannot resolve {host}: {exc}") from exc
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
-        raise httpcore.ConnectError(f"cannot resolve {host}")
+        raise OSError(f"cannot resolve {host}")
     for address in addresses:
         policy.check_address(host, address)
     return addresses
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """A network backend that connects only to addresses the policy allows, the ones it checked."""
-
-    def __init__(self, policy: DestinationPolicy) -> None:
-        self.policy = policy
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await resolve_checked(host, port, self.policy)
-        failure: httpcore.ConnectError | None = None
-        for address in addresses:  # TLS still names ``host``: httpcore passes it as server_hostname
-            try:
-                stream = await self._inner.connect_tcp(address, port, timeout=timeout,
-                                                       local_address=local_address, socket_options=socket_options)
-                return _PolledStream(stream)
-            except httpcore.ConnectError as exc:
-                failure = exc
-        assert failure is not None
-        raise failure
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise DestinationRefused("Unix sockets are not an HTTP chrono destination")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _PolledStream(httpcore.AsyncNetworkStream):
-    """httpcore's stream, whose socket is looked up once instead of at every readability check.
-
-    Each time it hands out or takes back a connection, the pool asks every idle connection whether
-    its server closed it (``is_readable``); anyio's stream finds the socket anew at each question,
-    through a dictionary of attributes it builds for it, and with a worker's dozens of connections
-    that was a tenth of the worker's time.
-    """
-
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._socket: socket.socket | None = inner.get_extra_info("socket")
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
-        return _PolledStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            return _is_readable(self._socket)
-        return self._inner.get_extra_info(info)
-
-
-def _is_readable(sock: socket.socket | None) -> bool:
-    """Whether a read would not wait: data, or the end of the stream, or no socket at all."""
-    fd = -1 if sock is None else sock.fileno()
-    if fd < 0:
-        return True
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))
-
-
 __all__ = [
-    "METADATA_ADDRESSES", "METADATA_NAMES", "DestinationPolicy", "DestinationRefused", "GuardedBackend", "Kind",
+    "METADATA_ADDRESSES", "METADATA_NAMES", "DestinationPolicy", "DestinationRefused", "Kind",
     "classify_address", "classify_name", "parse_address", "resolve_checked",
 ]

@@ -27,18 +27,14 @@ import urllib.request
 import zlib
 from typing import TYPE_CHECKING, Any
 
-import httpcore
+import h11
 import httpx
 
-from chronoflow.destinations import (
-    DestinationPolicy,
-    DestinationRefused,
-    GuardedBackend,
-    parse_address,
-)
+from chronoflow.destinations import DestinationPolicy, DestinationRefused, parse_address
 from chronoflow.errors import InvalidInput, TooLarge
 from chronoflow.store.models import RunStatus
 from chronoflow.targets.base import ExecutionContext, Target, TargetResult
+from chronoflow.targets.http_client import GuardedClient, Origin, origin_and_target
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -225,59 +221,52 @@ def _shared_ssl_context() -> ssl.SSLContext:
 
 
 POOL_CONNECTIONS = 100
-"""Connections the HTTP target opens at once (per worker process), as httpx's default."""
+"""Calls the HTTP target has in flight at once (per worker process); the others wait."""
 POOL_KEEPALIVE = 20
-"""Idle connections it keeps for reuse, as httpx's default."""
+"""Idle connections it keeps for reuse."""
 
 
-class _GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport whose connections are opened by a :class:`GuardedBackend`."""
-
-    def __init__(self, policy: DestinationPolicy) -> None:
-        context = _shared_ssl_context()
-        super().__init__(verify=context)
-        if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
-            raise TypeError("this httpx version keeps its connection pool elsewhere; the HTTP target "
-                            "cannot guard its destinations")
-        # httpx's own limits: httpcore's default of 10 connections would cap a worker's runs in
-        # flight at 10, whatever WORKER_CONCURRENCY says (50 runs/s against a 200 ms receiver).
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=context, network_backend=GuardedBackend(policy),
-            max_connections=POOL_CONNECTIONS, max_keepalive_connections=POOL_KEEPALIVE, keepalive_expiry=5.0,
-        )
-
-
-def environment_proxy(url: httpx.URL) -> str | None:
-    """The outbound proxy the worker's environment names for ``url`` (``HTTP(S)_PROXY``, ``ALL_PROXY``, ``NO_PROXY``)."""
-    proxies = urllib.request.getproxies_environment()
-    proxy = proxies.get(url.scheme) or proxies.get("all")
+def environment_proxy(origin: Origin, proxies: dict[str, str]) -> str | None:
+    """The outbound proxy ``proxies`` (the worker's ``HTTP(S)_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) name for ``origin``."""
+    if not proxies:
+        return None
+    proxy = proxies.get("https" if origin.https else "http") or proxies.get("all")
     bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]  # not in the stubs
-    if not proxy or bypass(url.host, proxies):
+    if not proxy or bypass(origin.host, proxies):
         return None
     return proxy
 
 
 class _Snippet:
-    """The start of a response body: read chunk by chunk, never more than :data:`SNIPPET_BYTES`."""
+    """The start of a response body: fed chunk by chunk, never keeping more than :data:`SNIPPET_BYTES`."""
 
     def __init__(self) -> None:
         self.status: int | None = None
         self.data = bytearray()
+        self._inflate: Any = None
 
-    async def read(self, response: httpx.Response) -> None:
+    def begin(self, status: int, content_encoding: str) -> None:
         # Identity encoding is asked for; a gzip or deflate body sent anyway is inflated only up
         # to the snippet's size, so a small compressed answer cannot expand in memory.
-        encoding = response.headers.get("content-encoding", "").strip().lower()
-        inflate = zlib.decompressobj(32 + zlib.MAX_WBITS) if encoding in ("gzip", "x-gzip", "deflate") else None
+        self.status = status
+        if content_encoding in ("gzip", "x-gzip", "deflate"):
+            self._inflate = zlib.decompressobj(32 + zlib.MAX_WBITS)
+
+    def feed(self, chunk: bytes) -> bool:
+        room = SNIPPET_BYTES - len(self.data)
+        if self._inflate is not None:
+            try:
+                chunk = self._inflate.decompress(chunk, room)
+            except zlib.error:
+                return True
+        self.data += chunk[:room]
+        return len(self.data) >= SNIPPET_BYTES
+
+    async def read(self, response: httpx.Response) -> None:
+        """Read an httpx response (a call through a proxy)."""
+        self.begin(response.status_code, response.headers.get("content-encoding", "").strip().lower())
         async for chunk in response.aiter_raw():
-            room = SNIPPET_BYTES - len(self.data)
-            if inflate is not None:
-                try:
-                    chunk = inflate.decompress(chunk, room)
-                except zlib.error:
-                    return
-            self.data += chunk[:room]
-            if len(self.data) >= SNIPPET_BYTES:
+            if self.feed(chunk):
                 return
 
     def text(self) -> str:
@@ -292,39 +281,49 @@ class HttpTarget(Target):
 
     def __init__(self) -> None:
         self._policy: DestinationPolicy | None = None
-        # One client per outbound proxy (None: direct), kept so that runs reuse connections.
-        self._clients: dict[str | None, httpx.AsyncClient] = {}
+        self._proxies: dict[str, str] = {}
+        # Kept between runs so that runs reuse connections: one for direct calls, one per proxy.
+        self._direct: GuardedClient | None = None
+        self._proxied: dict[str, httpx.AsyncClient] = {}
 
     async def start(self, context: ExecutionContext) -> None:
-        """Take the worker's destination policy; clients are opened on first use, one per proxy."""
+        """Take the worker's destination policy and proxies; clients are opened on first use."""
         self._policy = DestinationPolicy.from_settings(context.settings)
+        self._proxies = urllib.request.getproxies_environment()
 
     async def close(self) -> None:
         """Close the clients opened since :meth:`start`."""
-        clients, self._clients = self._clients, {}
-        for client in clients.values():
+        direct, self._direct = self._direct, None
+        proxied, self._proxied = self._proxied, {}
+        if direct is not None:
+            await direct.close()
+        for client in proxied.values():
             await client.aclose()
 
-    def _client(self, url: httpx.URL) -> httpx.AsyncClient:
-        """The worker's client for ``url``.
+    async def _call(self, method: str, url: str, origin: Origin, headers: dict[str, str], body: bytes,
+                    seconds: float, snippet: _Snippet) -> None:
+        """Send the request and read the answer's start into ``snippet``.
 
-        Direct calls go through the guarded transport: every connection it opens, reused or not, was
+        Direct calls go through the guarded client: every connection it opens, reused or not, was
         opened to a checked address. Through an operator's proxy, the proxy resolves the name and is
         the one to police it; the URL's own host was checked before.
         """
         if self._policy is None:
             raise RuntimeError("the HTTP target was not started")
-        proxy = environment_proxy(url)
-        client = self._clients.get(proxy)
+        proxy = environment_proxy(origin, self._proxies)
+        if proxy is None:
+            if self._direct is None:
+                self._direct = GuardedClient(self._policy, _shared_ssl_context(), max_connections=POOL_CONNECTIONS,
+                                             max_idle=POOL_KEEPALIVE)
+            await self._direct.call(method, url, headers, body, snippet)
+            return
+        client = self._proxied.get(proxy)
         if client is None:
-            if proxy is None:
-                client = httpx.AsyncClient(transport=_GuardedTransport(self._policy), verify=_shared_ssl_context(),
-                                           trust_env=False, follow_redirects=False)
-            else:
-                client = httpx.AsyncClient(proxy=proxy, verify=_shared_ssl_context(), trust_env=False,
-                                           follow_redirects=False)
-            self._clients[proxy] = client
-        return client
+            client = httpx.AsyncClient(proxy=proxy, verify=_shared_ssl_context(), trust_env=False,
+                                       follow_redirects=False)
+            self._proxied[proxy] = client
+        async with client.stream(method, url, content=body or None, headers=headers, timeout=seconds) as response:
+            await snippet.read(response)
 
     async def validate(self, fields: dict[str, Any], session: AsyncSession | None,
                        settings: Settings) -> dict[str, Any]:
@@ -355,9 +354,10 @@ class HttpTarget(Target):
 
     async def execute(self, chrono: Chrono, run: ChronoRun, context: ExecutionContext) -> TargetResult:
         policy = DestinationPolicy.from_settings(context.settings)
+        url = chrono.url or ""
         try:  # the settings may have changed since the chrono was created
-            url = httpx.URL(chrono.url or "")
-            policy.check_host(url.host)
+            origin, _ = origin_and_target(url)
+            policy.check_host(origin.host)
         except DestinationRefused as exc:
             return TargetResult(RunStatus.FAILED, error_message=f"destination refused: {exc.reason}")
         except httpx.InvalidURL as exc:
@@ -367,11 +367,8 @@ class HttpTarget(Target):
         seconds = context.settings.http_request_timeout_ms / 1000
         snippet = _Snippet()
         try:
-            async with asyncio.timeout(seconds), self._client(url).stream(
-                chrono.method or "POST", url, content=body or None, headers=headers, timeout=seconds,
-            ) as response:
-                snippet.status = response.status_code
-                await snippet.read(response)
+            async with asyncio.timeout(seconds):
+                await self._call(chrono.method or "POST", url, origin, headers, body, seconds, snippet)
         except (TimeoutError, httpx.TimeoutException):
             return TargetResult(
                 RunStatus.TIMEOUT, http_status=snippet.status, response_snippet=snippet.text() or None,
@@ -379,13 +376,16 @@ class HttpTarget(Target):
             )
         except DestinationRefused as exc:
             return TargetResult(RunStatus.FAILED, error_message=f"destination refused: {exc.reason}")
-        except httpx.HTTPError as exc:
-            return TargetResult(RunStatus.FAILED, http_status=snippet.status, error_message=f"request failed: {exc!r}",
-                                retryable=not isinstance(exc, httpx.LocalProtocolError))
         except UnicodeEncodeError:  # a header stored before headers were checked at creation
             return TargetResult(RunStatus.FAILED, error_message="a header cannot be sent: header names and values "
                                                                  "must be ASCII")
+        except (h11.LocalProtocolError, httpx.LocalProtocolError) as exc:
+            return TargetResult(RunStatus.FAILED, error_message=f"request failed: {exc!r}")
+        except (httpx.HTTPError, h11.RemoteProtocolError, OSError) as exc:
+            return TargetResult(RunStatus.FAILED, http_status=snippet.status, error_message=f"request failed: {exc!r}",
+                                retryable=True)
         status = snippet.status
+        assert status is not None  # a call that returned has read the status
         if 200 <= status < 400:
             return TargetResult(RunStatus.SUCCESS, http_status=status, response_snippet=snippet.text())
         return TargetResult(

@@ -8,20 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
-import ssl
-import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-import httpcore
 import pytest
 
 from chronoflow.destinations import (
     DestinationPolicy,
     DestinationRefused,
-    GuardedBackend,
     Kind,
     classify_address,
     classify_name,
@@ -167,102 +159,3 @@ def test_localhost_resolves_to_checked_loopback_addresses() -> None:
     assert addresses and all(ipaddress.ip_address(a).is_loopback for a in addresses)
     with pytest.raises(DestinationRefused, match="localhost resolves to .*loopback"):
         asyncio.run(resolve_checked("localhost", 80, DestinationPolicy(deny_private=True)))
-
-
-def test_the_guarded_backend_refuses_before_connecting() -> None:
-    """It refuses a name resolving to loopback under deny-private without opening a connection."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        listener.setblocking(False)
-        port = listener.getsockname()[1]
-
-        async def connect(policy: DestinationPolicy) -> None:
-            stream = await GuardedBackend(policy).connect_tcp("localhost", port, timeout=5)
-            await stream.aclose()
-
-        with pytest.raises(DestinationRefused):
-            asyncio.run(connect(SHARED))
-        with pytest.raises(BlockingIOError):
-            listener.accept()  # nothing connected: the refusal came first
-        try:
-            asyncio.run(connect(DEFAULT))
-        except httpcore.ConnectError:  # localhost may list ::1 first, where nothing listens
-            pytest.fail("the default policy should reach 127.0.0.1 through localhost")
-        connection, _ = listener.accept()
-        connection.close()
-
-
-def test_a_guarded_connection_is_readable_once_its_server_closes_it() -> None:
-    """An idle connection reads as expired only once its server closed it: the pool's reuse check."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        port = listener.getsockname()[1]
-
-        async def scenario() -> tuple[bool, bool]:
-            stream = await GuardedBackend(DEFAULT).connect_tcp("127.0.0.1", port, timeout=5)
-            try:
-                served, _ = await asyncio.to_thread(listener.accept)
-                before = stream.get_extra_info("is_readable")
-                served.close()
-                after = False
-                for _ in range(100):  # bounded: 5 s at most
-                    after = stream.get_extra_info("is_readable")
-                    if after:
-                        break
-                    await asyncio.sleep(0.05)
-                return before, after
-            finally:
-                await stream.aclose()
-
-        assert asyncio.run(scenario()) == (False, True)
-
-
-def test_a_guarded_connection_speaks_tls(tmp_path: Path) -> None:
-    """An HTTPS request through the guarded backend verifies the server's certificate and reads its answer."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-
-    class Hello(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", "5")
-            self.end_headers()
-            self.wfile.write(b"hello")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_context.load_cert_chain(cert, key)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hello)
-    server.socket = server_context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    client_context = ssl.create_default_context(cafile=str(cert))
-
-    async def get(url: str) -> tuple[int, bytes]:
-        async with httpcore.AsyncConnectionPool(ssl_context=client_context,
-                                                network_backend=GuardedBackend(DEFAULT)) as pool:
-            response = await pool.request("GET", url)
-            again = await pool.request("GET", url)  # the same connection, checked and reused
-            assert again.status == 200 and len(pool.connections) == 1
-            return response.status, response.content
-
-    try:
-        assert asyncio.run(get(f"https://localhost:{server.server_address[1]}/")) == (200, b"hello")
-        with pytest.raises(httpcore.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-            asyncio.run(get_untrusted(f"https://127.0.0.1:{server.server_address[1]}/"))
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-async def get_untrusted(url: str) -> None:
-    async with httpcore.AsyncConnectionPool(ssl_context=ssl.create_default_context(),
-                                            network_backend=GuardedBackend(DEFAULT)) as pool:
-        await pool.request("GET", url)
