@@ -15,11 +15,10 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, inspect, select
+from sqlalchemy import Select, bindparam, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import configure_mappers
 
 from chronoflow.checks import checked_description, checked_name
 from chronoflow.config import MAX_MISFIRE_GRACE_SECONDS, Settings
@@ -31,7 +30,16 @@ from chronoflow.scheduling.reading import first_fire_time, read_schedule, stored
 from chronoflow.store.batching import WriteBatcher
 from chronoflow.store.engine import Database, utcnow
 from chronoflow.store.lookups import get_or_404
-from chronoflow.store.models import Chrono, ChronoRun, OverlapPolicy, RunStatus, RunTrigger, TargetType, new_id
+from chronoflow.store.models import (
+    Chrono,
+    ChronoRun,
+    OverlapPolicy,
+    RunStatus,
+    RunTrigger,
+    TargetType,
+    filled,
+    new_id,
+)
 from chronoflow.store.paging import page_with_total, paged, read_page
 from chronoflow.targets import get_target, refuse_foreign_fields, target_reads_rows
 from chronoflow.targets.http import keep_hidden_values
@@ -91,7 +99,6 @@ class ChronoService:
         self.db = db
         self.jobs = jobs
         self.settings = settings
-        configure_mappers()  # new chronos are filled without their constructor, which would do it
         self.creations = WriteBatcher(db, before_commit=self._write_created)
         """New chronos arriving together are written in one transaction (group commit)."""
 
@@ -288,13 +295,7 @@ def _new_chrono(values: dict[str, Any], now: datetime) -> tuple[dict[str, Any], 
     row = dict.fromkeys(CHRONO_COLUMNS)
     row.update(values, id=new_id(), created_at=now, updated_at=now,
                next_run_at=first_fire_time(schedule, now) if values["is_active"] else None)
-    chrono = _new_instance()
-    chrono.__dict__.update(row)
-    return row, chrono
-
-
-_new_instance = inspect(Chrono).class_manager.new_instance
-"""A chrono with its ORM state and no attribute set, as the ORM makes one before filling it from a row."""
+    return row, filled(Chrono, row)
 
 
 @lru_cache(maxsize=64)

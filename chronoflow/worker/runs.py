@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronoflow.scheduling.jobs import Coalesced, iso
 from chronoflow.store.engine import Database, utcnow
-from chronoflow.store.models import Chrono, ChronoRun, OverlapPolicy, RunStatus, RunTrigger, new_id
+from chronoflow.store.models import Chrono, ChronoRun, OverlapPolicy, RunStatus, RunTrigger, filled, new_id
 
 T = TypeVar("T")
 
@@ -48,6 +48,10 @@ that lock (the run-finished trigger updates the chrono): a deadlock, and a run l
 It is a statement of its own, after the lock: PostgreSQL reads a statement's subqueries as of the
 statement's start, so a check inside the locking SELECT could miss a claim committed while that
 SELECT waited for the lock."""
+_RUNNING_OCCURRENCE = select(RUNS.c.scheduled_for).where(
+    RUNS.c.chrono_id == bindparam("chrono_id"), RUNS.c.status == RunStatus.RUNNING,
+    RUNS.c.started_at.is_not(None), RUNS.c.scheduled_for != bindparam("scheduled_for"),
+).limit(1)
 _INSERT_RUN = insert(RUNS)
 _UPDATE_RUN = update(RUNS).where(RUNS.c.id == bindparam("run_id"))
 
@@ -137,7 +141,7 @@ def _claim(
     occurrence = {"chrono_id": chrono_id, "scheduled_for": scheduled_for, "attempt": attempt}
     if run_id is None and conn.execute(_CLAIMED, occurrence).scalar():
         return None
-    chrono = Chrono(**row)
+    chrono = filled(Chrono, row)
     if run_id is not None:
         claimed = conn.execute(
             update(RUNS).where(RUNS.c.id == run_id, RUNS.c.started_at.is_(None)).values(started_at=now, worker=worker)
@@ -145,7 +149,7 @@ def _claim(
         if claimed.rowcount != 1:
             return None
         stored = conn.execute(select(RUNS).where(RUNS.c.id == run_id)).mappings().one()
-        return Claim(run=ChronoRun(**stored), chrono=chrono)
+        return Claim(run=filled(ChronoRun, stored), chrono=chrono)
     if trigger == RunTrigger.SCHEDULE:
         if not chrono.is_active:
             return None
@@ -175,17 +179,12 @@ def _claim(
         recorded = {"status": status, "finished_at": now, "duration_ms": 0, "error_message": note}
         conn.execute(_UPDATE_RUN, {"run_id": values["id"], **recorded})
         values.update(recorded)
-    return Claim(run=ChronoRun(**values), chrono=chrono)
+    return Claim(run=filled(ChronoRun, values), chrono=chrono)
 
 
 def _running_occurrence(conn: Connection, chrono_id: str, scheduled_for: datetime) -> datetime | None:
     """The occurrence of another run of this chrono that a worker is executing, if any."""
-    return conn.execute(
-        select(RUNS.c.scheduled_for).where(
-            RUNS.c.chrono_id == chrono_id, RUNS.c.status == RunStatus.RUNNING,
-            RUNS.c.started_at.is_not(None), RUNS.c.scheduled_for != scheduled_for,
-        ).limit(1)
-    ).scalar()
+    return conn.execute(_RUNNING_OCCURRENCE, {"chrono_id": chrono_id, "scheduled_for": scheduled_for}).scalar()
 
 
 async def finish_run(db: Writer, claim: Claim, fields: dict[str, Any]) -> ChronoRun:
