@@ -43,7 +43,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from chronoflow.errors import InvalidInput
 from chronoflow.functions.checks import checked_channel, checked_code, checked_extras, checked_limits
@@ -73,19 +73,20 @@ _STATUSES = {"success": RunStatus.SUCCESS, "failed": RunStatus.FAILED, "timeout"
 
 
 _FUNCTIONS = Function.__table__
+_SNAPSHOT = select(
+    _FUNCTIONS.c.id, _FUNCTIONS.c.code, _FUNCTIONS.c.version, _FUNCTIONS.c.limits, _FUNCTIONS.c.state,
+    _FUNCTIONS.c.channel_id,
+).where(_FUNCTIONS.c.id == bindparam("function_id"))
 
 
 async def load_snapshot(context: ExecutionContext, function_id: str) -> FunctionSnapshot | None:
     """The function as it is now, read with one SQL statement (this runs once per run: overhead,
-    so it is a :meth:`~chronoflow.store.engine.Database.read`, on the loop's thread on SQLite)."""
-    columns = (_FUNCTIONS.c.id, _FUNCTIONS.c.code, _FUNCTIONS.c.version, _FUNCTIONS.c.limits, _FUNCTIONS.c.state,
-               _FUNCTIONS.c.channel_id)
-    query = select(*columns).where(_FUNCTIONS.c.id == function_id)
-    row = await context.db.read(lambda conn: conn.execute(query).first())
-    if row is None:
+    so it is read with :meth:`~chronoflow.store.engine.Database.rows`, off the driver's cursor on SQLite)."""
+    rows = await context.db.rows(_SNAPSHOT, {"function_id": function_id})
+    if not rows:
         return None
-    return FunctionSnapshot(row.id, row.code, row.version, dict(row.limits or {}), dict(row.state or {}),
-                            row.channel_id)
+    id_, code, version, limits, state, channel_id = rows[0]
+    return FunctionSnapshot(id_, code, version, dict(limits or {}), dict(state or {}), channel_id)
 
 
 class FunctionTarget(Target):
