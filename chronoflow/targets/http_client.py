@@ -104,8 +104,8 @@ class _Connection:
             OSError: the connection failed.
         """
         protocol = self.protocol
-        fields = [("Host", origin.authority), *headers.items()]
         names = {name.lower() for name in headers}
+        fields = list(headers.items()) if "host" in names else [("Host", origin.authority), *headers.items()]
         if "user-agent" not in names:
             fields.append(("User-Agent", USER_AGENT))
         if "accept" not in names:

@@ -109,6 +109,21 @@ def test_a_kept_connection_carries_the_next_call() -> None:
     assert first.startswith(b"POST /hook?x=1 HTTP/1.1\r\n")
     assert b"\r\nHost: 127.0.0.1:" in first and b"\r\nX-Id: 7\r\n" in first and first.endswith(b'{"a":1}')
     assert b"\r\nContent-Length: 0\r\n" in requests[1]  # a POST states its empty body
+    assert b"User-Agent: ChronoFlow/" in first and b"\r\nAccept: */*\r\n" in first
+
+
+def test_a_configured_host_header_replaces_the_urls() -> None:
+    """A chrono's own Host header is sent instead of the URL's authority, once; the connection still goes to the URL."""
+
+    async def scenario() -> bytes:
+        async with Server(ok) as server:
+            client = GuardedClient(DEFAULT, ssl.create_default_context())
+            await client.call("GET", f"http://127.0.0.1:{server.port}/", {"host": "api.example.test"}, b"", Collect())
+            await client.close()
+            return server.requests[0]
+
+    head = asyncio.run(scenario()).lower()
+    assert head.count(b"\r\nhost: ") == 1 and b"\r\nhost: api.example.test\r\n" in head
 
 
 def test_an_idle_connection_closed_by_its_server_is_not_reused() -> None:
