@@ -1,4 +1,4 @@
-"""The HTTP target's client against real servers on 127.0.0.1: guarded connects, reuse, TLS, bounds.
+"""The HTTP target's client against real servers on 127.0.0.1: guarded connects, reuse, framing, TLS, bounds.
 
 Each server is an asyncio server speaking just enough HTTP/1.1 by hand, so that a test decides
 exactly what goes over the wire (a close after the answer, a chunked body, an answer held back).
@@ -303,3 +303,32 @@ def test_tls_is_verified_and_its_connection_reused(tmp_path: Path) -> None:
 
     # localhost twice over one connection; 127.0.0.1 is another origin (and named in the certificate)
     assert asyncio.run(scenario()) == ([b"hello"] * 3, 2)
+
+
+def test_a_body_ended_by_the_close_and_a_head_answer_are_read() -> None:
+    """An HTTP/1.0 body runs to the close (not kept); a HEAD answer's Content-Length announces no body."""
+
+    async def by_close(head: bytes, writer: asyncio.StreamWriter) -> bool:
+        if head.startswith(b"HEAD "):
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            await writer.drain()
+            return True
+        writer.write(b"HTTP/1.0 200 OK\r\n\r\nuntil the end")
+        await writer.drain()
+        return False
+
+    async def scenario() -> tuple[list[tuple[int | None, bytes]], int]:
+        async with Server(by_close) as server:
+            client = GuardedClient(DEFAULT, ssl.create_default_context())
+            seen = []
+            for method in ("GET", "HEAD", "HEAD", "GET"):
+                reader = Collect()
+                await client.call(method, f"http://127.0.0.1:{server.port}/", {}, b"", reader)
+                seen.append((reader.status, reader.body))
+            await client.close()
+            return seen, server.connections
+
+    seen, connections = asyncio.run(scenario())
+    assert seen == [(200, b"until the end"), (200, b""), (200, b""), (200, b"until the end")]
+    # The first answer ended with its connection; the second was kept for both HEADs and the last GET.
+    assert connections == 2
