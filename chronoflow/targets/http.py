@@ -235,7 +235,8 @@ POOL_KEEPALIVE = 20
 
 
 def environment_proxy(origin: Origin, proxies: dict[str, str]) -> str | None:
-    """The outbound proxy ``proxies`` (the worker's ``HTTP(S)_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) name for ``origin``."""
+    """The outbound proxy for ``origin`` that ``proxies`` name (the worker's ``HTTP(S)_PROXY``,
+    ``ALL_PROXY`` and ``NO_PROXY``, read when the target starts)."""
     if not proxies:
         return None
     proxy = proxies.get("https" if origin.https else "http") or proxies.get("all")
@@ -321,8 +322,8 @@ class HttpTarget(Target):
         proxy = environment_proxy(origin, self._proxies)
         if proxy is None:
             if self._direct is None:
-                self._direct = GuardedClient(self._policy, _shared_ssl_context(), max_connections=POOL_CONNECTIONS,
-                                             max_idle=POOL_KEEPALIVE)
+                self._direct = GuardedClient(self._policy, _shared_ssl_context(),
+                                             max_connections=POOL_CONNECTIONS, max_idle=POOL_KEEPALIVE)
             await self._direct.call(method, url, headers, body, snippet)
             return
         client = self._proxied.get(proxy)
@@ -330,7 +331,8 @@ class HttpTarget(Target):
             client = httpx.AsyncClient(proxy=proxy, verify=_shared_ssl_context(), trust_env=False,
                                        follow_redirects=False)
             self._proxied[proxy] = client
-        async with client.stream(method, url, content=body or None, headers=headers, timeout=seconds) as response:
+        request = client.stream(method, url, content=body or None, headers=headers, timeout=seconds)
+        async with request as response:
             await snippet.read(response)
 
     async def validate(self, fields: dict[str, Any], session: AsyncSession | None,
@@ -390,8 +392,8 @@ class HttpTarget(Target):
         except (h11.LocalProtocolError, httpx.LocalProtocolError) as exc:
             return TargetResult(RunStatus.FAILED, error_message=f"request failed: {exc!r}")
         except (httpx.HTTPError, h11.RemoteProtocolError, OSError) as exc:
-            return TargetResult(RunStatus.FAILED, http_status=snippet.status, error_message=f"request failed: {exc!r}",
-                                retryable=True)
+            return TargetResult(RunStatus.FAILED, http_status=snippet.status,
+                                error_message=f"request failed: {exc!r}", retryable=True)
         status = snippet.status
         assert status is not None  # a call that returned has read the status
         if 200 <= status < 400:

@@ -184,7 +184,8 @@ def _claim(
 
 def _running_occurrence(conn: Connection, chrono_id: str, scheduled_for: datetime) -> datetime | None:
     """The occurrence of another run of this chrono that a worker is executing, if any."""
-    return conn.execute(_RUNNING_OCCURRENCE, {"chrono_id": chrono_id, "scheduled_for": scheduled_for}).scalar()
+    occurrence = {"chrono_id": chrono_id, "scheduled_for": scheduled_for}
+    return conn.execute(_RUNNING_OCCURRENCE, occurrence).scalar()
 
 
 async def finish_run(db: Writer, claim: Claim, fields: dict[str, Any]) -> ChronoRun:

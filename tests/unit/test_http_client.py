@@ -97,7 +97,8 @@ def test_a_kept_connection_carries_the_next_call() -> None:
             statuses = []
             for body in (b'{"a":1}', b""):
                 reader = Collect()
-                await client.call("POST", f"http://127.0.0.1:{server.port}/hook?x=1", {"X-Id": "7"}, body, reader)
+                url = f"http://127.0.0.1:{server.port}/hook?x=1"
+                await client.call("POST", url, {"X-Id": "7"}, body, reader)
                 statuses.append(reader.status)
                 assert reader.body == b"hello"
             await client.close()
@@ -113,12 +114,13 @@ def test_a_kept_connection_carries_the_next_call() -> None:
 
 
 def test_a_configured_host_header_replaces_the_urls() -> None:
-    """A chrono's own Host header is sent instead of the URL's authority, once; the connection still goes to the URL."""
+    """Its own Host header is sent once, instead of the URL's authority; the call still goes to the URL."""
 
     async def scenario() -> bytes:
         async with Server(ok) as server:
             client = GuardedClient(DEFAULT, ssl.create_default_context())
-            await client.call("GET", f"http://127.0.0.1:{server.port}/", {"host": "api.example.test"}, b"", Collect())
+            url = f"http://127.0.0.1:{server.port}/"
+            await client.call("GET", url, {"host": "api.example.test"}, b"", Collect())
             await client.close()
             return server.requests[0]
 
@@ -127,7 +129,7 @@ def test_a_configured_host_header_replaces_the_urls() -> None:
 
 
 def test_an_idle_connection_closed_by_its_server_is_not_reused() -> None:
-    """A server that closes after answering (while promising keep-alive) costs a new connection, not a failure."""
+    """A server that closes after answering (keep-alive promised) costs a new connection, not a failure."""
 
     async def close_after(head: bytes, writer: asyncio.StreamWriter) -> bool:
         await ok(head, writer)
@@ -237,7 +239,8 @@ def test_a_refused_name_is_refused_before_connecting() -> None:
         async def connect(policy: DestinationPolicy) -> None:
             client = GuardedClient(policy, ssl.create_default_context())
             try:
-                await asyncio.wait_for(client.call("GET", f"http://localhost:{port}/", {}, b"", Collect()), 0.5)
+                call = client.call("GET", f"http://localhost:{port}/", {}, b"", Collect())
+                await asyncio.wait_for(call, 0.5)
             finally:
                 await client.close()
 
@@ -269,7 +272,8 @@ def test_a_header_h11_refuses_is_not_sent() -> None:
         async with Server(ok) as server:
             client = GuardedClient(DEFAULT, ssl.create_default_context())
             with pytest.raises(h11.LocalProtocolError):
-                await client.call("GET", f"http://127.0.0.1:{server.port}/", {"X-A": "b\r\nX-B: c"}, b"", Collect())
+                url = f"http://127.0.0.1:{server.port}/"
+                await client.call("GET", url, {"X-A": "b\r\nX-B: c"}, b"", Collect())
             await asyncio.sleep(0.1)
             await client.close()
             return len(server.requests)
