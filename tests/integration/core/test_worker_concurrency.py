@@ -21,9 +21,15 @@ from chronoflow.scheduling.jobs import occurrence_job_id
 from tests.integration.conftest import Stack
 
 
-def _chrono_due(stack: Stack, url: str) -> tuple[str, float]:
-    """A new HTTP chrono (every ten minutes) and its first due time."""
-    chrono = stack.create_http_chrono(url, cron="*/10 * * * *")
+ONCE_A_YEAR = "0 0 1 1 *"
+"""The tests' default schedule: chronos created seconds apart share their first due time, and a
+hand-over never meets a second occurrence of one (every ten minutes, a test that crossed a
+ten-minute boundary handed over the next occurrences of its first chronos along with a new one)."""
+
+
+def _chrono_due(stack: Stack, url: str, cron: str = ONCE_A_YEAR) -> tuple[str, float]:
+    """A new HTTP chrono and its first due time."""
+    chrono = stack.create_http_chrono(url, cron=cron)
     return chrono["id"], stack.jobs.scheduled_due(chrono["id"])
 
 
@@ -72,7 +78,7 @@ def test_a_worker_killed_with_several_runs_in_flight_fails_each(sqlite_stack: St
     """It fails every run a SIGKILLed worker held as 'worker lost' and keeps each chrono's next occurrence."""
     stack = sqlite_stack
     http_receiver.hold("/held")
-    chronos = [_chrono_due(stack, http_receiver.url + "/held") for _ in range(3)]
+    chronos = [_chrono_due(stack, http_receiver.url + "/held", cron="*/10 * * * *") for _ in range(3)]
     job_ids = _hand_over(stack, *chronos)
     worker = _worker(stack, 4)
     http_receiver.wait_for(3, timeout=30)
