@@ -76,16 +76,61 @@ class UTCDateTime(TypeDecorator[datetime]):
         return process
 
 
+_DriverPlan = tuple[str, tuple[tuple[str, Any, Any], ...], tuple[Any, ...]]
+"""A statement's SQL; its parameters' names, bind processors and values held by the statement; its
+columns' result processors."""
+
+
+_REQUIRED = object()
+"""The value a plan holds for a parameter the caller must give."""
+
+
 @lru_cache(maxsize=256)
-def _driver_plan(statement: Select[Any], dialect: Dialect) -> tuple[str, tuple[str, ...], tuple[Any, ...]]:
-    """``statement`` as the driver takes it: its SQL, its parameters' names in order, and each
-    column's result processor (``None`` for a value taken as it is). Keyed by the statement object:
-    for statements built once, as the lists' are."""
+def _driver_plan(statement: Select[Any], dialect: Dialect) -> _DriverPlan:
+    """``statement`` as the driver takes it: its SQL, its parameters in order (each one's name, bind
+    processor and the value the statement holds for it, as for ``status == 'running'`` or a
+    ``LIMIT``), and each column's result processor (``None`` for a value taken as it is). Keyed by
+    the statement object: for statements built once, as the lists' and the claim's are."""
     compiled = statement.compile(dialect=dialect)
-    names = tuple(compiled.positiontup or ())
+    binds = []
+    for name in compiled.positiontup or ():
+        bind = compiled.binds[name]
+        fixed = _REQUIRED if bind.required else bind.effective_value
+        binds.append((name, bind.type.dialect_impl(dialect).bind_processor(dialect), fixed))
     processors = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
                        for column in statement.selected_columns)
-    return compiled.string, names, processors
+    return compiled.string, tuple(binds), processors
+
+
+def _driver_rows(connection: Any, plan: _DriverPlan, parameters: dict[str, Any]) -> list[Sequence[Any]]:
+    """The rows of a planned ``SELECT`` on a driver connection, each value through its processors."""
+    sql, binds, processors = plan
+    cursor = connection.cursor()
+    try:
+        given = [parameters[name] if fixed is _REQUIRED else parameters.get(name, fixed)
+                 for name, _, fixed in binds]
+        cursor.execute(sql, [value if bind is None else bind(value)
+                             for value, (_, bind, _) in zip(given, binds, strict=True)])
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not rows:
+        return rows
+    columns = [values if process is None else list(map(process, values))
+               for values, process in zip(zip(*rows), processors, strict=True)]
+    return list(zip(*columns))
+
+
+def select_rows(conn: Connection, statement: Select[Any], parameters: dict[str, Any]) -> list[Sequence[Any]]:
+    """The rows of one Core ``SELECT`` run in ``conn``'s transaction, read as :meth:`Database.rows` reads.
+
+    On SQLite, off the standard driver's cursor of the same connection (a worker's claim reads the
+    chrono in its write transaction: through the :class:`~sqlalchemy.engine.Connection`, each read
+    cost several times SQLite's own work); elsewhere through ``conn``.
+    """
+    if conn.dialect.name != "sqlite":
+        return list(conn.execute(statement, parameters))
+    return _driver_rows(conn.connection.driver_connection, _driver_plan(statement, conn.dialect), parameters)
 
 
 def utcnow() -> datetime:
@@ -222,31 +267,21 @@ class Database:
         statement is compiled once (:func:`_driver_plan`) and each column goes through its type's own
         result processor, without the per-execution context and result objects of a
         :class:`~sqlalchemy.engine.Connection`, which cost more than SQLite's work for a page of
-        fifty chronos. ``parameters`` go to the driver as they are: plain values (str, int, bool).
+        fifty chronos; parameters go through their types' bind processors as they would there.
         Elsewhere the statement runs on the async engine.
         """
         if self._reader is None:
             async with self.engine.connect() as conn:
                 return list(await conn.execute(statement, parameters))
-        sql, names, processors = _driver_plan(statement, self._reader.dialect)
+        plan = _driver_plan(statement, self._reader.dialect)
         connection = self._driver_connection()
         try:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(sql, [parameters[name] for name in names])
-                rows = cursor.fetchall()
-            finally:
-                cursor.close()
+            return _driver_rows(connection, plan, parameters)
         except Exception:
             self._local.connection = None
             self._kept.remove(connection)
             connection.invalidate()  # whatever went wrong, the next read starts on a new connection
             raise
-        if not rows:
-            return rows
-        columns = [values if process is None else list(map(process, values))
-                   for values, process in zip(zip(*rows), processors, strict=True)]
-        return list(zip(*columns))
 
     def _driver_connection(self) -> Any:
         """The calling thread's own connection of the reader's pool, kept for :meth:`rows` until

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chronoflow.scheduling.jobs import Coalesced, iso
-from chronoflow.store.engine import Database, utcnow
+from chronoflow.store.engine import Database, select_rows, utcnow
 from chronoflow.store.models import Chrono, ChronoRun, OverlapPolicy, RunStatus, RunTrigger, filled, new_id
 
 T = TypeVar("T")
@@ -36,6 +36,7 @@ RUNS = ChronoRun.__table__
 # The chrono is read under lock (see :meth:`Database.writing`): a transaction that activated it and
 # wrote its job may not have committed yet when the job arrives.
 _SELECT_CHRONO = select(CHRONOS).where(CHRONOS.c.id == bindparam("chrono_id")).with_for_update()
+_CHRONO_KEYS = tuple(column.key for column in _SELECT_CHRONO.selected_columns)
 _CLAIMED = select(exists().where(
     RUNS.c.chrono_id == bindparam("chrono_id"), RUNS.c.scheduled_for == bindparam("scheduled_for"),
     RUNS.c.attempt == bindparam("attempt"),
@@ -134,14 +135,14 @@ def _claim(
     next_run_at: datetime | None, run_id: str | None, may_wait: Callable[[Chrono], bool],
 ) -> Claim | MustWait | None:
     """:func:`claim_occurrence`'s statements, in the caller's write transaction."""
-    row = conn.execute(_SELECT_CHRONO, {"chrono_id": chrono_id}).mappings().first()
+    rows = select_rows(conn, _SELECT_CHRONO, {"chrono_id": chrono_id})
     now = utcnow()  # after the lock, which may have waited for a writer
-    if row is None:
+    if not rows:
         return None
     occurrence = {"chrono_id": chrono_id, "scheduled_for": scheduled_for, "attempt": attempt}
-    if run_id is None and conn.execute(_CLAIMED, occurrence).scalar():
+    if run_id is None and select_rows(conn, _CLAIMED, occurrence)[0][0]:
         return None
-    chrono = filled(Chrono, row)
+    chrono = filled(Chrono, dict(zip(_CHRONO_KEYS, rows[0], strict=True)))
     if run_id is not None:
         claimed = conn.execute(
             update(RUNS).where(RUNS.c.id == run_id, RUNS.c.started_at.is_(None)).values(started_at=now, worker=worker)
@@ -184,8 +185,8 @@ def _claim(
 
 def _running_occurrence(conn: Connection, chrono_id: str, scheduled_for: datetime) -> datetime | None:
     """The occurrence of another run of this chrono that a worker is executing, if any."""
-    occurrence = {"chrono_id": chrono_id, "scheduled_for": scheduled_for}
-    return conn.execute(_RUNNING_OCCURRENCE, occurrence).scalar()
+    rows = select_rows(conn, _RUNNING_OCCURRENCE, {"chrono_id": chrono_id, "scheduled_for": scheduled_for})
+    return rows[0][0] if rows else None
 
 
 async def finish_run(db: Writer, claim: Claim, fields: dict[str, Any]) -> ChronoRun:

@@ -154,3 +154,50 @@ def test_a_failed_sqlite_rows_read_leaves_the_next_one_working(sqlite_url: str) 
             await db.dispose()
 
     assert asyncio.run(scenario()) == [7]
+
+
+def test_select_rows_in_a_write_binds_as_a_connection_does(database_url: str) -> None:
+    """``select_rows`` in a write transaction binds an aware date through its type, uses the values the
+    statement holds (a compared constant, a LIMIT), and reads what the Connection reads, on both databases;
+    on SQLite a parameter the caller left out is an error, not a NULL."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, select
+
+    from chronoflow.store.engine import UTCDateTime, select_rows
+
+    runs = Table("marked_runs", MetaData(), Column("id", Integer, primary_key=True), Column("status", String(10)),
+                 Column("at", UTCDateTime()))
+    first = datetime(2026, 12, 4, 9, tzinfo=UTC)
+    statement = (select(runs.c.id, runs.c.at).where(runs.c.status == "running", runs.c.at > bindparam("after"))
+                 .order_by(runs.c.id).limit(2))
+    written = [{"id": i, "status": "running" if i != 2 else "done", "at": first + timedelta(minutes=i)}
+               for i in range(6)]
+    after = (first + timedelta(minutes=1)).astimezone(UTC)
+
+    def both(conn: Connection) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        direct = [tuple(row) for row in select_rows(conn, statement, {"after": after})]
+        through = [tuple(row) for row in conn.execute(statement, {"after": after})]
+        return direct, through
+
+    async def scenario() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], bool]:
+        db = Database(database_url)
+        try:
+            async with db.session(write=True) as session:
+                await session.run_sync(lambda s: runs.create(s.connection()))
+                await session.execute(runs.insert(), written)
+            direct, through = await db.write(both)
+            refused = False
+            if database_url.startswith("sqlite"):
+                try:
+                    await db.write(lambda conn: select_rows(conn, statement, {}))
+                except KeyError:
+                    refused = True
+            return direct, through, refused
+        finally:
+            await db.dispose()
+
+    direct, through, refused = asyncio.run(scenario())
+    assert direct == through == [(3, first + timedelta(minutes=3)), (4, first + timedelta(minutes=4))]
+    assert direct[0][1].tzinfo is UTC
+    assert refused == database_url.startswith("sqlite")
