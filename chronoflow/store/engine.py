@@ -124,11 +124,12 @@ def _driver_rows(connection: Any, plan: _DriverPlan, parameters: dict[str, Any])
 def select_rows(conn: Connection, statement: Select[Any], parameters: dict[str, Any]) -> list[Sequence[Any]]:
     """The rows of one Core ``SELECT`` run in ``conn``'s transaction, read as :meth:`Database.rows` reads.
 
-    On SQLite, off the standard driver's cursor of the same connection (a worker's claim reads the
+    On SQLite's standard driver, off the cursor of the same connection (a worker's claim reads the
     chrono in its write transaction: through the :class:`~sqlalchemy.engine.Connection`, each read
-    cost several times SQLite's own work); elsewhere through ``conn``.
+    cost several times SQLite's own work); elsewhere (PostgreSQL, or an in-memory database written
+    through aiosqlite) through ``conn``.
     """
-    if conn.dialect.name != "sqlite":
+    if conn.dialect.driver != "pysqlite":
         return list(conn.execute(statement, parameters))
     return _driver_rows(conn.connection.driver_connection, _driver_plan(statement, conn.dialect), parameters)
 

@@ -201,3 +201,20 @@ def test_select_rows_in_a_write_binds_as_a_connection_does(database_url: str) ->
     assert direct == through == [(3, first + timedelta(minutes=3)), (4, first + timedelta(minutes=4))]
     assert direct[0][1].tzinfo is UTC
     assert refused == database_url.startswith("sqlite")
+
+
+def test_select_rows_on_an_in_memory_database_reads_through_the_connection() -> None:
+    """An in-memory SQLite database is written through aiosqlite, whose driver has no plain cursor:
+    ``select_rows`` reads it through the Connection."""
+    from sqlalchemy import literal, select
+
+    from chronoflow.store.engine import select_rows
+
+    async def scenario() -> list[tuple[object, ...]]:
+        db = Database("sqlite+aiosqlite:///:memory:")
+        try:
+            return [tuple(row) for row in await db.write(lambda conn: select_rows(conn, select(literal(7)), {}))]
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(scenario()) == [(7,)]
