@@ -213,7 +213,8 @@ def test_select_rows_on_an_in_memory_database_reads_through_the_connection() -> 
     async def scenario() -> list[tuple[object, ...]]:
         db = Database("sqlite+aiosqlite:///:memory:")
         try:
-            return [tuple(row) for row in await db.write(lambda conn: select_rows(conn, select(literal(7)), {}))]
+            rows = await db.write(lambda conn: select_rows(conn, select(literal(7)), {}))
+            return [tuple(row) for row in rows]
         finally:
             await db.dispose()
 
