@@ -157,19 +157,20 @@ def test_a_failed_sqlite_rows_read_leaves_the_next_one_working(sqlite_url: str) 
 
 
 def test_select_rows_in_a_write_binds_as_a_connection_does(database_url: str) -> None:
-    """``select_rows`` in a write transaction binds an aware date through its type, uses the values the
-    statement holds (a compared constant, a LIMIT), and reads what the Connection reads, on both databases;
-    on SQLite a parameter the caller left out is an error, not a NULL."""
+    """``select_rows`` in a write transaction binds an aware date through its type, uses the values
+    the statement holds (a compared constant, a LIMIT), and reads what the Connection reads, on both
+    databases; on SQLite a parameter the caller left out is an error, not a NULL."""
     from datetime import UTC, datetime, timedelta
 
     from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, select
 
     from chronoflow.store.engine import UTCDateTime, select_rows
 
-    runs = Table("marked_runs", MetaData(), Column("id", Integer, primary_key=True), Column("status", String(10)),
-                 Column("at", UTCDateTime()))
+    runs = Table("marked_runs", MetaData(), Column("id", Integer, primary_key=True),
+                 Column("status", String(10)), Column("at", UTCDateTime()))
     first = datetime(2026, 12, 4, 9, tzinfo=UTC)
-    statement = (select(runs.c.id, runs.c.at).where(runs.c.status == "running", runs.c.at > bindparam("after"))
+    statement = (select(runs.c.id, runs.c.at)
+                 .where(runs.c.status == "running", runs.c.at > bindparam("after"))
                  .order_by(runs.c.id).limit(2))
     written = [{"id": i, "status": "running" if i != 2 else "done", "at": first + timedelta(minutes=i)}
                for i in range(6)]
