@@ -228,12 +228,6 @@ def _shared_ssl_context() -> ssl.SSLContext:
     return _ssl_context
 
 
-POOL_CONNECTIONS = 100
-"""Calls the HTTP target has in flight at once (per worker process); the others wait."""
-POOL_KEEPALIVE = 20
-"""Idle connections it keeps for reuse."""
-
-
 def environment_proxy(origin: Origin, proxies: dict[str, str]) -> str | None:
     """The outbound proxy for ``origin`` that ``proxies`` name (the worker's ``HTTP(S)_PROXY``,
     ``ALL_PROXY`` and ``NO_PROXY``, read when the target starts)."""
@@ -322,8 +316,7 @@ class HttpTarget(Target):
         proxy = environment_proxy(origin, self._proxies)
         if proxy is None:
             if self._direct is None:
-                self._direct = GuardedClient(self._policy, _shared_ssl_context(),
-                                             max_connections=POOL_CONNECTIONS, max_idle=POOL_KEEPALIVE)
+                self._direct = GuardedClient(self._policy, _shared_ssl_context())
             await self._direct.call(method, url, headers, body, snippet)
             return
         client = self._proxied.get(proxy)

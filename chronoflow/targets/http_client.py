@@ -33,6 +33,12 @@ MAX_HEAD_BYTES = 100 * 1024
 USER_AGENT = f"ChronoFlow/{__version__}"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 """Methods whose requests state their body's length even when it is empty."""
+MAX_CALLS = 100
+"""Calls a client has in flight at once (the HTTP target keeps one per worker process); the others wait."""
+MAX_IDLE = 20
+"""Idle connections a client keeps for reuse."""
+KEEPALIVE_S = 5.0
+"""How long an idle connection is kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +176,9 @@ class GuardedClient:
     reused only while its server has not closed it.
     """
 
-    def __init__(self, policy: DestinationPolicy, ssl_context: ssl.SSLContext,
-                 max_connections: int = 100, max_idle: int = 20, keepalive_s: float = 5.0) -> None:
+    def __init__(self, policy: DestinationPolicy, ssl_context: ssl.SSLContext, *,
+                 max_connections: int = MAX_CALLS, max_idle: int = MAX_IDLE,
+                 keepalive_s: float = KEEPALIVE_S) -> None:
         self.policy = policy
         self._ssl_context = ssl_context
         self.max_idle = max_idle
