@@ -48,6 +48,12 @@ SLOT_WAIT_S = 1.0
 HEARTBEAT_EVERY_S = 1.0
 """How often a busy worker renews RQ's worker key (RQ keeps it for ``worker_ttl + 60`` seconds)."""
 
+COMMAND_WAIT_S = 0.5
+"""How long the thread listening on RQ's worker command channel waits at a time.
+
+RQ gives it 60 s; redis-py 8.2 waits for the thread when it is stopped, and a listener that had
+already seen its subscription end held the worker's exit for the rest of that minute."""
+
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 
@@ -297,6 +303,13 @@ class ConcurrentWorker(SimpleWorker):
         with self._idle:
             while self._held:
                 self._idle.wait(SLOT_WAIT_S)
+
+    def subscribe(self) -> None:
+        """RQ's subscription to this worker's command channel, its listener waiting ``COMMAND_WAIT_S`` at a time."""
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=COMMAND_WAIT_S, daemon=True, exception_handler=self._pubsub_exception_handler)
 
     def teardown(self) -> None:
         """Finish the jobs in flight, then deregister as RQ does."""

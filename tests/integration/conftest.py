@@ -49,6 +49,7 @@ class Stack:
             "SCHEDULER_LOCK_TTL_MS": "1500",
             "HTTP_REQUEST_TIMEOUT_MS": "3000",
             "LOG_LEVEL": "WARNING",
+            "PYTHONFAULTHANDLER": "1",  # a process the tests abort prints where each of its threads was
         }
         self.settings = Settings(
             database_url=self.database_url, redis_url=redis_url, api_tokens=(TOKEN,), job_backoff_ms=200,
@@ -147,7 +148,12 @@ class Stack:
     def drain(self, timeout: float = 60) -> str:
         """Run a burst worker until the queue is empty; returns its output."""
         process = self.spawn("worker", "--burst")
-        out, _ = process.communicate(timeout=timeout)
+        try:
+            out, _ = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack, then the end
+            out, _ = process.communicate(timeout=10)
+            pytest.fail(f"the burst worker was still running after {timeout} s:\n{out.decode()}", pytrace=False)
         assert process.returncode == 0, out.decode()
         return out.decode()
 

@@ -13,11 +13,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from redis import Redis
 from rq.job import Job, JobStatus
+from rq.queue import Queue
 from rq.registry import StartedJobRegistry
 from rq.worker import Worker
 
 from chronoflow.scheduling.jobs import occurrence_job_id
+from chronoflow.worker.concurrent import ConcurrentWorker
 from tests.integration.conftest import Stack
 
 
@@ -198,3 +201,29 @@ def test_a_burst_taken_in_batches_is_recorded_in_rq_as_rq_records_a_job(stack: S
     assert set(queue.finished_job_registry.get_job_ids()) == set(job_ids)
     assert queue.started_job_registry.get_job_ids() == [] and queue.failed_job_registry.get_job_ids() == []
     assert stack.queued() == [] and stack.redis.llen(queue.intermediate_queue_key) == 0
+
+
+def test_a_worker_leaves_its_command_channel_without_waiting_out_its_listener(redis_url: str) -> None:
+    """It ends the thread listening on RQ's worker command channel at once when the worker stops.
+
+    The moment set up here is the one a stopping worker can meet by chance: the listener has already
+    seen its subscription end and waits for a new one. RQ lets it wait 60 s at a time, and redis-py
+    8.2 waits for the thread when it is stopped, so every burst worker that met it took a minute to
+    exit.
+    """
+    connection = Redis.from_url(redis_url)
+    worker = ConcurrentWorker([Queue("commands", connection=connection)], connection=connection)
+    worker.subscribe()
+    listener = worker.pubsub_thread
+    worker.pubsub.unsubscribe()
+    deadline = time.monotonic() + 10
+    while worker.pubsub.subscribed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not worker.pubsub.subscribed
+    time.sleep(0.2)  # the listener is back in its wait for a subscription
+
+    started = time.monotonic()
+    worker.unsubscribe()
+    assert time.monotonic() - started < 10
+    assert not listener.is_alive()
+    connection.close()
