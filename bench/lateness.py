@@ -5,16 +5,28 @@ Lateness is the receiver's arrival time minus the occurrence's scheduled time. T
 same instant (``--span 0``). Runs a real scheduler and worker process against an
 embedded Redis, a SQLite file and an HTTP receiver on 127.0.0.1.
 
+It also prints the CPU seconds each process spent from just before the first due time to the last
+arrival, beside the CPU the machine had in that time: when they are close, the cores, not waiting,
+set the lateness.
+
     python bench/lateness.py [--count 1000] [--span 60] [--workers 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from datetime import UTC, datetime, timedelta
 
 from _stack import bench_stack, median, percentile
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds a process has spent so far (Linux's ``/proc``)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -39,8 +51,17 @@ def main() -> None:
             due[f"/c/{i}"] = at.timestamp()
         assert start.timestamp() > time.time(), "creating the chronos took longer than the head start"
         processes = [stack.spawn("scheduler")] + [stack.spawn("worker") for _ in range(args.workers)]
+        assert stack.redis_server is not None and stack.redis_server.process is not None
+        workers = {f"worker {i + 1}": p.pid for i, p in enumerate(processes[1:])}
+        pids = {"scheduler": processes[0].pid, **workers, "Redis": stack.redis_server.process.pid,
+                "this process (the receiver)": os.getpid()}
         try:
-            requests = stack.receiver.wait_for(args.count, timeout=args.span + (start.timestamp() - time.time()) + 60)
+            time.sleep(max(0.0, start.timestamp() - 0.2 - time.time()))
+            began, cpu_before = time.monotonic(), {name: cpu_seconds(pid) for name, pid in pids.items()}
+            timeout = args.span + start.timestamp() - time.time() + 60
+            requests = stack.receiver.wait_for(args.count, timeout=timeout)
+            wall = time.monotonic() - began
+            cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
         finally:
             for process in processes:
                 process.terminate()
@@ -51,6 +72,11 @@ def main() -> None:
         print(f"lateness p50 {median(lateness_ms):.1f} ms, p99 {percentile(lateness_ms, 99):.1f} ms, "
               f"max {max(lateness_ms):.1f} ms, min {min(lateness_ms):.1f} ms")
         print(f"early arrivals: {early}  (target: 0)")
+        cores = len(os.sched_getaffinity(0))
+        print(f"CPU seconds from 0.2 s before the first due time to the last arrival ({wall:.2f} s, "
+              f"{cores} cores: {wall * cores:.2f} CPU s at most): "
+              + ", ".join(f"{name} {seconds:.2f}" for name, seconds in cpu.items())
+              + f"; all {sum(cpu.values()):.2f}")
         if args.span > 0:
             met = percentile(lateness_ms, 99) <= 20
             print(f"target p99 <= 20 ms, none early: {'met' if met and early == 0 else 'NOT met'}")
