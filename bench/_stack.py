@@ -96,17 +96,22 @@ def burst_rate(stack: BenchStack, at: datetime, count: int, timeout_s: float,
         if handed >= count:
             break
     stack.spawn("worker", "--burst", env=env).wait(timeout_s)
+    done, seconds = runs_span(stack, at)
+    assert done == count, f"only {done} of {count} runs succeeded"
+    return count / seconds
+
+
+def runs_span(stack: BenchStack, at: datetime) -> tuple[int, float]:
+    """How many runs due at ``at`` succeeded, and the seconds from the first start to the last end."""
 
     async def span() -> tuple[int, float]:
         async with stack.db.session() as session:
             row = (await session.execute(select(
                 func.count(), func.min(ChronoRun.started_at), func.max(ChronoRun.finished_at)
             ).where(ChronoRun.scheduled_for == at, ChronoRun.status == "success"))).one()
-        return row[0], (row[2] - row[1]).total_seconds()
+        return row[0], (row[2] - row[1]).total_seconds() if row[0] else 0.0
 
-    done, seconds = stack.loop.run(span())
-    assert done == count, f"only {done} of {count} runs succeeded"
-    return count / seconds
+    return stack.loop.run(span())
 
 
 def percentile(values: list[float], q: float) -> float:
