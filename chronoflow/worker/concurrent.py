@@ -305,7 +305,7 @@ class ConcurrentWorker(SimpleWorker):
                 self._idle.wait(SLOT_WAIT_S)
 
     def subscribe(self) -> None:
-        """RQ's subscription to this worker's command channel, its listener waiting ``COMMAND_WAIT_S`` at a time."""
+        """Subscribe as RQ does, with a listener that waits ``COMMAND_WAIT_S`` at a time."""
         self.pubsub = self.connection.pubsub()
         self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
         self.pubsub_thread = self.pubsub.run_in_thread(

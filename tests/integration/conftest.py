@@ -153,7 +153,7 @@ class Stack:
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack, then the end
             out, _ = process.communicate(timeout=10)
-            pytest.fail(f"the burst worker was still running after {timeout} s:\n{out.decode()}", pytrace=False)
+            pytest.fail(f"the burst worker still ran after {timeout} s:\n{out.decode()}", pytrace=False)
         assert process.returncode == 0, out.decode()
         return out.decode()
 
