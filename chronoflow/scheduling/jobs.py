@@ -68,8 +68,12 @@ RESULT_TTL_S = 60
 worker less than deleting it at once."""
 
 
+SCHEDULE_PREFIX = "chrono_"
+"""Schedule jobs' ids: this prefix and the chrono's id."""
+
+
 def schedule_job_id(chrono_id: str) -> str:
-    return f"chrono_{chrono_id}"
+    return SCHEDULE_PREFIX + chrono_id
 
 
 def epoch_ms(instant: datetime) -> int:
@@ -337,18 +341,26 @@ class JobStore:
         self.enqueue(job)
 
     # --- one waiting occurrence per chrono --------------------------------------------------
-    def waiting_occurrence(self, chrono_id: str, watching: Pipeline) -> str | None:
-        """Id of the chrono's last handed-over occurrence job if no worker has taken it yet.
+    def waiting_occurrences(self, chrono_ids: Sequence[str], watching: Pipeline) -> set[str]:
+        """The chronos among ``chrono_ids`` whose last handed-over occurrence job no worker has taken yet.
 
-        The job is watched on ``watching`` before its status is read, so the transaction that
-        folds an occurrence into it fails if a worker takes it in between.
+        Those jobs are watched on ``watching`` before their statuses are read, so the transaction
+        that folds an occurrence into one fails if a worker takes it in between.
         """
-        job_id = self.redis.get(PENDING_PREFIX + chrono_id)
-        if job_id is None:
-            return None
-        key = Job.key_for(job_id.decode())
-        watching.watch(key)
-        return job_id.decode() if watching.hget(key, "status") == JobStatus.QUEUED.value.encode() else None
+        if not chrono_ids:
+            return set()
+        pending = self.redis.mget([PENDING_PREFIX + chrono_id for chrono_id in chrono_ids])
+        handed = {chrono_id: Job.key_for(job_id.decode())
+                  for chrono_id, job_id in zip(chrono_ids, pending, strict=True) if job_id is not None}
+        if not handed:
+            return set()
+        watching.watch(*handed.values())
+        with self.redis.pipeline(transaction=False) as pipe:
+            for key in handed.values():
+                pipe.hget(key, "status")
+            statuses = pipe.execute()
+        queued = JobStatus.QUEUED.value.encode()
+        return {chrono_id for chrono_id, status in zip(handed, statuses, strict=True) if status == queued}
 
     def note_handed_over(self, chrono_id: str, job_id: str, pipeline: Pipeline) -> None:
         pipeline.set(PENDING_PREFIX + chrono_id, job_id, ex=JOB_TIMEOUT_S)

@@ -10,7 +10,9 @@ Handing over a schedule job is one optimistic transaction (WATCH on the job): co
 occurrences that came due since the job's due time, queue one occurrence job for the latest one
 still inside the misfire grace (older ones are passed on to be recorded as ``missed``), and move
 the schedule job to the next fire time computed from the occurrence itself, so there is no drift.
-An API change to the chrono's job in between aborts the transaction, which is retried.
+An API change to the chrono's job in between aborts the transaction, which is retried. The schedule
+jobs due in one pass share one such transaction, in a few round trips; when it aborts, each is
+handed over in a transaction of its own.
 
 Redis may go away and come back, empty or not. The loop never exits for it: it waits and retries
 with a capped backoff, logging once when the outage starts and once when it ends, and takes its
@@ -26,7 +28,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import partial
 from datetime import UTC, datetime, timedelta
 
 from redis import Redis, WatchError
@@ -38,6 +41,7 @@ from rq_scheduler import Scheduler
 
 from chronoflow.scheduling.heartbeats import LEADER_KEY, RECONCILED_KEY, SCHEDULER_HEARTBEAT_KEY, jobs_reconciled
 from chronoflow.scheduling.jobs import (
+    SCHEDULE_PREFIX,
     SCHEDULED_JOBS_KEY,
     WAKE_KEY,
     Coalesced,
@@ -79,6 +83,34 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+
+@dataclass(frozen=True)
+class _SchedulePlan:
+    """What handing a due schedule job over writes: its occurrence, queued or folded into the
+    chrono's occurrence still waiting in the queue, and the job moved to its next fire time."""
+
+    spec: ScheduleSpec
+    occurrence: Job
+    run_for: datetime | None
+    folded: Coalesced
+    following: datetime | None
+    may_fold: bool
+    """Whether the occurrence is folded into the chrono's waiting one, if there is one: only an
+    on-time occurrence of a chrono that fires again (stale ones are queued to be recorded as missed)."""
+
+    def write(self, jobs: JobStore, pipe: Pipeline, *, folds: bool) -> None:
+        if self.following is None:
+            jobs.remove_schedule(self.spec.chrono_id, pipeline=pipe)
+        else:
+            jobs.put_schedules([(replace(self.spec, due=self.following), True)], pipe)  # no wake: the
+            # scheduler writing it computes its next wait after the pass
+        if folds:
+            assert self.run_for is not None
+            jobs.coalesce(self.spec.chrono_id, Coalesced(1, self.run_for, self.run_for) + self.folded, pipe)
+            return
+        jobs.enqueue(self.occurrence, pipeline=pipe)
+        jobs.note_handed_over(self.spec.chrono_id, self.occurrence.id, pipe)
 
 
 class ChronoScheduler(Scheduler):
@@ -135,15 +167,53 @@ class ChronoScheduler(Scheduler):
 
     # --- hand-over ----------------------------------------------------------------------------
     def hand_over_due(self, now: float | None = None) -> int:
-        """Queue every job due at ``now`` (default: the current time). Returns how many were handed over."""
+        """Queue every job due at ``now`` (default: the current time). Returns how many were handed over.
+
+        The due schedule jobs of a pass are handed over together in one transaction; the ones it
+        leaves (unreadable, or the whole pass when something changed under it) and the other jobs
+        (retries, manual waits) are handed over one at a time.
+        """
         now = time.time() if now is None else now
         members = self.connection.zrangebyscore(SCHEDULED_JOBS_KEY, "-inf", now, start=0, num=BATCH)
-        handed = 0
-        for raw in members:
-            job_id = raw.decode()
-            plan = self._plan_schedule if job_id.startswith("chrono_") else self._plan_one_off
-            handed += self._hand_over(job_id, now, plan)
+        job_ids = [raw.decode() for raw in members]
+        schedules = [job_id for job_id in job_ids if job_id.startswith(SCHEDULE_PREFIX)]
+        handed, left = (0, set(schedules)) if len(schedules) < 2 else self._hand_over_schedules(schedules, now)
+        for job_id in job_ids:
+            if job_id in left:
+                handed += self._hand_over(job_id, now, self._plan_schedule)
+            elif not job_id.startswith(SCHEDULE_PREFIX):
+                handed += self._hand_over(job_id, now, self._plan_one_off)
         return handed
+
+    def _hand_over_schedules(self, job_ids: list[str], now_ts: float) -> tuple[int, set[str]]:
+        """Hand due schedule jobs over in one optimistic transaction: how many, and the ids left to
+        :meth:`_hand_over` one at a time.
+
+        The same reads and writes as :meth:`_hand_over` for each job, a few round trips for the whole
+        batch instead of five per job: WATCH every job, read them all, WATCH the occurrences they may
+        fold into and read their statuses, then write everything at once. Any change to a watched job
+        in between leaves the whole batch to the one-at-a-time path, which retries each job.
+        """
+        chrono_ids = [job_id[len(SCHEDULE_PREFIX):] for job_id in job_ids]
+        with self.connection.pipeline() as pipe:
+            pipe.watch(*(Job.key_for(job_id) for job_id in job_ids))
+            plans, left = [], set()
+            for job_id, (spec, score) in zip(job_ids, self.jobs.read_schedules(chrono_ids), strict=True):
+                if score is None or score > now_ts:
+                    continue
+                if spec is None:
+                    left.add(job_id)  # dropped there, with a warning
+                    continue
+                plans.append(self._schedule_plan(spec, now_ts))
+            waiting = self.jobs.waiting_occurrences([p.spec.chrono_id for p in plans if p.may_fold], pipe)
+            pipe.multi()
+            for plan in plans:
+                plan.write(self.jobs, pipe, folds=plan.spec.chrono_id in waiting)
+            try:
+                pipe.execute()
+            except WatchError:
+                return 0, set(job_ids)
+        return len(plans), left
 
     def _hand_over(self, job_id: str, now_ts: float, plan: PlanWrites) -> int:
         """Hand one due job over in an optimistic transaction; 1 if this process did it.
@@ -178,7 +248,11 @@ class ChronoScheduler(Scheduler):
 
     def _plan_schedule(self, job: Job, now_ts: float, watching: Pipeline) -> Callable[[Pipeline], None]:
         """A schedule job: queue its occurrence and move it to the next fire time (or drop it)."""
-        spec = ScheduleSpec.from_job(job)
+        plan = self._schedule_plan(ScheduleSpec.from_job(job), now_ts)
+        folds = plan.may_fold and bool(self.jobs.waiting_occurrences([plan.spec.chrono_id], watching))
+        return partial(plan.write, self.jobs, folds=folds)
+
+    def _schedule_plan(self, spec: ScheduleSpec, now_ts: float) -> _SchedulePlan:
         run_for, stale, folded, following = self._occurrences(spec, datetime.fromtimestamp(now_ts, UTC))
         occurrence = self.jobs.occurrence_job(
             occurrence_job_id(spec.chrono_id, run_for or stale[-1], 1),
@@ -186,26 +260,8 @@ class ChronoScheduler(Scheduler):
             next_run_at=iso(following), missed=[iso(s) for s in stale[-100:]],
             missed_total=len(stale), coalesced=folded.count, coalesced_from=iso(folded.first),
         )
-
-        # The previous occurrence still waits for a worker: fold this one into it (bounded queue).
-        # Its job is watched too, so a worker taking it meanwhile makes this hand-over start again
-        # (and queue the occurrence instead): a fold is never added after the run read the folds.
-        waiting = (self.jobs.waiting_occurrence(spec.chrono_id, watching)
-                   if run_for is not None and not stale and following is not None else None)
-
-        def writes(pipe: Pipeline) -> None:
-            if following is None:
-                self.jobs.remove_schedule(spec.chrono_id, pipeline=pipe)
-            else:
-                self.jobs.put_schedule(replace(spec, due=following), pipeline=pipe)
-            if waiting is not None:
-                assert run_for is not None
-                self.jobs.coalesce(spec.chrono_id, Coalesced(1, run_for, run_for) + folded, pipe)
-                return
-            self.jobs.enqueue(occurrence, pipeline=pipe)
-            self.jobs.note_handed_over(spec.chrono_id, occurrence.id, pipe)
-
-        return writes
+        may_fold = run_for is not None and not stale and following is not None
+        return _SchedulePlan(spec, occurrence, run_for, folded, following, may_fold)
 
     def _plan_one_off(self, job: Job, _now_ts: float, _watching: Pipeline) -> Callable[[Pipeline], None]:
         """A retry job: move it to the queue, once."""
