@@ -201,6 +201,13 @@ def test_a_burst_taken_in_batches_is_recorded_in_rq_as_rq_records_a_job(stack: S
     assert set(queue.finished_job_registry.get_job_ids()) == set(job_ids)
     assert queue.started_job_registry.get_job_ids() == [] and queue.failed_job_registry.get_job_ids() == []
     assert stack.queued() == [] and stack.redis.llen(queue.intermediate_queue_key) == 0
+    for job in jobs:  # as RQ's handle_job_success leaves a job: its end, its expiry, its execution gone
+        assert job.ended_at is not None and job.started_at <= job.ended_at == job.last_heartbeat
+        assert job.worker_name and 0 < stack.redis.ttl(job.key) <= 60
+        assert stack.redis.zcard(f"rq:executions:{job.id}") == 0
+    [worker_key] = [key for key in stack.redis.scan_iter(match="rq:worker:*") if not key.endswith(b":executions")]
+    counters = stack.redis.hmget(worker_key, "successful_job_count", "total_working_time")
+    assert int(counters[0]) == 12 and float(counters[1]) > 0
 
 
 def test_a_worker_leaves_its_command_channel_without_waiting_out_its_listener(redis_url: str) -> None:
