@@ -361,8 +361,12 @@ class ChronoScheduler(Scheduler):
             return False
         if wait > PRECISE_SLEEP_S:
             self.connection.blpop([WAKE_KEY], timeout=wait - PRECISE_SLEEP_S / 2)
-        else:
-            time.sleep(wait)
+            return False
+        # The last stretch before a due time, slept here: the lease and the beats were written a
+        # moment ago, and writing them again would make every job that much later.
+        time.sleep(wait)
+        while self.hand_over_due() >= BATCH:
+            pass
         return False
 
     def _hold_maintenance(self) -> None:
