@@ -29,8 +29,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import partial
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from redis import Redis, WatchError
 from redis.client import Pipeline
@@ -39,7 +39,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.job import Job
 from rq_scheduler import Scheduler
 
-from chronoflow.scheduling.heartbeats import LEADER_KEY, RECONCILED_KEY, SCHEDULER_HEARTBEAT_KEY, jobs_reconciled
+from chronoflow.scheduling.heartbeats import (
+    LEADER_KEY,
+    RECONCILED_KEY,
+    SCHEDULER_HEARTBEAT_KEY,
+    jobs_reconciled,
+)
 from chronoflow.scheduling.jobs import (
     SCHEDULE_PREFIX,
     SCHEDULED_JOBS_KEY,
@@ -97,7 +102,10 @@ class _SchedulePlan:
     following: datetime | None
     may_fold: bool
     """Whether the occurrence is folded into the chrono's waiting one, if there is one: only an
-    on-time occurrence of a chrono that fires again (stale ones are queued to be recorded as missed)."""
+    on-time occurrence of a chrono that fires again (stale ones are queued to be recorded as missed).
+    Folding keeps one occurrence per chrono in the queue behind a slow receiver; the waiting job is
+    watched, so a worker taking it meanwhile makes the hand-over start again and queue this one
+    instead: a fold is never added after the run read the folds."""
 
     def write(self, jobs: JobStore, pipe: Pipeline, *, folds: bool) -> None:
         if self.following is None:
@@ -177,7 +185,9 @@ class ChronoScheduler(Scheduler):
         members = self.connection.zrangebyscore(SCHEDULED_JOBS_KEY, "-inf", now, start=0, num=BATCH)
         job_ids = [raw.decode() for raw in members]
         schedules = [job_id for job_id in job_ids if job_id.startswith(SCHEDULE_PREFIX)]
-        handed, left = (0, set(schedules)) if len(schedules) < 2 else self._hand_over_schedules(schedules, now)
+        handed, left = 0, set(schedules)
+        if len(schedules) > 1:
+            handed, left = self._hand_over_schedules(schedules, now)
         for job_id in job_ids:
             if job_id in left:
                 handed += self._hand_over(job_id, now, self._plan_schedule)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from redis.client import Pipeline
 from rq.job import Job, JobStatus
 
 from chronoflow.scheduling.jobs import COALESCED_PREFIX, JobStore, ScheduleSpec, occurrence_job_id
@@ -27,7 +28,8 @@ def _occurrence(chrono_id: str, due: float) -> bytes:
     return occurrence_job_id(chrono_id, datetime.fromtimestamp(due, UTC), 1).encode()
 
 
-def test_a_pass_queues_each_due_chrono_once_and_folds_into_occurrences_still_waiting(sqlite_stack: Stack) -> None:
+def test_a_pass_queues_each_due_chrono_once_and_folds_into_occurrences_still_waiting(
+        sqlite_stack: Stack) -> None:
     """It queues one occurrence per due chrono, then folds the next into the one no worker has taken."""
     stack = sqlite_stack
     ids, due = _daily_chronos(stack, 3)
@@ -65,7 +67,7 @@ class _Meddling(JobStore):
             self.moved = spec.chrono_id
         return read
 
-    def waiting_occurrences(self, chrono_ids: Sequence[str], watching) -> set[str]:  # type: ignore[no-untyped-def]
+    def waiting_occurrences(self, chrono_ids: Sequence[str], watching: Pipeline) -> set[str]:
         waiting = super().waiting_occurrences(chrono_ids, watching)
         if len(chrono_ids) > 1 and self.meddle == "take":  # a worker takes a waiting occurrence meanwhile
             job_id = self.redis.lindex(self.queue.key, 0).decode()
@@ -88,7 +90,7 @@ def test_a_chrono_changed_during_a_pass_is_handed_over_as_changed(sqlite_stack: 
 
 
 def test_an_occurrence_taken_during_a_pass_is_not_folded_into(sqlite_stack: Stack) -> None:
-    """It queues a new occurrence rather than fold it into one a worker took between the read and the writes."""
+    """It queues a new occurrence rather than fold into one a worker took between the read and the writes."""
     stack = sqlite_stack
     ids, due = _daily_chronos(stack, 2)
     assert stack.hand_over(due) == 2

@@ -205,7 +205,8 @@ def test_a_burst_taken_in_batches_is_recorded_in_rq_as_rq_records_a_job(stack: S
         assert job.ended_at is not None and job.started_at <= job.ended_at == job.last_heartbeat
         assert job.worker_name and 0 < stack.redis.ttl(job.key) <= 60
         assert stack.redis.zcard(f"rq:executions:{job.id}") == 0
-    [worker_key] = [key for key in stack.redis.scan_iter(match="rq:worker:*") if not key.endswith(b":executions")]
+    [worker_key] = [key for key in stack.redis.scan_iter(match="rq:worker:*")
+                    if not key.endswith(b":executions")]
     counters = stack.redis.hmget(worker_key, "successful_job_count", "total_working_time")
     assert int(counters[0]) == 12 and float(counters[1]) > 0
 
