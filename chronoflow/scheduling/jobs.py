@@ -392,6 +392,11 @@ class JobStore:
             return True
         return self.redis.get(key) == mine
 
+    def buffered(self, chrono_id: str) -> datetime | None:
+        """The occurrence holding the chrono's one waiting place, if any."""
+        held = self.redis.get(BUFFER_PREFIX + chrono_id)
+        return None if held is None else _from_epoch_ms(held)
+
     def release_buffer(self, chrono_id: str, scheduled_for: datetime) -> None:
         """Free the waiting place if this occurrence holds it."""
         key = BUFFER_PREFIX + chrono_id

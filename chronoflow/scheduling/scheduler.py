@@ -177,25 +177,34 @@ class ChronoScheduler(Scheduler):
     def hand_over_due(self, now: float | None = None) -> int:
         """Queue every job due at ``now`` (default: the current time). Returns how many were handed over.
 
-        The due schedule jobs of a pass are handed over together in one transaction; the ones it
-        leaves (unreadable, or the whole pass when something changed under it) and the other jobs
-        (retries, manual waits) are handed over one at a time.
+        Jobs are queued in the order they fell due: a retry or a buffered occurrence due before a
+        chrono's next occurrence is queued before it. Schedule jobs due one after another are handed
+        over together (:meth:`_hand_over_schedules`); the other jobs one at a time.
         """
         now = time.time() if now is None else now
         members = self.connection.zrangebyscore(SCHEDULED_JOBS_KEY, "-inf", now, start=0, num=BATCH)
-        job_ids = [raw.decode() for raw in members]
-        schedules = [job_id for job_id in job_ids if job_id.startswith(SCHEDULE_PREFIX)]
-        handed, left = 0, set(schedules)
-        if len(schedules) > 1:
-            handed, left = self._hand_over_schedules(schedules, now)
+        handed = 0
+        schedules: list[str] = []
+        for raw in members:
+            job_id = raw.decode()
+            if job_id.startswith(SCHEDULE_PREFIX):
+                schedules.append(job_id)
+                continue
+            handed += self._hand_over_schedules(schedules, now)
+            schedules = []
+            handed += self._hand_over(job_id, now, self._plan_one_off)
+        return handed + self._hand_over_schedules(schedules, now)
+
+    def _hand_over_schedules(self, job_ids: list[str], now_ts: float) -> int:
+        """Hand schedule jobs over, in order: together when there are several, and one at a time
+        those the batch leaves (unreadable ones, or all of them when something changed under it)."""
+        handed, left = self._hand_over_together(job_ids, now_ts) if len(job_ids) > 1 else (0, set(job_ids))
         for job_id in job_ids:
             if job_id in left:
-                handed += self._hand_over(job_id, now, self._plan_schedule)
-            elif not job_id.startswith(SCHEDULE_PREFIX):
-                handed += self._hand_over(job_id, now, self._plan_one_off)
+                handed += self._hand_over(job_id, now_ts, self._plan_schedule)
         return handed
 
-    def _hand_over_schedules(self, job_ids: list[str], now_ts: float) -> tuple[int, set[str]]:
+    def _hand_over_together(self, job_ids: list[str], now_ts: float) -> tuple[int, set[str]]:
         """Hand due schedule jobs over in one optimistic transaction: how many, and the ids left to
         :meth:`_hand_over` one at a time.
 

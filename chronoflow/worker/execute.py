@@ -101,7 +101,8 @@ async def _execute(
     claim = await claim_occurrence(rt.run_writes, chrono_id, scheduled_for, trigger, attempt, rt.worker_id,
                                    next_run_at=next_run_at, run_id=run_id,
                                    may_wait=lambda chrono: rt.jobs.hold_buffer(
-                                       chrono_id, scheduled_for, chrono.misfire_grace_seconds + BUFFER_MARGIN_S))
+                                       chrono_id, scheduled_for, chrono.misfire_grace_seconds + BUFFER_MARGIN_S),
+                                   waiting=lambda _chrono: _other_waiting(rt, chrono_id, scheduled_for))
     if isinstance(claim, MustWait):  # buffer-one: look again once the previous run may have finished
         await asyncio.to_thread(rt.jobs.schedule_wait, chrono_id, scheduled_for, attempt,
                                 next_run_at=iso(next_run_at), coalesced=coalesced.count,
@@ -129,6 +130,12 @@ async def _execute(
     if retry_at is not None:
         await asyncio.to_thread(rt.jobs.schedule_retry, chrono_id, scheduled_for, attempt + 1, retry_at)
     return claim.run.id
+
+
+def _other_waiting(rt: WorkerRuntime, chrono_id: str, scheduled_for: datetime) -> datetime | None:
+    """An earlier occurrence of the chrono waiting for its previous run, other than this one."""
+    held = rt.jobs.buffered(chrono_id)
+    return held if held is not None and held < scheduled_for else None
 
 
 async def _run_target(rt: WorkerRuntime, claim: Claim) -> TargetResult:

@@ -111,11 +111,15 @@ async def claim_occurrence(
     next_run_at: datetime | None = None,
     run_id: str | None = None,
     may_wait: Callable[[Chrono], bool] = lambda _chrono: True,
+    waiting: Callable[[Chrono], datetime | None] = lambda _chrono: None,
 ) -> Claim | MustWait | None:
     """Claim one attempt of one occurrence; None when it is not ours to run.
 
     ``may_wait`` is asked only for a ``buffer-one`` chrono whose previous run still runs: True
     returns :class:`MustWait` (nothing written), False records the occurrence ``skipped``.
+    ``waiting`` is asked for a ``buffer-one`` chrono when nothing runs: an earlier occurrence still
+    holding the chrono's waiting place (it looks again every half second) goes first, and this one
+    is recorded ``skipped``, as one due while that occurrence ran would be.
 
     Not ours: the chrono is gone, a scheduled occurrence of a paused chrono, or another delivery
     of the same job claimed it first. A scheduled claim also moves ``nextRunAt`` forward and
@@ -125,7 +129,7 @@ async def claim_occurrence(
     try:
         return await db.write(partial(_claim, chrono_id=chrono_id, scheduled_for=scheduled_for, trigger=trigger,
                                       attempt=attempt, worker=worker, next_run_at=next_run_at, run_id=run_id,
-                                      may_wait=may_wait))
+                                      may_wait=may_wait, waiting=waiting))
     except IntegrityError:
         return None
 
@@ -133,6 +137,7 @@ async def claim_occurrence(
 def _claim(
     conn: Connection, *, chrono_id: str, scheduled_for: datetime, trigger: RunTrigger, attempt: int, worker: str,
     next_run_at: datetime | None, run_id: str | None, may_wait: Callable[[Chrono], bool],
+    waiting: Callable[[Chrono], datetime | None],
 ) -> Claim | MustWait | None:
     """:func:`claim_occurrence`'s statements, in the caller's write transaction."""
     rows = select_rows(conn, _SELECT_CHRONO, {"chrono_id": chrono_id})
@@ -173,6 +178,10 @@ def _claim(
                 return MustWait(busy)
             status = RunStatus.SKIPPED
             note = (f"skipped: the run of {busy.isoformat()} was still running "
+                    f"(overlapPolicy {chrono.overlap_policy})")
+        elif chrono.overlap_policy == OverlapPolicy.BUFFER_ONE and (earlier := waiting(chrono)) is not None:
+            status = RunStatus.SKIPPED
+            note = (f"skipped: the occurrence of {earlier.isoformat()} was waiting to run "
                     f"(overlapPolicy {chrono.overlap_policy})")
     conn.execute(_INSERT_RUN, values)
     if note is not None:

@@ -136,6 +136,25 @@ def test_overlap_policies_at_claim(stack: Stack) -> None:
     assert outcomes["buffer-one"] == MustWait(first)
 
 
+def test_a_buffered_occurrence_is_not_overtaken_by_the_next_one(stack: Stack) -> None:
+    """It records skipped a buffer-one occurrence due while an earlier one still waits, nothing running."""
+    waiting_since = datetime.now(UTC).replace(microsecond=0)
+    due = waiting_since + timedelta(seconds=1)
+    chrono_id = stack.create_http_chrono("http://127.0.0.1:9/x", cron="* * * * * *",
+                                         overlapPolicy="buffer-one")["id"]
+
+    def claim(waiting: datetime | None):  # type: ignore[no-untyped-def]
+        return stack.db_run(claim_occurrence(stack.db, chrono_id, due, RunTrigger.SCHEDULE, 1, "w",
+                                             next_run_at=due + timedelta(seconds=1),
+                                             waiting=lambda _c: waiting))
+
+    overtaking = claim(waiting_since)
+    assert overtaking.run.status == "skipped"
+    assert overtaking.run.error_message == (f"skipped: the occurrence of {waiting_since.isoformat()} "
+                                            "was waiting to run (overlapPolicy buffer-one)")
+    assert stack.runs(chrono_id)[0].status == "skipped"
+
+
 def test_skip_and_buffer_one_with_real_workers(sqlite_stack: Stack, http_receiver) -> None:
     """It skips, or buffers one, occurrence due while a per-second chrono's previous run still runs."""
     stack = sqlite_stack

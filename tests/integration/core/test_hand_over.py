@@ -9,7 +9,13 @@ from datetime import UTC, datetime, timedelta
 from redis.client import Pipeline
 from rq.job import Job, JobStatus
 
-from chronoflow.scheduling.jobs import COALESCED_PREFIX, JobStore, ScheduleSpec, occurrence_job_id
+from chronoflow.scheduling.jobs import (
+    COALESCED_PREFIX,
+    JobStore,
+    ScheduleSpec,
+    occurrence_job_id,
+    retry_job_id,
+)
 from chronoflow.scheduling.scheduler import ChronoScheduler
 from tests.integration.conftest import Stack
 
@@ -48,6 +54,20 @@ def test_a_pass_queues_each_due_chrono_once_and_folds_into_occurrences_still_wai
     folded = [stack.redis.hget(COALESCED_PREFIX + chrono_id, "count") for chrono_id in ids]
     assert folded == [None, b"1", b"1"]
     assert {stack.jobs.scheduled_due(chrono_id) for chrono_id in ids} == {due + 2 * DAY}
+
+
+def test_jobs_due_in_one_pass_are_queued_in_the_order_they_fell_due(sqlite_stack: Stack) -> None:
+    """It queues a retry due before two chronos' occurrences ahead of them, and one due after them behind."""
+    stack = sqlite_stack
+    ids, due = _daily_chronos(stack, 2)
+    earlier, later = (datetime.fromtimestamp(due - DAY, UTC), datetime.fromtimestamp(due - DAY + 60, UTC))
+    stack.jobs.schedule_retry(ids[0], earlier, 2, datetime.fromtimestamp(due - 0.5, UTC))
+    stack.jobs.schedule_retry(ids[1], later, 2, datetime.fromtimestamp(due + 0.5, UTC))
+    assert stack.hand_over(due + 1) == 4
+    queued = stack.queued()
+    assert queued[0] == retry_job_id(ids[0], earlier, 2).encode()
+    assert sorted(queued[1:3]) == sorted(_occurrence(chrono_id, due) for chrono_id in ids)
+    assert queued[3] == retry_job_id(ids[1], later, 2).encode()
 
 
 class _Meddling(JobStore):
