@@ -259,14 +259,14 @@ class JobStore:
 
     def count_schedule_jobs(self, chrono_id: str) -> int:
         """How many scheduled jobs in Redis belong to this chrono's schedule (0 or 1 when healthy)."""
-        prefix = f"chrono_{chrono_id}".encode()
-        return sum(1 for member, _ in self.redis.zscan_iter(SCHEDULED_JOBS_KEY) if member == prefix)
+        job_id = schedule_job_id(chrono_id).encode()
+        return sum(1 for member, _ in self.redis.zscan_iter(SCHEDULED_JOBS_KEY) if member == job_id)
 
     def scheduled_chrono_ids(self) -> set[str]:
         """Chrono ids that have a schedule job."""
         ids = set()
-        for member, _ in self.redis.zscan_iter(SCHEDULED_JOBS_KEY, match="chrono_*", count=5000):
-            ids.add(member.decode()[len("chrono_"):])
+        for member, _ in self.redis.zscan_iter(SCHEDULED_JOBS_KEY, match=SCHEDULE_PREFIX + "*", count=5000):
+            ids.add(member.decode()[len(SCHEDULE_PREFIX):])
         return ids
 
     def read_schedule(self, chrono_id: str) -> ScheduleSpec | None:

@@ -110,9 +110,8 @@ class _SchedulePlan:
     def write(self, jobs: JobStore, pipe: Pipeline, *, folds: bool) -> None:
         if self.following is None:
             jobs.remove_schedule(self.spec.chrono_id, pipeline=pipe)
-        else:
-            jobs.put_schedules([(replace(self.spec, due=self.following), True)], pipe)  # no wake: the
-            # scheduler writing it computes its next wait after the pass
+        else:  # without a wake-up: the scheduler writing it computes its next wait after the pass
+            jobs.put_schedules([(replace(self.spec, due=self.following), True)], pipe)
         if folds:
             assert self.run_for is not None
             jobs.coalesce(self.spec.chrono_id, Coalesced(1, self.run_for, self.run_for) + self.folded, pipe)

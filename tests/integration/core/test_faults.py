@@ -142,13 +142,9 @@ def test_a_buffered_occurrence_is_not_overtaken_by_the_next_one(stack: Stack) ->
     due = waiting_since + timedelta(seconds=1)
     chrono_id = stack.create_http_chrono("http://127.0.0.1:9/x", cron="* * * * * *",
                                          overlapPolicy="buffer-one")["id"]
-
-    def claim(waiting: datetime | None):  # type: ignore[no-untyped-def]
-        return stack.db_run(claim_occurrence(stack.db, chrono_id, due, RunTrigger.SCHEDULE, 1, "w",
-                                             next_run_at=due + timedelta(seconds=1),
-                                             waiting=lambda _c: waiting))
-
-    overtaking = claim(waiting_since)
+    overtaking = stack.db_run(claim_occurrence(stack.db, chrono_id, due, RunTrigger.SCHEDULE, 1, "w",
+                                               next_run_at=due + timedelta(seconds=1),
+                                               waiting=lambda _chrono: waiting_since))
     assert overtaking.run.status == "skipped"
     assert overtaking.run.error_message == (f"skipped: the occurrence of {waiting_since.isoformat()} "
                                             "was waiting to run (overlapPolicy buffer-one)")
